@@ -1,0 +1,45 @@
+"""Columnar view of a batch of device samples, built once per batch for the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.events import Sample
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class Batch(NamedTuple):
+    """Samples as columns; a missing reading is NaN."""
+
+    t_ms: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    alt_m: FloatArray
+    hr_bpm: FloatArray
+    spo2_pct: FloatArray
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return int(self.t_ms.shape[0])
+
+    def slice(self, start: int) -> Batch:
+        return Batch(*(col[start:] for col in self))
+
+
+def batch_from_samples(samples: Sequence[Sample]) -> Batch:
+    """Turn device tuples (t_ms, lat, lon, alt_m, hr_bpm, spo2_pct) into columns."""
+    if not samples:
+        empty = np.empty(0)
+        return Batch(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
+    table = np.array(samples, dtype=object)
+    t_ms = table[:, 0].astype(np.int64)
+    columns = []
+    for k in range(1, 6):
+        col = table[:, k]
+        columns.append(np.where(np.equal(col, None), np.nan, col).astype(np.float64))
+    return Batch(t_ms, *columns)

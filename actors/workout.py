@@ -1,0 +1,185 @@
+"""A workout: state machine, exactly-once sample application and running metrics.
+
+Pure Python + numpy. The Ray actor around it (actors/shell.py) only moves bytes: it
+feeds commands in, publishes the events that come out and saves `state` as a snapshot.
+
+States: created → active ⇄ paused → finished. Samples are numbered by the device; the
+workout applies each number once, in order (`next_seq` is the first number not yet seen),
+so a resent batch changes nothing and a batch past a gap is refused until the gap is sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+
+from actors.batch import batch_from_samples
+from actors.metrics import distance, vitals
+from streams import events
+from streams.events import Sample, Sport, WorkoutStatus
+
+
+class WorkoutError(Exception):
+    """A command the workout refuses; `code` goes into the device's error frame."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class WorkoutState(msgspec.Struct, kw_only=True):
+    """Everything needed to resume exactly: this is what the snapshot stores."""
+
+    workout_id: uuid.UUID
+    user_id: uuid.UUID
+    sport: Sport
+    status: WorkoutStatus = "created"
+    started_at_ms: int
+    ended_at_ms: int | None = None
+    last_t_ms: int | None = None
+    next_seq: int = 0
+    version: int = 0
+    distance: distance.DistanceState = msgspec.field(default_factory=distance.initial)
+    vitals: vitals.VitalsState = msgspec.field(default_factory=vitals.initial)
+
+
+class Applied(msgspec.Struct, frozen=True, kw_only=True):
+    """Result of a samples command: what was new, and the events to publish."""
+
+    acked_seq: int
+    """Every sample numbered ≤ this has now been applied."""
+    new_samples: int
+    events: list[events.AnyEvent]
+
+
+class Workout:
+    def __init__(self, state: WorkoutState) -> None:
+        self.state = state
+
+    @classmethod
+    def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Workout:
+        return cls(WorkoutState(workout_id=workout_id, user_id=user_id, sport=sport,
+                                started_at_ms=started_at_ms))
+
+    @property
+    def acked_seq(self) -> int:
+        return self.state.next_seq - 1
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> list[events.AnyEvent]:
+        """Begin recording; a repeated start (after a reconnect) changes nothing."""
+        if self.state.status != "created":
+            return []
+        self._change("active")
+        return [events.WorkoutStarted(**self._ids(), summary=self.summary())]
+
+    def pause(self, at_ms: int) -> list[events.AnyEvent]:
+        self._require({"active"}, "pause")
+        self._change("paused")
+        return [events.WorkoutPaused(**self._ids(), at_ms=at_ms, summary=self.summary())]
+
+    def resume(self, at_ms: int) -> list[events.AnyEvent]:
+        self._require({"paused"}, "resume")
+        self._change("active")
+        return [events.WorkoutResumed(**self._ids(), at_ms=at_ms, summary=self.summary())]
+
+    def finish(self, at_ms: int) -> list[events.AnyEvent]:
+        if self.state.status == "finished":
+            return []  # finishing twice is a resend, not an error
+        self._require({"active", "paused"}, "finish")
+        self.state.ended_at_ms = max(at_ms, self.state.last_t_ms or at_ms, self.state.started_at_ms)
+        self._change("finished")
+        return [events.WorkoutCompleted(**self._ids(), at_ms=at_ms, summary=self.summary())]
+
+    def _change(self, status: WorkoutStatus) -> None:
+        self.state.status = status
+        self.state.version += 1
+
+    def _ids(self) -> dict[str, uuid.UUID]:
+        return {"workout_id": self.state.workout_id, "user_id": self.state.user_id}
+
+    def _require(self, allowed: set[str], action: str) -> None:
+        if self.state.status not in allowed:
+            raise WorkoutError("invalid_state",
+                               f"cannot {action} a workout that is {self.state.status}")
+
+    # -- samples ----------------------------------------------------------------------
+
+    def apply_samples(self, seq: int, samples: Sequence[Sample], now_ms: int) -> Applied:
+        """Apply the samples numbered seq, seq+1, … that were not applied before."""
+        s = self.state
+        if s.status == "finished":
+            raise WorkoutError("workout_finished", "the workout is finished; no more samples")
+        if s.status == "created":
+            raise WorkoutError("not_started", "send `start` before samples")
+        if seq > s.next_seq:
+            raise WorkoutError("seq_gap", f"samples from seq {s.next_seq} are missing; "
+                                          f"resend from there (got seq {seq})")
+        skip = s.next_seq - seq
+        if skip >= len(samples):
+            return Applied(acked_seq=self.acked_seq, new_samples=0, events=[])
+        fresh = list(samples[skip:])
+        first_seq = s.next_seq
+        batch = batch_from_samples(fresh)
+        counting = s.status == "active"
+        limits = distance.SPORT_LIMITS[s.sport]
+        s.distance = distance.update(s.distance, batch, limits, counting=counting)
+        s.vitals = vitals.update(s.vitals, batch)
+        s.last_t_ms = max(int(batch.t_ms.max()), s.last_t_ms or 0)
+        s.next_seq += len(fresh)
+        s.version += 1
+        accepted = events.SamplesAccepted(workout_id=s.workout_id, user_id=s.user_id,
+                                          sport=s.sport, seq=first_seq, samples=fresh)
+        return Applied(acked_seq=self.acked_seq, new_samples=len(fresh),
+                       events=[accepted, self.metrics(now_ms)])
+
+    # -- read side --------------------------------------------------------------------
+
+    def summary(self) -> events.WorkoutSummary:
+        s = self.state
+        v = vitals.result(s.vitals)
+        end = s.ended_at_ms if s.ended_at_ms is not None else s.last_t_ms
+        duration_s = max(0.0, (end - s.started_at_ms) / 1000.0) if end is not None else 0.0
+        moving_s = s.distance.moving_ms / 1000.0
+        return events.WorkoutSummary(
+            version=s.version,
+            status=s.status,
+            sport=s.sport,
+            started_at_ms=s.started_at_ms,
+            ended_at_ms=s.ended_at_ms,
+            last_seq=self.acked_seq,
+            samples_count=s.next_seq,
+            distance_m=distance.result(s.distance),
+            duration_s=duration_s,
+            moving_time_s=moving_s,
+            avg_speed_mps=s.distance.distance_m / moving_s if moving_s > 0 else 0.0,
+            avg_hr=v.avg_hr,
+            max_hr=v.max_hr,
+            min_spo2=v.min_spo2,
+        )
+
+    def metrics(self, now_ms: int) -> events.WorkoutMetricsUpdated:
+        s = self.state
+        v = vitals.result(s.vitals)
+        return events.WorkoutMetricsUpdated(
+            **self._ids(), t_ms=now_ms,
+            speed_mps=s.distance.speed_mps, hr_bpm=v.hr_bpm, spo2_pct=v.spo2_pct,
+            summary=self.summary(),
+        )
+
+    # -- snapshots --------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        return _snapshot_encoder.encode(self.state)
+
+    @classmethod
+    def restore(cls, data: bytes) -> Workout:
+        return cls(_snapshot_decoder.decode(data))
+
+
+_snapshot_encoder = msgspec.msgpack.Encoder()
+_snapshot_decoder = msgspec.msgpack.Decoder(WorkoutState)

@@ -1,0 +1,1 @@
+"""Litestar gateway: device ingest WebSocket, REST API."""

@@ -1,0 +1,99 @@
+"""A small device client for the ingest WebSocket (used by the demo and the tests).
+
+    async with DeviceClient(url, token, subprotocol=JSON) as device:
+        await device.start(workout_id, "run", started_at_ms)
+        ack = await device.send_samples(workout_id, seq=0, samples=[(t_ms, lat, lon, alt, hr, spo2)])
+        await device.finish(workout_id, at_ms)
+
+Each call waits for the server's answer to its frame: an `Ack`, or raises `DeviceError`
+with the server's error frame.
+"""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import websockets
+
+from gateway import protocol
+from gateway.protocol import Ack, Error
+from streams.events import Sample, Sport
+
+
+class DeviceError(Exception):
+    def __init__(self, error: Error) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+class DeviceClient:
+    def __init__(self, url: str, token: str, *, subprotocol: str = protocol.JSON,
+                 answer_timeout_s: float = 30.0) -> None:
+        self.url = url.rstrip("/") + "/v1/ingest"
+        self.token = token
+        self.subprotocol = subprotocol
+        self.answer_timeout_s = answer_timeout_s
+        self._ws: Any = None
+        mod = msgspec.msgpack if subprotocol == protocol.MSGPACK else msgspec.json
+        self._encoder = mod.Encoder()
+        self._decoder = mod.Decoder(protocol.ServerFrame)
+
+    async def __aenter__(self) -> DeviceClient:
+        self._ws = await websockets.connect(
+            self.url,
+            subprotocols=[self.subprotocol],  # type: ignore[list-item]
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            open_timeout=self.answer_timeout_s,
+        )
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+
+    async def send_frame(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
+        """Send one frame; return the server's frames up to and including its ack or error."""
+        await self._ws.send(self._encoder.encode(frame))
+        answers: list[protocol.ServerFrame] = []
+        while True:
+            raw = await self._ws.recv()
+            answer = self._decoder.decode(raw if isinstance(raw, bytes) else raw.encode())
+            answers.append(answer)
+            if isinstance(answer, Ack):
+                return answers
+            if isinstance(answer, Error) and answer.code not in ("seq_gap", "unavailable"):
+                return answers  # these two are followed by the current ack
+
+    async def _expect_ack(self, frame: protocol.ClientFrame) -> Ack:
+        answers = await self.send_frame(frame)
+        for answer in answers:
+            if isinstance(answer, Error):
+                raise DeviceError(answer)
+        ack = answers[-1]
+        assert isinstance(ack, Ack)
+        return ack
+
+    async def start(self, workout_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Ack:
+        return await self._expect_ack(
+            protocol.Start(workout_id=workout_id, sport=sport, started_at=started_at_ms))
+
+    async def send_samples(self, workout_id: uuid.UUID, seq: int, samples: list[Sample]) -> Ack:
+        return await self._expect_ack(
+            protocol.Samples(workout_id=workout_id, seq=seq, samples=samples))  # type: ignore[arg-type]
+
+    async def pause(self, workout_id: uuid.UUID, at_ms: int) -> Ack:
+        return await self._expect_ack(protocol.Pause(workout_id=workout_id, at=at_ms))
+
+    async def resume(self, workout_id: uuid.UUID, at_ms: int) -> Ack:
+        return await self._expect_ack(protocol.Resume(workout_id=workout_id, at=at_ms))
+
+    async def finish(self, workout_id: uuid.UUID, at_ms: int) -> Ack:
+        return await self._expect_ack(protocol.Finish(workout_id=workout_id, at=at_ms))

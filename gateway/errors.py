@@ -1,0 +1,45 @@
+"""Every error leaves the API as JSON `{code, message}` with a 4xx (or 5xx) status."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("stride.gateway")
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
+          429: "too_many_requests", 503: "unavailable"}
+
+
+class ApiError(HTTPException):
+    """An error with a machine-readable code: `raise ApiError(404, "not_found", "…")`."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(status_code=status_code, detail=message)
+        self.code = code
+
+
+def _body(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def http_error(request: Request, exc: HTTPException) -> Response[dict[str, str]]:
+    code = getattr(exc, "code", None) or _CODES.get(exc.status_code, "error")
+    message = str(exc.detail)
+    if isinstance(exc, ValidationException) and exc.extra:
+        message = f"{exc.detail}: {exc.extra}"
+        code = "invalid"
+    return Response(_body(code, message), status_code=exc.status_code)
+
+
+def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, str]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(_body("internal", "internal error; see the gateway log"),
+                    status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_error, Exception: unexpected_error}

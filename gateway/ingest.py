@@ -1,0 +1,117 @@
+"""`WS /v1/ingest`: device frames in, acks and error frames out (DESIGN, Device protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from actors.shell import Reply
+from gateway import protocol
+from gateway.auth import Principal, bearer_token
+from gateway.protocol import Ack, Codec, Error, FrameError
+
+log = logging.getLogger("stride.ingest")
+
+WS_POLICY_VIOLATION = 1008
+ACTOR_CALL_TIMEOUT_S = 30.0
+
+
+def choose_subprotocol(header: str | None) -> str | None:
+    """The first subprotocol the client offers that we speak; JSON when it offers none."""
+    if not header:
+        return protocol.JSON
+    for offered in (p.strip() for p in header.split(",")):
+        if offered in protocol.SUBPROTOCOLS:
+            return offered
+    return None
+
+
+class IngestSession:
+    """One device connection: which workouts it started, and how to reach their actors."""
+
+    def __init__(self, principal: Principal, codec: Codec, placement: Any) -> None:
+        self.principal = principal
+        self.codec = codec
+        self.placement = placement
+        self.started: set[uuid.UUID] = set()
+
+    async def handle(self, data: bytes | str) -> list[protocol.ServerFrame]:
+        try:
+            frame = self.codec.decode(data)
+        except FrameError as exc:
+            return [exc.error]
+        try:
+            return await self._dispatch(frame)
+        except Exception:  # Ray or the actor unreachable, or a call timed out
+            log.exception("actor call failed for workout %s", frame.workout_id)
+            return [Error(code="unavailable", workout_id=frame.workout_id,
+                          seq=getattr(frame, "seq", None),
+                          message="the workout service is unavailable; keep the samples "
+                                  "and resend after reconnecting")]
+
+    async def _dispatch(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
+        wid = frame.workout_id
+        user = str(self.principal.user_id)
+        if isinstance(frame, protocol.Start):
+            actor = await asyncio.to_thread(self.placement.handle, wid)
+            reply = await self._call(actor.start.remote(user, frame.sport, frame.started_at))
+            if reply.error_code is None:
+                self.started.add(wid)
+            return self._answer(wid, reply, None)
+        if wid not in self.started:
+            return [Error(code="not_started", workout_id=wid, seq=getattr(frame, "seq", None),
+                          message="send `start` for this workout on this connection first")]
+        actor = await asyncio.to_thread(self.placement.handle, wid)
+        if isinstance(frame, protocol.Samples):
+            reply = await self._call(actor.samples.remote(user, frame.seq, frame.samples))
+            return self._answer(wid, reply, frame.seq)
+        action = {protocol.Pause: "pause", protocol.Resume: "resume", protocol.Finish: "finish"}
+        reply = await self._call(actor.control.remote(user, action[type(frame)], frame.at))
+        if reply.error_code is None and reply.status == "finished":
+            await asyncio.to_thread(self.placement.release, wid)
+            self.started.discard(wid)
+        return self._answer(wid, reply, None)
+
+    async def _call(self, ref: Any) -> Reply:
+        reply: Reply = await asyncio.wait_for(ref, ACTOR_CALL_TIMEOUT_S)
+        return reply
+
+    def _answer(self, wid: uuid.UUID, reply: Reply, seq: int | None) -> list[protocol.ServerFrame]:
+        ack = Ack(workout_id=wid, seq=reply.acked_seq)
+        if reply.error_code is None:
+            return [ack]
+        error = Error(code=reply.error_code, message=reply.message, seq=seq, workout_id=wid)
+        # After a gap or an outage the device needs to know where to resend from.
+        return [error, ack] if reply.error_code in ("seq_gap", "unavailable") else [error]
+
+
+@websocket("/v1/ingest")
+async def ingest(socket: WebSocket) -> None:
+    state = socket.app.state
+    principal = state.auth.authenticate(bearer_token(socket.headers, socket.query_params))
+    if principal is None:
+        await socket.close(code=WS_POLICY_VIOLATION, reason="missing or invalid token")
+        return
+    subprotocol = choose_subprotocol(socket.headers.get("sec-websocket-protocol"))
+    if subprotocol is None:
+        await socket.close(code=WS_POLICY_VIOLATION, reason="unsupported subprotocol")
+        return
+    await socket.accept(subprotocols=subprotocol)
+    codec = protocol.CODECS[subprotocol]
+    session = IngestSession(principal, codec, state.placement)
+    mode = "binary" if codec.binary else "text"
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes") or message.get("text") or b""
+            for out in await session.handle(data):
+                await socket.send_data(codec.encode(out), mode=mode)
+    except WebSocketDisconnect:
+        return

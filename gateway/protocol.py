@@ -1,0 +1,134 @@
+"""The device protocol (public contract, DESIGN.md): frames as msgspec tagged unions.
+
+Two encodings, chosen by WebSocket subprotocol: `stride.v1.json` and `stride.v1.msgpack`.
+Value checks live in the types, so a bad frame is refused with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from streams.events import Sport
+
+JSON = "stride.v1.json"
+MSGPACK = "stride.v1.msgpack"
+SUBPROTOCOLS = (JSON, MSGPACK)
+
+MAX_SAMPLES_PER_BATCH = 1000
+
+TimeMs = Annotated[int, Meta(ge=0, le=2**53)]
+Lat = Annotated[float, Meta(ge=-90, le=90)]
+Lon = Annotated[float, Meta(ge=-180, le=180)]
+AltM = Annotated[float, Meta(ge=-500, le=9000)]
+HrBpm = Annotated[float, Meta(ge=20, le=250)]
+Spo2Pct = Annotated[float, Meta(ge=50, le=100)]
+DeviceSample = tuple[TimeMs, Lat | None, Lon | None, AltM | None, HrBpm | None, Spo2Pct | None]
+
+
+class Frame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
+    pass
+
+
+class Start(Frame, tag="start"):
+    workout_id: uuid.UUID
+    sport: Sport
+    started_at: TimeMs
+
+
+class Samples(Frame, tag="samples"):
+    workout_id: uuid.UUID
+    seq: Annotated[int, Meta(ge=0)]
+    samples: Annotated[list[DeviceSample], Meta(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
+
+
+class Pause(Frame, tag="pause"):
+    workout_id: uuid.UUID
+    at: TimeMs
+
+
+class Resume(Frame, tag="resume"):
+    workout_id: uuid.UUID
+    at: TimeMs
+
+
+class Finish(Frame, tag="finish"):
+    workout_id: uuid.UUID
+    at: TimeMs
+
+
+ClientFrame = Start | Samples | Pause | Resume | Finish
+
+
+class Ack(Frame, tag="ack"):
+    workout_id: uuid.UUID
+    seq: int
+
+
+class Error(Frame, tag="error"):
+    code: str
+    message: str
+    seq: int | None = None
+    workout_id: uuid.UUID | None = None
+
+
+ServerFrame = Ack | Error
+
+ErrorCode = Literal[
+    "malformed", "unknown_type", "invalid", "not_started", "foreign_workout", "seq_gap",
+    "workout_finished", "invalid_state", "unavailable",
+]
+
+
+class _Peek(msgspec.Struct):
+    """The few fields an error frame can echo back from a frame that failed to decode."""
+
+    type: str | None = None
+    seq: int | None = None
+
+
+class FrameError(Exception):
+    def __init__(self, code: ErrorCode, message: str, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.error = Error(code=code, message=message, seq=seq)
+
+
+class Codec:
+    """Decoder and encoder for one subprotocol, built once per connection kind."""
+
+    def __init__(self, subprotocol: str) -> None:
+        self.subprotocol = subprotocol
+        self.binary = subprotocol == MSGPACK
+        mod = msgspec.msgpack if self.binary else msgspec.json
+        self._decoder = mod.Decoder(ClientFrame)
+        self._peek = mod.Decoder(_Peek)
+        self._encoder = mod.Encoder()
+
+    def decode(self, data: bytes | str) -> ClientFrame:
+        raw = data.encode() if isinstance(data, str) else data
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            peek = self._try_peek(raw)
+            known = {"start", "samples", "pause", "resume", "finish"}
+            if peek.type is not None and peek.type not in known:
+                raise FrameError("unknown_type", f"unknown frame type {peek.type!r}; "
+                                 f"expected one of {sorted(known)}", peek.seq) from None
+            raise FrameError("invalid", str(exc), peek.seq) from None
+        except msgspec.DecodeError as exc:
+            raise FrameError("malformed", f"not a {self.subprotocol} frame: {exc}") from None
+
+    def _try_peek(self, raw: bytes) -> _Peek:
+        try:
+            return self._peek.decode(raw)
+        except msgspec.MsgspecError:
+            return _Peek()
+
+    def encode(self, frame: ServerFrame) -> bytes:
+        return self._encoder.encode(frame)
+
+
+CODECS = {name: Codec(name) for name in SUBPROTOCOLS}

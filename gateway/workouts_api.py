@@ -1,0 +1,121 @@
+"""REST: `GET /v1/workouts`, `GET /v1/workouts/{id}`, `GET /v1/workouts/{id}/samples`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+import msgspec
+from litestar import Request, get
+from litestar.params import Parameter
+
+from gateway.auth import Principal, bearer_token
+from gateway.errors import ApiError
+from storage import samples as samples_repo
+from storage import workouts as workouts_repo
+
+
+class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    athlete_id: uuid.UUID
+    status: str
+    sport: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    distance_m: float
+    duration_s: float
+    moving_time_s: float
+    avg_speed_mps: float
+    avg_hr: float | None
+    max_hr: float | None
+    min_spo2: float | None
+    samples_count: int
+    last_seq: int
+    updated_at: dt.datetime
+
+
+class SampleOut(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    t: dt.datetime
+    lat: float | None
+    lon: float | None
+    alt_m: float | None
+    hr_bpm: float | None
+    spo2_pct: float | None
+
+
+def _iso(ms: int | None) -> dt.datetime | None:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+
+
+def to_out(row: workouts_repo.WorkoutRow) -> WorkoutOut:
+    s = row.summary
+    started = _iso(s.started_at_ms)
+    assert started is not None
+    return WorkoutOut(
+        id=row.id, athlete_id=row.user_id, status=s.status, sport=s.sport,
+        started_at=started, ended_at=_iso(s.ended_at_ms), distance_m=s.distance_m,
+        duration_s=s.duration_s, moving_time_s=s.moving_time_s, avg_speed_mps=s.avg_speed_mps,
+        avg_hr=s.avg_hr, max_hr=s.max_hr, min_spo2=s.min_spo2, samples_count=s.samples_count,
+        last_seq=s.last_seq, updated_at=row.updated_at,
+    )
+
+
+def principal_of(request: Request) -> Principal:
+    principal = request.app.state.auth.authenticate(
+        bearer_token(request.headers, request.query_params)
+    )
+    if principal is None:
+        raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
+    return principal  # type: ignore[no-any-return]
+
+
+async def _visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_repo.WorkoutRow:
+    principal = principal_of(request)
+    async with request.app.state.pool.connection() as conn:
+        row = await workouts_repo.get_workout(conn, workout_id)
+    # Someone else's workout answers exactly like a missing one.
+    if row is None or row.user_id != principal.user_id:
+        raise ApiError(404, "not_found", f"no workout {workout_id}")
+    return row
+
+
+@get("/v1/workouts/{workout_id:uuid}", summary="A workout's summary")
+async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
+    return to_out(await _visible_workout(request, workout_id))
+
+
+@get("/v1/workouts", summary="An athlete's workouts, newest first")
+async def list_workouts(
+    request: Request,
+    athlete: uuid.UUID | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+) -> list[WorkoutOut]:
+    principal = principal_of(request)
+    athlete_id = athlete or principal.user_id
+    if athlete_id != principal.user_id:
+        return []  # coaches' access arrives with accounts and consents
+    async with request.app.state.pool.connection() as conn:
+        rows = await workouts_repo.list_workouts(conn, athlete_id, limit)
+    return [to_out(r) for r in rows]
+
+
+@get("/v1/workouts/{workout_id:uuid}/samples", summary="Stored samples of a workout")
+async def get_samples(
+    request: Request,
+    workout_id: uuid.UUID,
+    from_: Annotated[dt.datetime | None, Parameter(query="from")] = None,
+    to: dt.datetime | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=100_000)] = 10_000,
+) -> list[SampleOut]:
+    await _visible_workout(request, workout_id)
+    from_ms = int(from_.timestamp() * 1000) if from_ else None
+    to_ms = int(to.timestamp() * 1000) if to else None
+    async with request.app.state.pool.connection() as conn:
+        rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit)
+    return [
+        SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC), lat=r.lat,
+                  lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm, spo2_pct=r.spo2_pct)
+        for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Composition root: settings, the `stride` CLI, and the local stack."""

@@ -1,0 +1,166 @@
+"""`stride`: run and inspect the Stride platform.
+
+  stride stack up|down|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
+  stride db migrate                  apply the SQL migrations
+  stride demo                        bring the stack up and stream simulated athletes through it
+  stride gateway run | worker run    run one process in the foreground (the stack uses these)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from stack.settings import RAY_LOOPBACK_ENV, Settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _stack_up(args: argparse.Namespace) -> int:
+    from stack.lifecycle import up
+
+    return up(Settings.from_env(), only=args.only)
+
+
+def _stack_down(args: argparse.Namespace) -> int:
+    from stack.lifecycle import down
+
+    return down(Settings.from_env())
+
+
+def _stack_status(args: argparse.Namespace) -> int:
+    from stack.lifecycle import status
+
+    return status(Settings.from_env(), as_json=args.json)
+
+
+def _stack_logs(args: argparse.Namespace) -> int:
+    from stack.lifecycle import logs
+
+    return logs(Settings.from_env(), args.component, args.lines, args.follow)
+
+
+def _db_migrate(args: argparse.Namespace) -> int:
+    from stack.lifecycle import migrate_db
+
+    return migrate_db(Settings.from_env())
+
+
+def _gateway_run(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from gateway.app import create_app
+    from stack.wiring import gateway_config
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(gateway_config(settings)),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        ws_max_size=64 * 1024,
+        ws_ping_interval=20,
+        access_log=False,
+        log_level="info",
+    )
+    return 0
+
+
+def _worker_run(args: argparse.Namespace) -> int:
+    from faust import Worker
+
+    from stack.wiring import streams_config
+    from streams.app import create_app
+
+    app = create_app(streams_config(Settings.from_env()))
+    Worker(app, loglevel="INFO").execute_from_commandline()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from stack.demo import run_demo
+
+    return run_demo(Settings.from_env(), athletes=args.athletes, duration_s=args.duration,
+                    sport=args.sport)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stride", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+
+    stack = groups.add_parser(
+        "stack", help="start, stop and inspect the local stack",
+        description="The local stack runs under .stack/ (data, logs, pid files), every port on "
+        "127.0.0.1. A component whose STRIDE_* variable names an existing server "
+        "(STRIDE_KAFKA, STRIDE_PG_DSN, STRIDE_REDIS_URL, STRIDE_RAY_ADDRESS) is only checked.",
+    )
+    stack_cmds = stack.add_subparsers(dest="command", required=True, metavar="ACTION")
+    up = stack_cmds.add_parser(
+        "up", help="start every component (idempotent) and wait until each is healthy",
+        description="Start Redis, PostgreSQL (and apply migrations), Kafka (and create topics), "
+        "Ray, the Faust worker and the gateway, in that order. Components already running are "
+        "left alone. Fails with what to fix if a component does not become healthy.",
+    )
+    up.add_argument("--only", nargs="+", metavar="NAME",
+                    choices=["redis", "postgres", "kafka", "ray", "worker", "gateway"],
+                    help="start only these components (e.g. --only postgres redis)")
+    up.set_defaults(func=_stack_up)
+    down = stack_cmds.add_parser("down", help="stop what `up` started (by pid file); data is kept")
+    down.set_defaults(func=_stack_down)
+    st = stack_cmds.add_parser(
+        "status", help="each component's address and health; exit 1 if any is down"
+    )
+    st.add_argument("--json", action="store_true", help="print JSON (for scripts and tests)")
+    st.set_defaults(func=_stack_status)
+    lg = stack_cmds.add_parser("logs", help="show a component's log (all components by default)")
+    lg.add_argument("component", nargs="?", help="redis, postgres, kafka, ray, worker or gateway")
+    lg.add_argument("-n", "--lines", type=int, default=40, help="lines from the end (default 40)")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    lg.set_defaults(func=_stack_logs)
+
+    db = groups.add_parser("db", help="database schema")
+    db_cmds = db.add_subparsers(dest="command", required=True, metavar="ACTION")
+    mig = db_cmds.add_parser(
+        "migrate", help="apply pending migrations from storage/migrations (each once, in order)"
+    )
+    mig.set_defaults(func=_db_migrate)
+
+    demo = groups.add_parser(
+        "demo", help="bring the stack up and stream simulated athletes through it",
+        description="Starts the local stack if needed, streams simulated athletes over the "
+        "device WebSocket, shows each workout's live summary as the platform computes it, and "
+        "prints where to look. The stack keeps running afterwards: `stride stack down` stops it.",
+    )
+    demo.add_argument("--athletes", type=int, default=4, help="simulated athletes (default 4)")
+    demo.add_argument("--duration", type=float, default=45.0,
+                      help="seconds of streaming (default 45)")
+    demo.add_argument("--sport", default="run", choices=["run", "ride", "walk", "hike"],
+                      help="sport of the simulated workouts (default run)")
+    demo.set_defaults(func=_demo)
+
+    for name, func, text in (
+        ("gateway", _gateway_run, "the HTTP/WebSocket gateway (uvicorn)"),
+        ("worker", _worker_run, "the Faust stream worker"),
+    ):
+        grp = groups.add_parser(name, help=f"run {text} in the foreground")
+        cmds = grp.add_subparsers(dest="command", required=True, metavar="ACTION")
+        cmds.add_parser("run", help=f"run {text} until interrupted").set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for key, value in RAY_LOOPBACK_ENV.items():
+        os.environ.setdefault(key, value)
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.func
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""The local stack's components: how each one starts, is checked and stops.
+
+Each component either runs under `.stack/` (started and stopped by `stride stack`) or is an
+existing server named in the settings, which the stack only checks.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import msgspec
+
+from stack.processes import ProcessTable, wait_until
+from stack.settings import (
+    RAY_CLIENT_PORT,
+    RAY_LOOPBACK_ENV,
+    REPO_ROOT,
+    Settings,
+    local_pg_dsn,
+)
+
+
+class StackError(Exception):
+    """A component could not be started; `hint` says what to do about it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class Status(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    healthy: bool
+    managed: bool
+    """True when `stride stack` runs it; False when it is an existing server from settings."""
+    pid: int | None = None
+    detail: str = ""
+
+
+def tcp_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def require_binary(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise StackError(f"{name} not found", f"install it: apt-get install {package}")
+    return path
+
+
+class Component(abc.ABC):
+    name = ""
+    start_timeout_s = 60.0
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, settings: Settings, procs: ProcessTable) -> None:
+        self.settings = settings
+        self.procs = procs
+
+    @property
+    def external(self) -> bool:
+        return False
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """Where clients reach it."""
+
+    @abc.abstractmethod
+    def healthy(self) -> bool:
+        """A real round trip to the server (may raise: that counts as unhealthy)."""
+
+    @abc.abstractmethod
+    def launch(self) -> None:
+        """Spawn the process (the component is known not to be running)."""
+
+    def after_start(self) -> None:
+        """One-time work once healthy (create topics, databases …); must be idempotent."""
+
+    def status(self) -> Status:
+        pid = None if self.external else self.procs.running_pid(self.name)
+        return Status(url=self.url, healthy=self._check(), managed=not self.external, pid=pid)
+
+    def _check(self) -> bool:
+        try:
+            return self.healthy()
+        except Exception:
+            return False
+
+    def start(self) -> str:
+        """Start (or just check) the component; returns what was done."""
+        if self.external:
+            if not self._check():
+                raise StackError(
+                    f"{self.name} at {self.url} (from settings) is not reachable",
+                    "start that server, or unset its STRIDE_* variable to use the local stack",
+                )
+            self.after_start()
+            return "external, healthy"
+        if self.procs.running_pid(self.name) is not None and self._check():
+            self.after_start()
+            return "already running"
+        self.procs.stop(self.name, self.stop_signal)  # a half-dead leftover of ours
+        self.launch()
+        if not wait_until(self._check, self.start_timeout_s):
+            log = self.procs.tail(self.name, 25)
+            self.procs.stop(self.name, self.stop_signal)
+            raise StackError(
+                f"{self.name} did not become healthy within {self.start_timeout_s:.0f} s;"
+                f" last lines of {self.procs.log_file(self.name)}:\n{log}",
+                f"see `stride stack logs {self.name}`",
+            )
+        self.after_start()
+        return "started"
+
+    def stop(self) -> bool:
+        if self.external:
+            return False
+        return self.procs.stop(self.name, self.stop_signal)
+
+
+class Redis(Component):
+    name = "redis"
+    start_timeout_s = 20.0
+
+    @property
+    def external(self) -> bool:
+        return self.settings.redis_external
+
+    @property
+    def url(self) -> str:
+        return self.settings.redis_url
+
+    def healthy(self) -> bool:
+        import redis
+
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    def launch(self) -> None:
+        binary = require_binary("redis-server", "redis-server")
+        data = self.settings.home_path / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        port = self.settings.redis_url.rsplit(":", 1)[1].split("/")[0]
+        self.procs.spawn(
+            self.name,
+            [binary, "--bind", "127.0.0.1", "--port", port, "--dir", str(data),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--protected-mode", "yes", "--daemonize", "no"],
+        )
+
+
+class Ray(Component):
+    name = "ray"
+    start_timeout_s = 90.0
+
+    @property
+    def external(self) -> bool:
+        return self.settings.ray_external
+
+    @property
+    def url(self) -> str:
+        return self.settings.ray_address
+
+    def healthy(self) -> bool:
+        host, port = self.settings.ray_address.rsplit(":", 1)
+        if not tcp_open(host, int(port)):
+            return False
+        ray_cli = Path(sys.executable).with_name("ray")
+        result = subprocess.run(
+            [str(ray_cli), "health-check", "--address", self.settings.ray_address],
+            env={**os.environ, **RAY_LOOPBACK_ENV},
+            capture_output=True,
+            timeout=30,
+        )
+        return result.returncode == 0
+
+    def launch(self) -> None:
+        ray_cli = Path(sys.executable).with_name("ray")
+        port = self.settings.ray_address.rsplit(":", 1)[1]
+        self.procs.spawn(
+            self.name,
+            [str(ray_cli), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+             f"--port={port}", f"--ray-client-server-port={RAY_CLIENT_PORT}",
+             "--include-dashboard=false", "--disable-usage-stats",
+             "--num-cpus=4", "--object-store-memory=1000000000"],
+            env={**os.environ, **RAY_LOOPBACK_ENV},
+        )
+
+    def stop(self) -> bool:
+        # Detached workout actors make `ray start --block` drain for 30 s on SIGTERM;
+        # their state is in Redis snapshots, so a shorter grace is enough.
+        if self.external:
+            return False
+        return self.procs.stop(self.name, signal.SIGTERM, timeout_s=8.0)
+
+
+class Postgres(Component):
+    name = "postgres"
+    start_timeout_s = 60.0
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back clients, checkpoint, exit
+
+    @property
+    def external(self) -> bool:
+        return self.settings.pg_external
+
+    @property
+    def url(self) -> str:
+        return _hide_password(self.dsn)
+
+    @property
+    def dsn(self) -> str:
+        # The local server's password is generated by initdb, so read it fresh.
+        if self.external:
+            return self.settings.pg_dsn
+        return local_pg_dsn(self.settings.home_path)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.home_path / "postgres" / "data"
+
+    def healthy(self) -> bool:
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        # The maintenance database: `stride` itself is created once the server is up.
+        dsn = self.dsn if self.external else make_conninfo(self.dsn, dbname="postgres")
+        dsn = make_conninfo(dsn, connect_timeout=2)
+        with psycopg.connect(dsn) as conn:
+            conn.execute("SELECT 1")
+        return True
+
+    def launch(self) -> None:
+        from stack import postgres_local
+
+        postgres_local.ensure_initdb(self.settings.home_path)
+        argv = postgres_local.server_argv(self.settings.home_path)
+        self.procs.spawn(self.name, argv)
+
+    def after_start(self) -> None:
+        from stack import postgres_local
+
+        postgres_local.ensure_database(self.dsn)
+
+
+class Kafka(Component):
+    name = "kafka"
+    start_timeout_s = 90.0
+
+    @property
+    def external(self) -> bool:
+        return self.settings.kafka_external
+
+    @property
+    def url(self) -> str:
+        return self.settings.kafka
+
+    def healthy(self) -> bool:
+        from streams.topics import list_topics
+
+        asyncio.run(list_topics(self.settings.kafka, timeout_s=5))
+        return True
+
+    def launch(self) -> None:
+        from stack import kafka_local
+
+        java = require_binary("java", "openjdk-17-jre-headless")
+        home = self.settings.home_path / "kafka"
+        lib = kafka_local.ensure_jars(home)
+        props = kafka_local.write_config(home, self.settings.kafka)
+        kafka_local.ensure_formatted(java, lib, props, home)
+        self.procs.spawn(
+            self.name, kafka_local.broker_argv(java, lib, props, self.settings.kafka_heap_mb)
+        )
+
+    def after_start(self) -> None:
+        from streams.topics import ensure_topics
+
+        asyncio.run(
+            ensure_topics(
+                self.settings.kafka,
+                partitions=self.settings.topic_partitions,
+                replication=self.settings.topic_replication,
+                min_insync=self.settings.topic_min_insync,
+            )
+        )
+
+
+class PythonService(Component):
+    """A Stride process run from this virtual env: `stride <name> run`."""
+
+    def launch(self) -> None:
+        self.procs.spawn(
+            self.name,
+            [sys.executable, "-m", "stack.cli", self.name, "run"],
+            env={**os.environ, **RAY_LOOPBACK_ENV},
+            cwd=REPO_ROOT,
+        )
+
+    def _http_ok(self, url: str) -> bool:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+
+
+class Worker(PythonService):
+    name = "worker"
+    start_timeout_s = 90.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.worker_web_port}"
+
+    def healthy(self) -> bool:
+        return self._http_ok(self.url + "/healthz/")
+
+
+class Gateway(PythonService):
+    name = "gateway"
+    start_timeout_s = 60.0
+
+    @property
+    def url(self) -> str:
+        return self.settings.gateway_url
+
+    def healthy(self) -> bool:
+        return self._http_ok(self.url + "/healthz")
+
+
+def all_components(settings: Settings, procs: ProcessTable) -> list[Component]:
+    """In start order; stop goes the other way."""
+    return [
+        cls(settings, procs) for cls in (Redis, Postgres, Kafka, Ray, Worker, Gateway)
+    ]
+
+
+def _hide_password(dsn: str) -> str:
+    if "@" not in dsn or "://" not in dsn:
+        return dsn
+    scheme, rest = dsn.split("://", 1)
+    creds, host = rest.split("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else dsn

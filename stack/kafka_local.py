@@ -1,0 +1,102 @@
+"""A single-node Apache Kafka 4.x broker in KRaft combined mode, from Maven Central jars."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from stack.settings import KAFKA_CONTROLLER_PORT, REPO_ROOT
+
+POM = REPO_ROOT / "stack" / "kafka" / "pom.xml"
+LOG4J_CONFIG = REPO_ROOT / "stack" / "kafka" / "log4j2.properties"
+
+
+def ensure_jars(home: Path) -> Path:
+    """Copy the broker and its runtime dependencies into `home/lib` once per pom version."""
+    from stack.components import StackError
+
+    lib = home / "lib"
+    stamp = lib / ".pom-sha256"
+    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError("mvn not found (needed once to fetch the Kafka jars)",
+                         "install it: apt-get install maven")
+    if lib.exists():
+        shutil.rmtree(lib)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={lib}", "-DincludeScope=runtime"],
+        capture_output=True, text=True, timeout=900,
+    )
+    if result.returncode != 0:
+        raise StackError("Maven could not resolve the Kafka broker jars:\n"
+                         + (result.stdout + result.stderr)[-2000:],
+                         "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml)")
+    stamp.write_text(digest)
+    return lib
+
+
+def write_config(home: Path, bootstrap: str) -> Path:
+    host, port = bootstrap.rsplit(":", 1)
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    props = home / "server.properties"
+    props.write_text(
+        "# Written by `stride stack up` on every start; edit stack/kafka_local.py instead.\n"
+        "process.roles=broker,controller\n"
+        "node.id=1\n"
+        f"controller.quorum.bootstrap.servers={host}:{KAFKA_CONTROLLER_PORT}\n"
+        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{KAFKA_CONTROLLER_PORT}\n"
+        f"advertised.listeners=PLAINTEXT://{host}:{port}\n"
+        "controller.listener.names=CONTROLLER\n"
+        "inter.broker.listener.name=PLAINTEXT\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        f"log.dirs={data}\n"
+        # One broker: internal topics cannot have more replicas than brokers.
+        "offsets.topic.replication.factor=1\n"
+        "transaction.state.log.replication.factor=1\n"
+        "transaction.state.log.min.isr=1\n"
+        "share.coordinator.state.topic.replication.factor=1\n"
+        "share.coordinator.state.topic.min.isr=1\n"
+        "group.initial.rebalance.delay.ms=0\n"
+        # Topics are created explicitly (streams/topics.py), never by a typo.
+        "auto.create.topics.enable=false\n"
+        "log.retention.hours=168\n"
+    )
+    return props
+
+
+def random_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def ensure_formatted(java: str, lib: Path, props: Path, home: Path) -> None:
+    """Format the log directory once (standalone KRaft controller); later starts reuse it."""
+    from stack.components import StackError
+
+    if (home / "data" / "meta.properties").exists():
+        return
+    result = subprocess.run(
+        [java, "-cp", f"{lib}/*", "kafka.tools.StorageTool", "format",
+         "-t", random_cluster_id(), "-c", str(props), "--standalone"],
+        capture_output=True, text=True, timeout=120,
+    )
+    if result.returncode != 0:
+        raise StackError("formatting the Kafka log directory failed:\n"
+                         + (result.stdout + result.stderr)[-2000:],
+                         f"remove {home / 'data'} and run `stride stack up` again")
+
+
+def broker_argv(java: str, lib: Path, props: Path, heap_mb: int) -> list[str]:
+    return [java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 128)}m",
+            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp", f"{lib}/*", "kafka.Kafka", str(props)]

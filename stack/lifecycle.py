@@ -1,0 +1,117 @@
+"""`stride stack up|down|status|logs` and `stride db migrate`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from stack.components import Component, StackError, all_components
+from stack.processes import ProcessTable
+from stack.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _components(settings: Settings) -> list[Component]:
+    return all_components(settings, ProcessTable(settings.home_path))
+
+
+def up(settings: Settings, only: list[str] | None = None) -> int:
+    started = time.monotonic()
+    for component in _components(settings):
+        if only and component.name not in only:
+            continue
+        t0 = time.monotonic()
+        with console.status(f"[bold]{component.name}[/]: starting …"):
+            try:
+                outcome = component.start()
+                if component.name == "postgres":
+                    # initdb may have just created the password: read the settings again.
+                    settings = Settings.from_env()
+                    _migrate(settings)
+            except StackError as exc:
+                console.print(f"[red]✗ {component.name}[/]: {exc}")
+                if exc.hint:
+                    console.print(f"  fix: {exc.hint}")
+                return 1
+        console.print(f"[green]✓[/] {component.name:<9} {outcome:<17} {component.url}"
+                      f"  ({time.monotonic() - t0:.1f} s)")
+    console.print(f"stack up in {time.monotonic() - started:.1f} s;"
+                  " `stride stack status` shows it, `stride stack down` stops it")
+    return 0
+
+
+def _migrate(settings: Settings) -> list[str]:
+    from storage.migrate import migrate
+    from storage.users import ensure_dev_user
+
+    applied = migrate(settings.pg_dsn)
+    ensure_dev_user(settings.pg_dsn, settings.dev_user_id)
+    return applied
+
+
+def migrate_db(settings: Settings) -> int:
+    from storage.migrate import MigrationError
+
+    try:
+        applied = _migrate(settings)
+    except MigrationError as exc:
+        console.print(f"[red]migration failed[/]: {exc}")
+        return 1
+    except Exception as exc:  # most likely PostgreSQL is not reachable
+        console.print(f"[red]cannot migrate[/]: {exc}\n  fix: `stride stack up --only postgres`"
+                      " or set STRIDE_PG_DSN")
+        return 1
+    if applied:
+        console.print("applied: " + ", ".join(applied))
+    else:
+        console.print("schema is up to date")
+    return 0
+
+
+def down(settings: Settings) -> int:
+    for component in reversed(_components(settings)):
+        if component.external:
+            continue
+        with console.status(f"stopping {component.name} …"):
+            stopped = component.stop()
+        console.print(f"{'■ stopped' if stopped else '· not running'} {component.name}")
+    return 0
+
+
+def status(settings: Settings, as_json: bool = False) -> int:
+    report = {c.name: c.status() for c in _components(settings)}
+    all_healthy = all(s.healthy for s in report.values())
+    if as_json:
+        sys.stdout.write(json.dumps(msgspec.to_builtins(report), indent=2) + "\n")
+        return 0 if all_healthy else 1
+    table = Table(title="Stride local stack")
+    for col in ("component", "health", "address", "pid", "run by"):
+        table.add_column(col)
+    for name, s in report.items():
+        health = "[green]healthy[/]" if s.healthy else "[red]down[/]"
+        table.add_row(name, health, s.url, str(s.pid or "-"), "stride" if s.managed else "external")
+    Console().print(table)
+    return 0 if all_healthy else 1
+
+
+def logs(settings: Settings, component: str | None, lines: int, follow: bool) -> int:
+    procs = ProcessTable(settings.home_path)
+    names = [component] if component else [c.name for c in _components(settings)]
+    if follow:
+        files = [str(procs.log_file(n)) for n in names if procs.log_file(n).exists()]
+        if not files:
+            console.print("no logs yet; start the stack with `stride stack up`")
+            return 1
+        return subprocess.call(["tail", "-n", str(lines), "-F", *files])
+    for name in names:
+        text = procs.tail(name, lines)
+        print(f"==> {procs.log_file(name)} <==")
+        print(text or "(empty)")
+    return 0

@@ -1,0 +1,164 @@
+"""Processes of the local stack: start in their own session, remember by pid file, stop by pid.
+
+Each component runs as the leader of a new process group, so `stop` can signal the whole
+group (Ray's head, for instance, forks a GCS, a raylet and workers) and nothing else.
+A pid file holds the pid and the process start time, so a recycled pid is never mistaken
+for ours.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import msgspec
+
+
+class PidRecord(msgspec.Struct, frozen=True):
+    pid: int
+    start_ticks: int
+    argv: list[str]
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it follow the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+class ProcessTable:
+    """Pid files under `<home>/run`, logs under `<home>/logs`."""
+
+    def __init__(self, home: Path) -> None:
+        self.run_dir = home / "run"
+        self.log_dir = home / "logs"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def record(self, name: str) -> PidRecord | None:
+        path = self.pid_file(name)
+        if not path.exists():
+            return None
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=PidRecord)
+        except msgspec.DecodeError:
+            return None
+
+    def running_pid(self, name: str) -> int | None:
+        """The pid of our process `name` if it is alive, else None."""
+        rec = self.record(name)
+        if rec is None or _start_ticks(rec.pid) != rec.start_ticks:
+            return None
+        return rec.pid
+
+    def spawn(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> int:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file(name).open("ab") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        ticks = _start_ticks(proc.pid) or 0
+        self.pid_file(name).write_bytes(
+            msgspec.json.encode(PidRecord(proc.pid, ticks, list(argv)))
+        )
+        return proc.pid
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> bool:
+        """Signal our process group `name`, wait for it to go, then SIGKILL what is left.
+
+        Returns True if something of ours was running.
+        """
+        pid = self.running_pid(name)
+        path = self.pid_file(name)
+        if pid is None:
+            path.unlink(missing_ok=True)
+            return False
+        _signal_group(pid, sig)
+        if not wait_until(lambda: not _group_alive(pid), timeout_s):
+            _signal_group(pid, signal.SIGKILL)
+            wait_until(lambda: not _group_alive(pid), 10.0)
+        path.unlink(missing_ok=True)
+        return True
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_file(name)
+        if not path.exists():
+            return ""
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie leader keeps the group "alive" until reaped; it is not running anything.
+    return any(_is_live_member(pid, pgid) for pid in _pids())
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _is_live_member(pid: int, pgid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0] != "Z" and int(fields[2]) == pgid
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
+    """Poll `check` until it returns True or `timeout_s` passes; True if it did."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if check():
+                return True
+        except Exception:  # a health check that raises is simply "not yet"
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)

@@ -1,0 +1,122 @@
+"""Stride's settings: one typed object, read from the environment in one place.
+
+Every other package receives the values it needs as arguments; only `stack` calls
+`Settings.from_env()`. Each server can be pointed at an existing instance with
+STRIDE_KAFKA, STRIDE_PG_DSN, STRIDE_REDIS_URL or STRIDE_RAY_ADDRESS; the local stack
+then leaves that component alone.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Ports of the local stack. All sit outside Ray's default worker port range
+# (10002-19999) and below the kernel's ephemeral range (32768+).
+KAFKA_PORT = 29092
+KAFKA_CONTROLLER_PORT = 29093
+PG_PORT = 25432
+REDIS_PORT = 26379
+RAY_GCS_PORT = 26380
+RAY_CLIENT_PORT = 26381
+WORKER_WEB_PORT = 26066
+GATEWAY_PORT = 28080
+
+# Ray binds to the machine's network address unless this is set in every Ray process.
+RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+Placement = Literal["dedicated"]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    home: str
+    """Folder of the local stack's data, logs and pid files (`.stack/` in the repo)."""
+    kafka: str = f"127.0.0.1:{KAFKA_PORT}"
+    kafka_external: bool = False
+    pg_dsn: str = ""
+    pg_external: bool = False
+    redis_url: str = f"redis://127.0.0.1:{REDIS_PORT}/0"
+    redis_external: bool = False
+    ray_address: str = f"127.0.0.1:{RAY_GCS_PORT}"
+    ray_external: bool = False
+    ray_namespace: str = "stride"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = GATEWAY_PORT
+    worker_web_port: int = WORKER_WEB_PORT
+    dev_token: str = "stride-dev-token"
+    """Bearer token the gateway accepts until accounts exist; maps to `dev_user_id`."""
+    dev_user_id: uuid.UUID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    topic_partitions: int = 6
+    topic_replication: int = 1
+    topic_min_insync: int = 1
+    placement: Placement = "dedicated"
+    kafka_heap_mb: int = 512
+    redis_prefix: str = "stride"
+    """Prefix of every Redis key, so tests and several stacks can share one server."""
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def gateway_ws_url(self) -> str:
+        return f"ws://{self.gateway_host}:{self.gateway_port}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from STRIDE_* variables; unset ones take the local stack's values."""
+        env = os.environ if env is None else env
+        home = Path(env.get("STRIDE_HOME", str(REPO_ROOT / ".stack"))).resolve()
+        raw: dict[str, object] = {"home": str(home)}
+        for key, name in (
+            ("kafka", "STRIDE_KAFKA"),
+            ("pg_dsn", "STRIDE_PG_DSN"),
+            ("redis_url", "STRIDE_REDIS_URL"),
+            ("ray_address", "STRIDE_RAY_ADDRESS"),
+        ):
+            if env.get(name):
+                raw[key] = env[name]
+                raw[key.split("_")[0] + "_external"] = True
+        for key in (
+            "gateway_port",
+            "dev_token",
+            "dev_user_id",
+            "topic_partitions",
+            "topic_replication",
+            "topic_min_insync",
+            "placement",
+            "kafka_heap_mb",
+            "redis_prefix",
+        ):
+            value = env.get("STRIDE_" + key.upper())
+            if value:
+                raw[key] = value
+        if "pg_dsn" not in raw:
+            raw["pg_dsn"] = local_pg_dsn(home)
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SystemExit(f"stride: bad setting: {exc}") from None
+
+
+def local_pg_password_file(home: Path) -> Path:
+    return home / "postgres" / "password"
+
+
+def local_pg_dsn(home: Path) -> str:
+    """DSN of the local stack's PostgreSQL; its password is generated at `initdb` time."""
+    password_file = local_pg_password_file(home)
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    auth = f"stride:{password}@" if password else "stride@"
+    return f"postgresql://{auth}127.0.0.1:{PG_PORT}/stride?sslmode=disable"

@@ -1,0 +1,33 @@
+"""Builds each process's config from the settings: the one place they are wired together."""
+
+from __future__ import annotations
+
+from actors.shell import ActorConfig
+from gateway.app import GatewayConfig
+from stack.settings import Settings
+from streams.app import StreamsConfig
+
+
+def actor_config(settings: Settings) -> ActorConfig:
+    return ActorConfig(kafka=settings.kafka, redis_url=settings.redis_url,
+                       redis_prefix=settings.redis_prefix)
+
+
+def gateway_config(settings: Settings) -> GatewayConfig:
+    return GatewayConfig(
+        pg_dsn=settings.pg_dsn,
+        ray_address=settings.ray_address,
+        ray_namespace=settings.ray_namespace,
+        actor=actor_config(settings),
+        dev_token=settings.dev_token,
+        dev_user_id=settings.dev_user_id,
+    )
+
+
+def streams_config(settings: Settings) -> StreamsConfig:
+    return StreamsConfig(
+        kafka=settings.kafka,
+        pg_dsn=settings.pg_dsn,
+        data_dir=str(settings.home_path / "faust"),
+        web_port=settings.worker_web_port,
+    )

@@ -1,0 +1,1 @@
+"""PostgreSQL schema, migrations and repositories (plain SQL over psycopg 3)."""

@@ -1,0 +1,85 @@
+"""Time-series samples: bulk, idempotent writes and range reads on `sensor_data`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import msgspec
+from psycopg import AsyncConnection
+
+from streams.events import SamplesAccepted
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS sensor_stage (
+    workout_id uuid, seq bigint, t_ms bigint, lat float8, lon float8,
+    alt_m real, hr_bpm real, spo2_pct real
+) ON COMMIT DELETE ROWS
+"""
+
+# The staging table takes COPY's speed; the INSERT … SELECT makes it idempotent.
+_MERGE = """
+INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct)
+SELECT workout_id, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt_m,
+       round(hr_bpm)::smallint, spo2_pct
+FROM sensor_stage
+ON CONFLICT (workout_id, seq, t) DO NOTHING
+"""
+
+
+class StoredSample(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    t_ms: int
+    lat: float | None
+    lon: float | None
+    alt_m: float | None
+    hr_bpm: float | None
+    spo2_pct: float | None
+
+
+def rows_of(batches: Iterable[SamplesAccepted]) -> list[tuple[object, ...]]:
+    return [
+        (b.workout_id, b.seq + i, *sample)
+        for b in batches
+        for i, sample in enumerate(b.samples)
+    ]
+
+
+async def write_samples(conn: AsyncConnection, batches: Iterable[SamplesAccepted]) -> int:
+    """Write every sample of `batches` once; returns how many rows were new."""
+    rows = rows_of(batches)
+    if not rows:
+        return 0
+    async with conn.transaction():
+        await conn.execute(_STAGE_DDL)
+        async with conn.cursor() as cur:
+            async with cur.copy(
+                "COPY sensor_stage (workout_id, seq, t_ms, lat, lon, alt_m, hr_bpm, spo2_pct)"
+                " FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    await copy.write_row(row)
+            await cur.execute(_MERGE)
+            return cur.rowcount
+
+
+async def read_samples(
+    conn: AsyncConnection, workout_id: uuid.UUID, from_ms: int | None = None, to_ms: int | None = None,
+    limit: int = 10_000,
+) -> list[StoredSample]:
+    cur = await conn.execute(
+        """
+        SELECT seq, (extract(epoch FROM t) * 1000)::bigint, lat, lon, alt_m, hr_bpm, spo2_pct
+        FROM sensor_data
+        WHERE workout_id = %(w)s
+          AND (%(f)s::bigint IS NULL OR t >= to_timestamp(%(f)s / 1000.0))
+          AND (%(t)s::bigint IS NULL OR t < to_timestamp(%(t)s / 1000.0))
+        ORDER BY seq
+        LIMIT %(n)s
+        """,
+        {"w": workout_id, "f": from_ms, "t": to_ms, "n": limit},
+    )
+    return [
+        StoredSample(seq=r[0], t_ms=r[1], lat=r[2], lon=r[3], alt_m=r[4], hr_bpm=r[5], spo2_pct=r[6])
+        for r in await cur.fetchall()
+    ]

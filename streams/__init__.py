@@ -1,0 +1,1 @@
+"""Event schemas, Kafka topics, the producer and the Faust app with its agents."""

@@ -1,0 +1,53 @@
+"""workout.lifecycle + workout.metrics → the `workouts` read model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from storage.workouts import project_summary
+from streams import events, topics
+from streams.retry import is_poison, retry_transient
+
+if TYPE_CHECKING:
+    from streams.app import Deps
+
+
+def register(app: Any, deps: Deps) -> None:
+    source = app.topic(deps.config.topic_prefix + topics.LIFECYCLE,
+                       deps.config.topic_prefix + topics.METRICS,
+                       key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source, name="workouts_projection")
+    async def workouts_projection(stream: Any) -> None:
+        async for records in stream.take_events(200, within=0.2):
+            await _project(deps, [(r.message.key, r.value, r.message.topic) for r in records])
+
+
+async def _project(deps: Deps, records: list[tuple[bytes | None, bytes, str]]) -> None:
+    newest: dict[Any, tuple[bytes | None, bytes, str, Any]] = {}
+    for key, value, topic in records:
+        try:
+            event = events.decode(value)
+        except msgspec.MsgspecError as exc:
+            await deps.send_dead_letter(key, value, topic, f"undecodable: {exc}")
+            continue
+        summary = getattr(event, "summary", None)
+        if summary is None:
+            await deps.send_dead_letter(key, value, topic, f"unexpected {type(event).__name__}")
+            continue
+        seen = newest.get(event.workout_id)
+        if seen is None or seen[3].summary.version < summary.version:
+            newest[event.workout_id] = (key, value, topic, event)
+    pool = await deps.pool()
+    for key, value, topic, event in newest.values():
+        async def write(e: Any = event) -> bool:
+            async with pool.connection() as conn:
+                return await project_summary(conn, e.workout_id, e.user_id, e.summary)
+        try:
+            await retry_transient(write, "workout projection")
+        except Exception as exc:
+            if not is_poison(exc):
+                raise
+            await deps.send_dead_letter(key, value, topic, str(exc))

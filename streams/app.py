@@ -1,0 +1,83 @@
+"""The Faust app: composition root of the stream processors (`stride worker run`)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import faust
+import msgspec
+from psycopg_pool import AsyncConnectionPool
+
+from streams import topics
+from streams.agents import samples_sink, workouts_projection
+
+log = logging.getLogger("stride.streams")
+
+
+class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
+    kafka: str
+    pg_dsn: str
+    data_dir: str
+    web_port: int
+    topic_prefix: str = ""
+    app_id: str = "stride-streams"
+
+
+class Deps:
+    """What the agents share: the database pool (opened lazily inside the worker's loop)."""
+
+    def __init__(self, config: StreamsConfig, app: faust.App) -> None:
+        self.config = config
+        self.app = app
+        self._pool: AsyncConnectionPool | None = None
+        self.dead_letter = app.topic(config.topic_prefix + topics.DEAD_LETTER,
+                                     key_serializer="raw", value_serializer="raw")
+        self.dead_lettered = 0
+
+    async def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            self._pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=4, open=False)
+            await self._pool.open(wait=True, timeout=30)
+        return self._pool
+
+    def topic(self, name: str) -> Any:
+        return self.app.topic(self.config.topic_prefix + name,
+                              key_serializer="raw", value_serializer="raw")
+
+    async def send_dead_letter(self, key: bytes | None, value: bytes, source: str, error: str) -> None:
+        self.dead_lettered += 1
+        log.error("dead-lettered a record from %s: %s", source, error)
+        await self.dead_letter.send(
+            key=key, value=value,
+            headers={"source": source.encode(), "error": error[:1000].encode()},
+        )
+
+
+def create_app(config: StreamsConfig) -> faust.App:
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        config.app_id,
+        broker=f"kafka://{config.kafka}",
+        datadir=config.data_dir,
+        store="memory://",
+        web_enabled=True,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+        web_port=config.web_port,
+        producer_acks=-1,
+        topic_replication_factor=1,
+        topic_allow_declare=False,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    deps = Deps(config, app)
+    samples_sink.register(app, deps)
+    workouts_projection.register(app, deps)
+
+    @app.page("/healthz/")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"ok": True, "dead_lettered": deps.dead_lettered})
+
+    return app

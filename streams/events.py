@@ -1,0 +1,104 @@
+"""The one contract between Stride's producers and consumers: the events on Kafka.
+
+Every value on a Stride topic is one of these Structs encoded as MessagePack, keyed by
+`workout_id`. Events are past tense. Units are in the field names; times are Unix ms.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import msgspec
+
+Sport = Literal["run", "ride", "walk", "swim", "row", "hike", "ski", "other"]
+WorkoutStatus = Literal["created", "active", "paused", "finished"]
+
+Sample = tuple[int, float | None, float | None, float | None, float | None, float | None]
+"""One reading: (t_ms, lat_deg, lon_deg, alt_m, hr_bpm, spo2_pct); None where no sensor reading."""
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    workout_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+class SamplesAccepted(Event, tag="samples_accepted"):
+    """Samples numbered seq, seq+1, … that the workout actor applied (each exactly once)."""
+
+    sport: Sport
+    seq: int
+    samples: list[Sample]
+
+
+class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What an athlete sees of a workout; updated live and final once finished.
+
+    `version` grows with every change the actor makes, so a projection fed from several
+    topics keeps the newest summary whatever order the events arrive in.
+    """
+
+    version: int
+    status: WorkoutStatus
+    sport: Sport
+    started_at_ms: int
+    ended_at_ms: int | None = None
+    last_seq: int = -1
+    samples_count: int = 0
+    distance_m: float = 0.0
+    duration_s: float = 0.0
+    moving_time_s: float = 0.0
+    avg_speed_mps: float = 0.0
+    avg_hr: float | None = None
+    max_hr: float | None = None
+    min_spo2: float | None = None
+
+
+class WorkoutMetricsUpdated(Event, tag="workout_metrics_updated"):
+    """A live snapshot of a workout's metrics after `summary.last_seq` was applied."""
+
+    t_ms: int
+    summary: WorkoutSummary
+    speed_mps: float | None = None
+    hr_bpm: float | None = None
+    spo2_pct: float | None = None
+
+
+class WorkoutStarted(Event, tag="workout_started"):
+    summary: WorkoutSummary
+
+
+class WorkoutPaused(Event, tag="workout_paused"):
+    at_ms: int
+    summary: WorkoutSummary
+
+
+class WorkoutResumed(Event, tag="workout_resumed"):
+    at_ms: int
+    summary: WorkoutSummary
+
+
+class WorkoutCompleted(Event, tag="workout_completed"):
+    at_ms: int
+    summary: WorkoutSummary
+
+
+LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutCompleted
+AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | LifecycleEvent
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+
+def encode(event: AnyEvent) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode(data: bytes) -> AnyEvent:
+    """Decode any Stride event; raises msgspec.DecodeError / ValidationError on bad bytes."""
+    return _decoder.decode(data)
+
+
+def key_of(event: AnyEvent) -> bytes:
+    """Partition key: all events of one workout stay in order on one partition."""
+    return event.workout_id.bytes

@@ -1,0 +1,71 @@
+"""Kafka topics of Stride and their creation (explicit partitions, never auto-created)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+SAMPLES = "telemetry.samples"
+METRICS = "workout.metrics"
+LIFECYCLE = "workout.lifecycle"
+RISK_ALERTS = "risk.alerts"
+DEAD_LETTER = "stride.deadletter"
+
+
+class TopicSpec(msgspec.Struct, frozen=True):
+    name: str
+    retention_ms: int
+    compact: bool = False
+
+
+DAY_MS = 24 * 3600 * 1000
+TOPICS = (
+    TopicSpec(SAMPLES, 7 * DAY_MS),
+    TopicSpec(METRICS, 2 * DAY_MS),
+    TopicSpec(LIFECYCLE, 30 * DAY_MS),
+    TopicSpec(RISK_ALERTS, 30 * DAY_MS),
+    TopicSpec(DEAD_LETTER, 30 * DAY_MS),
+)
+
+
+async def list_topics(bootstrap: str, timeout_s: float = 5.0) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        return list(await asyncio.wait_for(admin.list_topics(), timeout_s))
+    finally:
+        await admin.close()
+
+
+async def ensure_topics(
+    bootstrap: str, *, partitions: int, replication: int, min_insync: int, prefix: str = ""
+) -> list[str]:
+    """Create the topics that are missing; returns the names created.
+
+    `prefix` lets tests run against their own copies of the topics.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                prefix + spec.name,
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs={
+                    "min.insync.replicas": str(min_insync),
+                    "retention.ms": str(spec.retention_ms),
+                    "cleanup.policy": "compact" if spec.compact else "delete",
+                },
+            )
+            for spec in TOPICS
+            if prefix + spec.name not in existing
+        ]
+        if wanted:
+            await admin.create_topics(wanted, timeout_ms=15000)
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
