@@ -274,6 +274,9 @@ class Kafka(Component):
     def healthy(self) -> bool:
         from streams.topics import list_topics
 
+        host, port = self.settings.kafka.split(",")[0].rsplit(":", 1)
+        if not tcp_open(host, int(port)):  # before aiokafka, which logs every refused connect
+            return False
         asyncio.run(list_topics(self.settings.kafka, timeout_s=5))
         return True
 

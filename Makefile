@@ -1,0 +1,26 @@
+# Stride: `make demo` runs the platform with simulated athletes, `make test` runs every test.
+.PHONY: setup demo test test-unit lint down clean
+
+STRIDE := .venv/bin/stride
+
+setup:            ## install system packages (if missing) and the virtual env
+	@bash stack/bootstrap.sh
+
+demo: setup       ## start the local stack and stream simulated athletes through it
+	@$(STRIDE) demo
+
+test: setup       ## the whole suite; starts and stops the stack it needs
+	@bash stack/run_tests.sh -m "unit or integration or e2e"
+
+test-unit: setup  ## only the pure tests (no services)
+	@.venv/bin/python -m pytest -m unit
+
+lint: setup
+	@.venv/bin/ruff check actors streams serve models storage gateway stack tests
+	@.venv/bin/mypy actors models streams/events.py
+
+down:             ## stop the local stack (data is kept under .stack/)
+	@$(STRIDE) stack down
+
+clean: down       ## stop the stack and delete its data
+	rm -rf .stack

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make test`: start the stack unless it already runs, run the whole suite, stop what we started.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+STRIDE=.venv/bin/stride
+
+started_here=0
+if ! $STRIDE stack status --json >/dev/null 2>&1; then
+  started_here=1
+  if ! $STRIDE stack up; then
+    $STRIDE stack logs -n 30
+    $STRIDE stack down
+    exit 1
+  fi
+fi
+
+.venv/bin/python -m pytest "$@"
+rc=$?
+
+if [ $rc -ne 0 ]; then
+  echo "--- tests failed; last log lines of each component ---"
+  $STRIDE stack logs -n 20
+fi
+if [ $started_here -eq 1 ]; then
+  $STRIDE stack down
+fi
+exit $rc
