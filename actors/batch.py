@@ -24,11 +24,10 @@ class Batch(NamedTuple):
     hr_bpm: FloatArray
     spo2_pct: FloatArray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    @property
+    def size(self) -> int:
+        """Number of samples (len() of the tuple itself is its six columns)."""
         return int(self.t_ms.shape[0])
-
-    def slice(self, start: int) -> Batch:
-        return Batch(*(col[start:] for col in self))
 
 
 def batch_from_samples(samples: Sequence[Sample]) -> Batch:
@@ -41,5 +40,7 @@ def batch_from_samples(samples: Sequence[Sample]) -> Batch:
     columns = []
     for k in range(1, 6):
         col = table[:, k]
-        columns.append(np.where(np.equal(col, None), np.nan, col).astype(np.float64))
-    return Batch(t_ms, *columns)
+        missing = np.equal(col, None)  # type: ignore[call-overload]
+        columns.append(np.where(missing, np.nan, col).astype(np.float64))
+    lat, lon, alt_m, hr_bpm, spo2_pct = columns
+    return Batch(t_ms, lat, lon, alt_m, hr_bpm, spo2_pct)

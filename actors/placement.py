@@ -33,7 +33,7 @@ class DedicatedPlacement:
         if handle is not None:
             self._handles.move_to_end(workout_id)
             return handle
-        handle = RemoteWorkoutActor.options(  # type: ignore[attr-defined]
+        handle = RemoteWorkoutActor.options(
             name=self.actor_name(workout_id),
             namespace=self._namespace,
             lifetime="detached",
@@ -46,6 +46,10 @@ class DedicatedPlacement:
         if len(self._handles) > self._cache_size:
             self._handles.popitem(last=False)
         return handle
+
+    def forget(self, workout_id: uuid.UUID) -> None:
+        """Drop a cached handle (after a failed call), so the next call looks the actor up again."""
+        self._handles.pop(workout_id, None)
 
     def release(self, workout_id: uuid.UUID) -> None:
         """End a finished workout's actor; its final snapshot stays in Redis."""

@@ -116,7 +116,7 @@ class WorkoutActor:
         if self._loaded:
             return
         data = await self._redis.get(snapshot_key(self._config.redis_prefix, self._id))
-        if data is not None:
+        if isinstance(data, bytes):
             self._workout = Workout.restore(data)
         self._loaded = True
 

@@ -49,6 +49,8 @@ class IngestSession:
             return await self._dispatch(frame)
         except Exception:  # Ray or the actor unreachable, or a call timed out
             log.exception("actor call failed for workout %s", frame.workout_id)
+            # The actor may have been ended by another gateway (finish) or lost with its node.
+            self.placement.forget(frame.workout_id)
             return [Error(code="unavailable", workout_id=frame.workout_id,
                           seq=getattr(frame, "seq", None),
                           message="the workout service is unavailable; keep the samples "

@@ -89,6 +89,7 @@ class Component(abc.ABC):
 
     def after_start(self) -> None:
         """One-time work once healthy (create topics, databases …); must be idempotent."""
+        return None
 
     def status(self) -> Status:
         pid = None if self.external else self.procs.running_pid(self.name)

@@ -23,7 +23,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     user_id: uuid.UUID
 
 
-class SamplesAccepted(Event, tag="samples_accepted"):
+class SamplesAccepted(Event, frozen=True, kw_only=True, tag="samples_accepted"):
     """Samples numbered seq, seq+1, … that the workout actor applied (each exactly once)."""
 
     sport: Sport
@@ -54,7 +54,7 @@ class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
     min_spo2: float | None = None
 
 
-class WorkoutMetricsUpdated(Event, tag="workout_metrics_updated"):
+class WorkoutMetricsUpdated(Event, frozen=True, kw_only=True, tag="workout_metrics_updated"):
     """A live snapshot of a workout's metrics after `summary.last_seq` was applied."""
 
     t_ms: int
@@ -64,21 +64,21 @@ class WorkoutMetricsUpdated(Event, tag="workout_metrics_updated"):
     spo2_pct: float | None = None
 
 
-class WorkoutStarted(Event, tag="workout_started"):
+class WorkoutStarted(Event, frozen=True, kw_only=True, tag="workout_started"):
     summary: WorkoutSummary
 
 
-class WorkoutPaused(Event, tag="workout_paused"):
+class WorkoutPaused(Event, frozen=True, kw_only=True, tag="workout_paused"):
     at_ms: int
     summary: WorkoutSummary
 
 
-class WorkoutResumed(Event, tag="workout_resumed"):
+class WorkoutResumed(Event, frozen=True, kw_only=True, tag="workout_resumed"):
     at_ms: int
     summary: WorkoutSummary
 
 
-class WorkoutCompleted(Event, tag="workout_completed"):
+class WorkoutCompleted(Event, frozen=True, kw_only=True, tag="workout_completed"):
     at_ms: int
     summary: WorkoutSummary
 
@@ -87,7 +87,7 @@ LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutComple
 AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | LifecycleEvent
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(AnyEvent)
+_decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
 
 
 def encode(event: AnyEvent) -> bytes:
