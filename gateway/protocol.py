@@ -108,10 +108,16 @@ class Codec:
         self._encoder = mod.Encoder()
 
     def decode(self, data: bytes | str) -> ClientFrame:
+        if self.binary and isinstance(data, str):
+            raise FrameError("malformed", f"{MSGPACK} takes binary frames; this was a text frame")
         raw = data.encode() if isinstance(data, str) else data
         try:
             return self._decoder.decode(raw)
         except msgspec.ValidationError as exc:
+            if str(exc).startswith("Expected `object`, got"):
+                # The frame decoded to something that is not an object at all
+                # (JSON text read as MessagePack starts with the integer 123, "{").
+                raise FrameError("malformed", f"not a {self.subprotocol} frame object: {exc}") from None
             peek = self._try_peek(raw)
             known = {"start", "samples", "pause", "resume", "finish"}
             if peek.type is not None and peek.type not in known:

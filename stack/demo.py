@@ -97,12 +97,13 @@ def _table(crowd: list[Athlete], summaries: dict[Any, dict[str, Any]], phase: st
 
 def _where_to_look(settings: Settings, crowd: list[Athlete]) -> None:
     url = settings.gateway_url
+    auth = f"Authorization: Bearer {settings.dev_token}"
     console.print(f"""
 [bold]Where to look[/]
-  API               {url}/v1/workouts   (header: Authorization: Bearer {settings.dev_token})
+  API               {url}/v1/workouts   (header: {auth})
   OpenAPI page      {url}/schema
-  one workout       curl -H 'Authorization: Bearer {settings.dev_token}' {url}/v1/workouts/{crowd[0].workout_id}
+  one workout       curl -H '{auth}' {url}/v1/workouts/{crowd[0].workout_id}
   its samples       {url}/v1/workouts/{crowd[0].workout_id}/samples
-  device WebSocket  {settings.gateway_ws_url}/v1/ingest  (subprotocol stride.v1.json or stride.v1.msgpack)
+  device WebSocket  {settings.gateway_ws_url}/v1/ingest  (stride.v1.json or stride.v1.msgpack)
   stack             stride stack status · stride stack logs · stride stack down
 The stack keeps running until `.venv/bin/stride stack down`.""", soft_wrap=True)

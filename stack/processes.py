@@ -95,13 +95,17 @@ class ProcessTable:
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> bool:
         """Signal our process group `name`, wait for it to go, then SIGKILL what is left.
 
-        Returns True if something of ours was running.
+        Returns True if something of ours was running. Children that outlived their
+        leader (a crashed `ray start` leaves its raylet, say) are stopped too.
         """
-        pid = self.running_pid(name)
+        rec = self.record(name)
         path = self.pid_file(name)
-        if pid is None:
+        if rec is None or not (
+            _start_ticks(rec.pid) == rec.start_ticks or _has_members_since(rec.pid, rec.start_ticks)
+        ):
             path.unlink(missing_ok=True)
             return False
+        pid = rec.pid
         _signal_group(pid, sig)
         if not wait_until(lambda: not _group_alive(pid), timeout_s):
             _signal_group(pid, signal.SIGKILL)
@@ -135,6 +139,16 @@ def _group_alive(pgid: int) -> bool:
         return False
     # A zombie leader keeps the group "alive" until reaped; it is not running anything.
     return any(_is_live_member(pid, pgid) for pid in _pids())
+
+
+def _has_members_since(pgid: int, start_ticks: int) -> bool:
+    """Whether children of our (exited) group leader still run: members of its process
+    group started no earlier than it was. (A pgid is not reused while its group lives.)"""
+    for pid in _pids():
+        ticks = _start_ticks(pid)
+        if ticks is not None and ticks >= start_ticks and _is_live_member(pid, pgid):
+            return True
+    return False
 
 
 def _pids() -> list[int]:

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -33,6 +33,8 @@ GATEWAY_PORT = 28080
 RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 Placement = Literal["dedicated"]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,16 +50,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ray_external: bool = False
     ray_namespace: str = "stride"
     gateway_host: str = "127.0.0.1"
-    gateway_port: int = GATEWAY_PORT
-    worker_web_port: int = WORKER_WEB_PORT
+    gateway_port: Port = GATEWAY_PORT
+    worker_web_port: Port = WORKER_WEB_PORT
     dev_token: str = "stride-dev-token"
     """Bearer token the gateway accepts until accounts exist; maps to `dev_user_id`."""
     dev_user_id: uuid.UUID = uuid.UUID("00000000-0000-4000-8000-000000000001")
-    topic_partitions: int = 6
-    topic_replication: int = 1
-    topic_min_insync: int = 1
+    topic_partitions: AtLeastOne = 6
+    topic_replication: AtLeastOne = 1
+    topic_min_insync: AtLeastOne = 1
     placement: Placement = "dedicated"
-    kafka_heap_mb: int = 512
+    kafka_heap_mb: Annotated[int, msgspec.Meta(ge=128, le=65536)] = 512
     redis_prefix: str = "stride"
     """Prefix of every Redis key, so tests and several stacks can share one server."""
 

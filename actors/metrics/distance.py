@@ -9,8 +9,8 @@ Noise handling:
 - a fix implying a speed above the sport's ceiling (a GPS jump) is rejected; the next
   fix is measured from the last good one, so a spike adds nothing;
 - if fixes keep being rejected (the athlete really is elsewhere, e.g. after a GPS outage
-  on a train), the track re-anchors at the newest fix after `REANCHOR_AFTER` rejections,
-  adding no distance for the jump;
+  on a train, or the very first fix was wrong), the track re-anchors at the fix that makes
+  `REANCHOR_AFTER` rejections in a row, adding no distance for the jump;
 - a step slower than the sport's stop speed counts neither distance nor moving time, so
   a stationary device's drift adds little.
 """
@@ -69,9 +69,13 @@ def initial() -> DistanceState:
     return DistanceState()
 
 
-def update(state: DistanceState, batch: Batch, limits: SportLimits, counting: bool = True) -> DistanceState:
+def update(
+    state: DistanceState, batch: Batch, limits: SportLimits, counting: bool = True
+) -> DistanceState:
     """Fold a batch of fixes into the state.
 
+    The result is the same whether fixes come one at a time or in batches of any size:
+    each fix is judged against the last accepted one, as a live device would be.
     `counting=False` (a paused workout) moves the anchor along without adding distance.
     """
     ok = ~(np.isnan(batch.lat) | np.isnan(batch.lon))
@@ -82,40 +86,29 @@ def update(state: DistanceState, batch: Batch, limits: SportLimits, counting: bo
     if lat.size == 0:
         return state
     if state.last_lat is None or state.last_lon is None or state.last_t_ms is None:
-        # The first fix only anchors the track.
-        anchor = (lat[0], lon[0], t[0])
-        lat, lon, t = lat[1:], lon[1:], t[1:]
+        carry = 0  # the very first fix only anchors the track
     else:
-        anchor = (state.last_lat, state.last_lon, float(state.last_t_ms))
-    lat = np.concatenate(([anchor[0]], lat))
-    lon = np.concatenate(([anchor[1]], lon))
-    t = np.concatenate(([anchor[2]], t))
+        carry = state.rejected_in_a_row
+        lat = np.concatenate(([state.last_lat], lat))
+        lon = np.concatenate(([state.last_lon], lon))
+        t = np.concatenate(([float(state.last_t_ms)], t))
 
-    # Remove impossible fixes; a removal changes its neighbour's step, so repeat a few times.
-    keep = np.ones(lat.size, dtype=bool)
-    for _ in range(4):
-        idx = np.flatnonzero(keep)
-        step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
-        dt_s = np.diff(t[idx]) / 1000.0
-        jump = step > limits.max_speed_mps * dt_s
-        if not jump.any():
-            break
-        keep[idx[1:][jump]] = False
-    rejected = int(lat.size - 1 - (keep.sum() - 1))
-    trailing = _trailing_false(keep[1:])
-    in_a_row = state.rejected_in_a_row + trailing if trailing == keep.size - 1 else trailing
-
+    keep, breaks = _judge_fixes(lat, lon, t, limits, carry)
     idx = np.flatnonzero(keep)
     step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
     dt_s = np.diff(t[idx]) / 1000.0
-    moving = step >= limits.stop_speed_mps * dt_s
+    counted = ~breaks[idx[1:]]
+    moving = counted & (step >= limits.stop_speed_mps * dt_s)
     distance = float(step[moving].sum()) if counting else 0.0
     moving_ms = int(round(dt_s[moving].sum() * 1000)) if counting else 0
-    speed = float(step[-1] / dt_s[-1]) if step.size and dt_s[-1] > 0 else state.speed_mps
+    speed = state.speed_mps
+    if step.size:
+        speed = float(step[-1] / dt_s[-1]) if counted[-1] and dt_s[-1] > 0 else None
 
-    last = idx[-1]
-    if in_a_row >= REANCHOR_AFTER:
-        last, in_a_row, speed = lat.size - 1, 0, None
+    last = int(idx[-1])
+    has_anchor = state.last_lat is not None
+    in_a_row = lat.size - 1 - last + (carry if last == 0 and has_anchor else 0)
+    rejected = int(lat.size - keep.sum())
     return DistanceState(
         distance_m=state.distance_m + distance,
         moving_ms=state.moving_ms + moving_ms,
@@ -128,11 +121,34 @@ def update(state: DistanceState, batch: Batch, limits: SportLimits, counting: bo
     )
 
 
+def _judge_fixes(
+    lat: FloatArray, lon: FloatArray, t: FloatArray, limits: SportLimits, carry: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which fixes to keep, and which kept fixes start afresh (a re-anchor, step not counted).
+
+    Index 0 is the anchor (already accepted). Each round finds the first step faster than
+    the sport allows, rejects the fix it leads to, and recomputes from the last good fix,
+    so the outcome equals judging fix by fix. Rounds are needed only per rejected fix,
+    which is rare; the steps themselves are computed vectorised.
+    """
+    keep = np.ones(lat.size, dtype=bool)
+    breaks = np.zeros(lat.size, dtype=bool)
+    while True:
+        idx = np.flatnonzero(keep)
+        step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
+        dt_s = np.diff(t[idx]) / 1000.0
+        jump = (step > limits.max_speed_mps * dt_s) & ~breaks[idx[1:]]
+        if not jump.any():
+            return keep, breaks
+        j = int(np.argmax(jump))
+        prev, fix = int(idx[j]), int(idx[j + 1])
+        # Everything between prev and fix was rejected already: this is the run's length.
+        run = fix - prev + (carry if prev == 0 else 0)
+        if run >= REANCHOR_AFTER:
+            breaks[fix] = True  # the athlete really is elsewhere: start again from here
+        else:
+            keep[fix] = False
+
+
 def result(state: DistanceState) -> float:
     return state.distance_m
-
-
-def _trailing_false(mask: np.ndarray) -> int:
-    """How many False values end `mask`."""
-    true_idx = np.flatnonzero(mask)
-    return int(mask.size if true_idx.size == 0 else mask.size - 1 - true_idx[-1])

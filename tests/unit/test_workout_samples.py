@@ -1,0 +1,179 @@
+"""Samples into a workout: exactly once, in order, with the summary an athlete sees."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pytest
+
+from actors.workout import Workout, WorkoutError
+from streams import events
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_767_225_600_000
+
+
+def same_summary(a: events.WorkoutSummary, b: events.WorkoutSummary) -> None:
+    """Equal but for `version` (it counts applied batches) and float rounding of sums."""
+    floats = ("distance_m", "avg_speed_mps", "avg_hr")
+    assert {k: v for k, v in msgspec.structs.asdict(a).items() if k not in (*floats, "version")} == \
+           {k: v for k, v in msgspec.structs.asdict(b).items() if k not in (*floats, "version")}
+    for name in floats:
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-9), name
+
+
+@pytest.fixture
+def track(tracks):
+    """101 fixes at 1 Hz, 3 m/s due north, with heart rate and SpO2 varying."""
+    samples = tracks.straight(101, 3.0, t0_ms=T0)
+    return [(t, lat, lon, alt, 120.0 + i % 40, 99.0 - i % 7)
+            for i, (t, lat, lon, alt, _, _) in enumerate(samples)]
+
+
+def started(new_workout, started_at_ms: int = T0) -> Workout:
+    workout = new_workout(started_at_ms=started_at_ms)
+    workout.start()
+    return workout
+
+
+def feed_in_batches(workout: Workout, samples, size: int) -> None:
+    for seq in range(0, len(samples), size):
+        workout.apply_samples(seq, samples[seq : seq + size], now_ms=T0 + seq * 1000)
+
+
+def test_summary_of_a_steady_100_s_run(new_workout, track) -> None:
+    workout = started(new_workout, started_at_ms=T0 - 5000)  # pressed start 5 s before the 1st fix
+    feed_in_batches(workout, track, 10)
+    summary = workout.summary()
+    assert summary.distance_m == pytest.approx(300.0, rel=0.01)
+    assert 99.0 <= summary.moving_time_s <= 100.0
+    assert summary.duration_s == (track[-1][0] - (T0 - 5000)) / 1000 == 105.0
+    assert summary.avg_speed_mps == pytest.approx(3.0, rel=0.01)
+    assert (summary.samples_count, summary.last_seq) == (101, 100)
+    assert summary.avg_hr == pytest.approx(np.mean([s[4] for s in track]))
+    assert (summary.max_hr, summary.min_spo2) == (159.0, 93.0)
+    assert summary.status == "active" and summary.ended_at_ms is None
+
+
+def test_samples_while_paused_add_no_distance(new_workout, track) -> None:
+    workout = started(new_workout)
+    workout.apply_samples(0, track[:31], now_ms=T0)
+    workout.pause(track[30][0])
+    workout.apply_samples(31, track[31:61], now_ms=T0)
+    assert workout.summary().distance_m == pytest.approx(90.0, rel=1e-6)
+    workout.resume(track[60][0])
+    workout.apply_samples(61, track[61:], now_ms=T0)
+    summary = workout.summary()
+    assert summary.distance_m == pytest.approx(210.0, rel=1e-6)  # 30 s + 40 s of running
+    assert summary.moving_time_s == pytest.approx(70.0)
+    assert summary.samples_count == 101
+
+
+def test_apply_emits_samples_accepted_and_metrics_for_new_samples_only(new_workout, track) -> None:
+    workout = started(new_workout)
+    workout.apply_samples(0, track[:10], now_ms=T0 + 10_000)
+    applied = workout.apply_samples(5, track[5:15], now_ms=T0 + 15_500)  # 5..9 were applied
+    assert (applied.acked_seq, applied.new_samples) == (14, 5)
+    accepted, metrics = applied.events
+    assert isinstance(accepted, events.SamplesAccepted)
+    assert (accepted.seq, accepted.samples, accepted.sport) == (10, track[10:15], "run")
+    assert isinstance(metrics, events.WorkoutMetricsUpdated)
+    assert metrics.t_ms == T0 + 15_500
+    assert metrics.summary == workout.summary() and metrics.summary.last_seq == 14
+    assert (metrics.hr_bpm, metrics.spo2_pct) == (track[14][4], track[14][5])
+    assert metrics.speed_mps == pytest.approx(3.0, rel=1e-6)
+    for event in applied.events:
+        assert events.decode(events.encode(event)) == event
+
+
+@pytest.mark.parametrize(("seq", "size"), [(0, 10), (3, 7), (9, 1), (0, 1)])
+def test_a_batch_already_applied_changes_nothing(new_workout, track, seq: int, size: int) -> None:
+    workout = started(new_workout)
+    workout.apply_samples(0, track[:10], now_ms=T0)
+    before = workout.snapshot()
+    applied = workout.apply_samples(seq, track[seq : seq + size], now_ms=T0 + 1)
+    assert (applied.acked_seq, applied.new_samples, applied.events) == (9, 0, [])
+    assert workout.snapshot() == before
+
+
+@pytest.mark.parametrize("seq", [11, 12, 50])
+def test_a_gap_is_refused_and_changes_nothing(new_workout, track, seq: int) -> None:
+    workout = started(new_workout)
+    workout.apply_samples(0, track[:10], now_ms=T0)
+    before = workout.snapshot()
+    with pytest.raises(WorkoutError) as err:
+        workout.apply_samples(seq, track[seq : seq + 5], now_ms=T0)
+    assert err.value.code == "seq_gap"
+    assert "10" in err.value.message  # tells the device where to resend from
+    assert workout.snapshot() == before
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_resends_overlaps_and_gaps_end_with_the_undisturbed_summary(new_workout, track,
+                                                                     seed: int) -> None:
+    calm = started(new_workout)
+    feed_in_batches(calm, track, 10)
+    calm.finish(T0 + 200_000)
+
+    rng = np.random.default_rng(seed)
+    noisy = started(new_workout)
+    while noisy.acked_seq < len(track) - 1:
+        seq = max(0, noisy.acked_seq + 1 + int(rng.integers(-8, 4)))  # resend, overlap or skip
+        size = int(rng.integers(1, 15))
+        try:
+            noisy.apply_samples(seq, track[seq : seq + size], now_ms=T0)
+        except WorkoutError as exc:
+            assert exc.code == "seq_gap" and seq > noisy.acked_seq + 1
+    noisy.finish(T0 + 200_000)
+    same_summary(noisy.summary(), calm.summary())
+    assert noisy.summary().distance_m == pytest.approx(300.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("at", [0, 1, 3, 6, 7, 8, 12])
+def test_snapshot_restore_continue_equals_never_snapshotting(new_workout, track, at: int) -> None:
+    def script(workout: Workout, restore_at: int | None) -> Workout:
+        steps = [("start",), *[("samples", s) for s in range(0, 60, 12)], ("pause",),
+                 ("samples", 60), ("resume",), *[("samples", s) for s in range(72, 101, 12)],
+                 ("finish",)]
+        for i, step in enumerate(steps):
+            if i == restore_at:
+                workout = Workout.restore(workout.snapshot())
+            if step[0] == "samples":
+                workout.apply_samples(step[1], track[step[1] : step[1] + 12], now_ms=T0)
+            elif step[0] == "start":
+                workout.start()
+            else:
+                getattr(workout, step[0])(T0 + 61_000 + i)
+        return workout
+
+    plain, restored = script(new_workout(), None), script(new_workout(), at)
+    assert restored.summary() == plain.summary()
+    assert restored.state == plain.state
+
+
+def test_version_strictly_increases_with_every_change(new_workout, track) -> None:
+    workout = new_workout()
+    changes = [
+        lambda: workout.start(),
+        lambda: workout.apply_samples(0, track[:20], now_ms=T0),
+        lambda: workout.pause(T0 + 20_000),
+        lambda: workout.apply_samples(20, track[20:30], now_ms=T0),
+        lambda: workout.resume(T0 + 30_000),
+        lambda: workout.apply_samples(25, track[25:40], now_ms=T0),  # overlap: 30..39 are new
+        lambda: workout.finish(T0 + 40_000),
+    ]
+    no_ops = [
+        lambda: workout.start(),
+        lambda: workout.apply_samples(0, track[:10], now_ms=T0),  # a resend, once 0..9 are in
+    ]
+    versions = [workout.state.version]
+    for change in changes:
+        change()
+        assert workout.state.version > versions[-1]
+        versions.append(workout.state.version)
+        if workout.state.status != "finished" and workout.acked_seq >= 9:
+            for no_op in no_ops:
+                no_op()
+                assert workout.state.version == versions[-1]
+    assert workout.summary().version == versions[-1]
