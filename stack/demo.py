@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any
 
@@ -17,7 +18,8 @@ from stack.settings import Settings
 from stack.simulator import Athlete, simulate
 
 NAMES = ["Ada", "Bruno", "Chiara", "Dmitri", "Eun-ji", "Farid", "Greta", "Hugo", "Ines", "Jonas"]
-console = Console()
+# Piped output (CI logs) gets a fixed width instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 110)
 
 
 def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str,

@@ -93,23 +93,23 @@ class ProcessTable:
         return proc.pid
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> bool:
-        """Signal our process group `name`, wait for it to go, then SIGKILL what is left.
+        """Signal every process of our session `name`, wait for them to go, then SIGKILL
+        what is left.
 
-        Returns True if something of ours was running. Children that outlived their
-        leader (a crashed `ray start` leaves its raylet, say) are stopped too.
+        The session, not the process group: Ray puts each worker in a group of its own, but
+        it stays in the session `spawn` created. Children that outlived their leader (a
+        crashed `ray start` leaves its raylet, say) are stopped too. Returns True if
+        something of ours was running.
         """
         rec = self.record(name)
         path = self.pid_file(name)
-        if rec is None or not (
-            _start_ticks(rec.pid) == rec.start_ticks or _has_members_since(rec.pid, rec.start_ticks)
-        ):
+        if rec is None or not _session_members(rec.pid, rec.start_ticks):
             path.unlink(missing_ok=True)
             return False
-        pid = rec.pid
-        _signal_group(pid, sig)
-        if not wait_until(lambda: not _group_alive(pid), timeout_s):
-            _signal_group(pid, signal.SIGKILL)
-            wait_until(lambda: not _group_alive(pid), 10.0)
+        _signal_all(_session_members(rec.pid, rec.start_ticks), sig)
+        if not wait_until(lambda: not _session_members(rec.pid, rec.start_ticks), timeout_s):
+            _signal_all(_session_members(rec.pid, rec.start_ticks), signal.SIGKILL)
+            wait_until(lambda: not _session_members(rec.pid, rec.start_ticks), 10.0)
         path.unlink(missing_ok=True)
         return True
 
@@ -125,43 +125,33 @@ class ProcessTable:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie leader keeps the group "alive" until reaped; it is not running anything.
-    return any(_is_live_member(pid, pgid) for pid in _pids())
+def _session_members(sid: int, since_ticks: int) -> list[int]:
+    """Live (not zombie) processes of session `sid` started no earlier than its leader.
 
-
-def _has_members_since(pgid: int, start_ticks: int) -> bool:
-    """Whether children of our (exited) group leader still run: members of its process
-    group started no earlier than it was. (A pgid is not reused while its group lives.)"""
+    The start-time bound keeps a recycled session id from ever pointing at strangers.
+    """
+    members = []
     for pid in _pids():
-        ticks = _start_ticks(pid)
-        if ticks is not None and ticks >= start_ticks and _is_live_member(pid, pgid):
-            return True
-    return False
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[3]) == sid and int(fields[19]) >= since_ticks:
+            members.append(pid)
+    return members
 
 
 def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def _is_live_member(pid: int, pgid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0] != "Z" and int(fields[2]) == pgid
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
