@@ -14,6 +14,7 @@ from rich.table import Table
 
 from gateway.client import DeviceClient
 from stack.lifecycle import up
+from stack.processes import wait_until_async
 from stack.settings import Settings
 from stack.simulator import Athlete, simulate
 
@@ -43,14 +44,17 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
                 live.update(_table(crowd, await _summaries(http, crowd), "streaming"))
                 await asyncio.wait(streams, timeout=1.0)
             errors = [s.exception() for s in streams if s.exception()]
-            deadline = time.monotonic() + 30
-            summaries = await _summaries(http, crowd)
-            while time.monotonic() < deadline and not all(
-                s.get("status") == "finished" for s in summaries.values()
-            ) and len(summaries) == len(crowd):
-                await asyncio.sleep(0.5)
-                summaries = await _summaries(http, crowd)
-            live.update(_table(crowd, summaries, "finished"))
+            summaries: dict[Any, dict[str, Any]] = {}
+
+            async def all_stored() -> bool:
+                # The last events travel Kafka → worker → PostgreSQL after the last ack.
+                summaries.update(await _summaries(http, crowd))
+                live.update(_table(crowd, summaries, "finishing"))
+                return len(summaries) == len(crowd) and all(
+                    s["status"] == "finished" for s in summaries.values())
+
+            done = await wait_until_async(all_stored, timeout_s=30)
+            live.update(_table(crowd, summaries, "finished" if done else "not all stored yet"))
     for err in errors:
         console.print(f"[red]an athlete's stream failed:[/] {err}")
     _where_to_look(settings, crowd)

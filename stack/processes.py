@@ -8,11 +8,12 @@ for ours.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import msgspec
@@ -166,3 +167,15 @@ def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval_s)
+
+
+async def wait_until_async(
+    check: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.5
+) -> bool:
+    """`wait_until` for coroutines: poll `check` until True or `timeout_s` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval_s)
+    return True
