@@ -21,6 +21,7 @@ import msgspec
 
 from stack.processes import ProcessTable, wait_until
 from stack.settings import (
+    PG_PORT,
     RAY_CLIENT_PORT,
     RAY_LOOPBACK_ENV,
     REPO_ROOT,
@@ -87,6 +88,11 @@ class Component(abc.ABC):
     def launch(self) -> None:
         """Spawn the process (the component is known not to be running)."""
 
+    @property
+    def port(self) -> int | None:
+        """The loopback port the managed process listens on (checked to be free first)."""
+        return int(self.url.rsplit(":", 1)[1].split("/")[0].split("?")[0])
+
     def after_start(self) -> None:
         """One-time work once healthy (create topics, databases …); must be idempotent."""
         return None
@@ -115,6 +121,11 @@ class Component(abc.ABC):
             self.after_start()
             return "already running"
         self.procs.stop(self.name, self.stop_signal)  # a half-dead leftover of ours
+        if self.port is not None and tcp_open("127.0.0.1", self.port):
+            raise StackError(
+                f"port {self.port} for {self.name} is taken by a process `stride stack` did not start",
+                "stop that process, or use it as an external server via its STRIDE_* setting",
+            )
         self.launch()
         if not wait_until(self._check, self.start_timeout_s):
             log = self.procs.tail(self.name, 25)
@@ -224,6 +235,10 @@ class Postgres(Component):
     @property
     def url(self) -> str:
         return _hide_password(self.dsn)
+
+    @property
+    def port(self) -> int | None:
+        return PG_PORT
 
     @property
     def dsn(self) -> str:

@@ -15,7 +15,7 @@ from stack.components import Component, StackError, all_components
 from stack.processes import ProcessTable
 from stack.settings import Settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _components(settings: Settings) -> list[Component]:

@@ -37,3 +37,19 @@ def test_up_is_idempotent(stack: Settings) -> None:
 def test_every_command_has_help(args: list[str]) -> None:
     out = subprocess.run([*STRIDE, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "usage: stride" in out.stdout
+
+
+def test_up_refuses_a_port_taken_by_a_stranger(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import socket
+
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen()
+        port = stranger.getsockname()[1]
+        env = {**os.environ, "STRIDE_HOME": str(tmp_path), "STRIDE_GATEWAY_PORT": str(port)}
+        out = subprocess.run([*STRIDE, "stack", "up", "--only", "gateway"], capture_output=True,
+                             text=True, timeout=120, env=env)
+    assert out.returncode == 1
+    assert f"port {port} for gateway is taken" in out.stderr
+    assert "fix:" in out.stderr
