@@ -53,3 +53,32 @@ def test_up_refuses_a_port_taken_by_a_stranger(tmp_path) -> None:  # type: ignor
     assert out.returncode == 1
     assert f"port {port} for gateway is taken" in out.stderr
     assert "fix:" in out.stderr
+
+
+def test_status_exits_nonzero_when_a_component_is_down(stack: Settings) -> None:
+    import json
+    import os
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    env = {**os.environ, "STRIDE_GATEWAY_PORT": str(free_port)}
+    out = subprocess.run([*STRIDE, "stack", "status", "--json"], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    assert report["gateway"]["healthy"] is False and report["redis"]["healthy"] is True
+
+
+def test_a_component_can_be_an_existing_server(stack: Settings) -> None:
+    import json
+    import os
+
+    env = {**os.environ, "STRIDE_REDIS_URL": stack.redis_url, "STRIDE_KAFKA": stack.kafka}
+    out = subprocess.run([*STRIDE, "stack", "status", "--json"], capture_output=True, text=True,
+                         timeout=120, env=env)
+    report = json.loads(out.stdout)
+    assert report["redis"] == {**report["redis"], "managed": False, "healthy": True, "pid": None}
+    assert report["kafka"]["managed"] is False and report["kafka"]["healthy"] is True
+    assert report["postgres"]["managed"] is True
