@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
 from actors.shell import ActorConfig
-from gateway.auth import DevTokenAuth
+from gateway.access import PUBLIC, authenticate_guard
+from gateway.access_watch import AccessWatch
+from gateway.accounts_api import (
+    end_session,
+    get_me,
+    list_sessions,
+    login,
+    logout,
+    patch_me,
+    register,
+)
+from gateway.auth import Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.groups_api import (
+    add_member,
+    create_group,
+    grant_consent,
+    grant_role,
+    list_consents,
+    list_groups,
+    list_members,
+    revoke_role,
+    withdraw_consent,
+)
 from gateway.ingest import ingest
+from gateway.live import live
+from gateway.throttle import LoginThrottle
 from gateway.workouts_api import get_samples, get_workout, list_workouts
 
 log = logging.getLogger("stride.gateway")
@@ -23,14 +49,20 @@ log = logging.getLogger("stride.gateway")
 
 class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     pg_dsn: str
+    redis_url: str
+    redis_prefix: str
     ray_address: str
     ray_namespace: str
     actor: ActorConfig
     dev_token: str
+    """Accepted as a bearer token for `dev_user_id` when not empty (demo, development)."""
     dev_user_id: uuid.UUID
+    session_lifetime_s: int
+    session_idle_s: int
 
 
-@get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False)
+@get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
+     opt=PUBLIC)
 async def healthz(state: State) -> dict[str, Any]:
     async with state.pool.connection() as conn:
         await conn.execute("SELECT 1")
@@ -39,6 +71,7 @@ async def healthz(state: State) -> dict[str, Any]:
 
 def create_app(config: GatewayConfig) -> Litestar:
     pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
+    redis = aioredis.from_url(config.redis_url)
 
     async def on_startup(app: Litestar) -> None:
         import ray
@@ -50,16 +83,32 @@ def create_app(config: GatewayConfig) -> Litestar:
                      log_to_driver=False, logging_level=logging.WARNING)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.redis = redis
+        app.state.redis_prefix = config.redis_prefix
+        app.state.auth = Authenticator(pool, idle=dt.timedelta(seconds=config.session_idle_s),
+                                       dev_token=config.dev_token, dev_user_id=config.dev_user_id)
+        app.state.session_lifetime = dt.timedelta(seconds=config.session_lifetime_s)
+        app.state.throttle = LoginThrottle(redis, config.redis_prefix)
+        app.state.access_watch = AccessWatch(redis, config.redis_prefix)
+        app.state.access_watch.start()
         app.state.placement = DedicatedPlacement(config.actor, config.ray_namespace)
 
     async def on_shutdown(app: Litestar) -> None:
+        await app.state.access_watch.stop()
         await pool.close()
+        await redis.aclose()
 
     return Litestar(
-        route_handlers=[healthz, ingest, get_workout, list_workouts, get_samples],
+        route_handlers=[
+            healthz, ingest, live,
+            get_workout, list_workouts, get_samples,
+            register, login, logout, get_me, patch_me, list_sessions, end_session,
+            create_group, list_groups, list_members, add_member,
+            grant_consent, list_consents, withdraw_consent, grant_role, revoke_role,
+        ],
+        guards=[authenticate_guard],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        state=State({"auth": DevTokenAuth(config.dev_token, config.dev_user_id)}),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Stride API", version="0.1.0", path="/schema"),
     )

@@ -18,8 +18,9 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 class ApiError(HTTPException):
     """An error with a machine-readable code: `raise ApiError(404, "not_found", "…")`."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(status_code=status_code, detail=message)
+    def __init__(self, status_code: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
         self.code = code
 
 
@@ -33,7 +34,7 @@ def http_error(request: Request, exc: HTTPException) -> Response[dict[str, str]]
     if isinstance(exc, ValidationException) and exc.extra:
         message = f"{exc.detail}: {exc.extra}"
         code = "invalid"
-    return Response(_body(code, message), status_code=exc.status_code)
+    return Response(_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, str]]:

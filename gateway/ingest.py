@@ -12,6 +12,8 @@ from litestar.exceptions import WebSocketDisconnect
 
 from actors.shell import Reply
 from gateway import protocol
+from gateway.access import PUBLIC
+from gateway.access_watch import Watched
 from gateway.auth import Principal, bearer_token
 from gateway.protocol import Ack, Codec, Error, FrameError
 
@@ -92,12 +94,13 @@ class IngestSession:
         return [error, ack] if reply.error_code in ("seq_gap", "unavailable") else [error]
 
 
-@websocket("/v1/ingest")
+@websocket("/v1/ingest", opt=PUBLIC)  # authenticates itself, before accepting the upgrade
 async def ingest(socket: WebSocket) -> None:
     state = socket.app.state
-    principal = state.auth.authenticate(bearer_token(socket.headers, socket.query_params))
+    token = bearer_token(socket.headers, socket.query_params)
+    principal = await state.auth.authenticate(token)
     if principal is None:
-        await socket.close(code=WS_POLICY_VIOLATION, reason="missing or invalid token")
+        await socket.close(code=WS_POLICY_VIOLATION, reason="missing, expired or revoked token")
         return
     subprotocol = choose_subprotocol(socket.headers.get("sec-websocket-protocol"))
     if subprotocol is None:
@@ -107,6 +110,12 @@ async def ingest(socket: WebSocket) -> None:
     codec = protocol.CODECS[subprotocol]
     session = IngestSession(principal, codec, state.placement)
     mode = "binary" if codec.binary else "text"
+
+    async def still_allowed() -> bool:
+        return await state.auth.authenticate(token) is not None
+
+    watched = Watched(principal, still_allowed, lambda code, why: socket.close(code, why))
+    state.access_watch.register(watched)
     try:
         while True:
             message = await socket.receive()
@@ -115,5 +124,7 @@ async def ingest(socket: WebSocket) -> None:
             data = message.get("bytes") or message.get("text") or b""
             for out in await session.handle(data):
                 await socket.send_data(codec.encode(out), mode=mode)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, RuntimeError):  # RuntimeError: closed by the access watch
         return
+    finally:
+        state.access_watch.unregister(watched)

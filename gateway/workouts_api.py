@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, get
 from litestar.params import Parameter
 
-from gateway.auth import Principal, bearer_token
+from gateway.access import principal_of, sees_health_data, visible_athlete
 from gateway.errors import ApiError
 from storage import samples as samples_repo
 from storage import workouts as workouts_repo
@@ -49,7 +49,7 @@ def _iso(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-def to_out(row: workouts_repo.WorkoutRow) -> WorkoutOut:
+def to_out(row: workouts_repo.WorkoutRow, health: bool) -> WorkoutOut:
     s = row.summary
     started = _iso(s.started_at_ms)
     assert started is not None
@@ -57,33 +57,26 @@ def to_out(row: workouts_repo.WorkoutRow) -> WorkoutOut:
         id=row.id, athlete_id=row.user_id, status=s.status, sport=s.sport,
         started_at=started, ended_at=_iso(s.ended_at_ms), distance_m=s.distance_m,
         duration_s=s.duration_s, moving_time_s=s.moving_time_s, avg_speed_mps=s.avg_speed_mps,
-        avg_hr=s.avg_hr, max_hr=s.max_hr, min_spo2=s.min_spo2, samples_count=s.samples_count,
+        avg_hr=s.avg_hr if health else None, max_hr=s.max_hr if health else None,
+        min_spo2=s.min_spo2 if health else None, samples_count=s.samples_count,
         last_seq=s.last_seq, updated_at=row.updated_at,
     )
-
-
-def principal_of(request: Request) -> Principal:
-    principal = request.app.state.auth.authenticate(
-        bearer_token(request.headers, request.query_params)
-    )
-    if principal is None:
-        raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`")
-    return principal  # type: ignore[no-any-return]
 
 
 async def _visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_repo.WorkoutRow:
     principal = principal_of(request)
     async with request.app.state.pool.connection() as conn:
         row = await workouts_repo.get_workout(conn, workout_id)
-    # Someone else's workout answers exactly like a missing one.
-    if row is None or row.user_id != principal.user_id:
-        raise ApiError(404, "not_found", f"no workout {workout_id}")
+        # Someone else's workout answers exactly like a missing one.
+        if row is None:
+            raise ApiError(404, "not_found", f"no workout {workout_id}")
+        await visible_athlete(conn, principal, row.user_id, f"workout {workout_id}")
     return row
 
 
 @get("/v1/workouts/{workout_id:uuid}", summary="A workout's summary")
 async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
-    return to_out(await _visible_workout(request, workout_id))
+    return to_out(await _visible_workout(request, workout_id), sees_health_data(principal_of(request)))
 
 
 @get("/v1/workouts", summary="An athlete's workouts, newest first")
@@ -94,11 +87,11 @@ async def list_workouts(
 ) -> list[WorkoutOut]:
     principal = principal_of(request)
     athlete_id = athlete or principal.user_id
-    if athlete_id != principal.user_id:
-        return []  # coaches' access arrives with accounts and consents
     async with request.app.state.pool.connection() as conn:
+        await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
         rows = await workouts_repo.list_workouts(conn, athlete_id, limit)
-    return [to_out(r) for r in rows]
+    health = sees_health_data(principal)
+    return [to_out(r, health) for r in rows]
 
 
 @get("/v1/workouts/{workout_id:uuid}/samples", summary="Stored samples of a workout")
@@ -114,8 +107,10 @@ async def get_samples(
     to_ms = int(to.timestamp() * 1000) if to else None
     async with request.app.state.pool.connection() as conn:
         rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit)
+    health = sees_health_data(principal_of(request))
     return [
         SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC), lat=r.lat,
-                  lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm, spo2_pct=r.spo2_pct)
+                  lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm if health else None,
+                  spo2_pct=r.spo2_pct if health else None)
         for r in rows
     ]

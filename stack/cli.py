@@ -2,6 +2,7 @@
 
   stride stack up|down|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
   stride db migrate                  apply the SQL migrations
+  stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
 """
@@ -81,6 +82,32 @@ def _worker_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users_role(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import psycopg
+
+    from storage import accounts
+
+    async def change() -> bool:
+        async with await psycopg.AsyncConnection.connect(Settings.from_env().pg_dsn,
+                                                         autocommit=True) as conn:
+            user_id = await accounts.user_id_by_email(conn, args.email)
+            if user_id is None:
+                return False
+            if args.action == "grant":
+                return await accounts.grant_role(conn, user_id, args.role, None)
+            await accounts.revoke_role(conn, user_id, args.role)
+            return True
+
+    if not asyncio.run(change()):
+        print(f"stride: no user with e-mail {args.email}; register first (POST /v1/auth/register)",
+              file=sys.stderr)
+        return 1
+    print(f"{args.action}ed {args.role} {'to' if args.action == 'grant' else 'from'} {args.email}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from stack.demo import run_demo
 
@@ -130,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="apply pending migrations from storage/migrations (each once, in order)"
     )
     mig.set_defaults(func=_db_migrate)
+
+    users = groups.add_parser("users", help="accounts: grant and revoke roles")
+    users_cmds = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action in ("grant", "revoke"):
+        cmd = users_cmds.add_parser(
+            action, help=f"{action} a role (e.g. the first admin: stride users grant you@x.org admin)")
+        cmd.add_argument("email", help="the account's e-mail")
+        cmd.add_argument("role", choices=["athlete", "coach", "admin", "partner", "ml_engineer"])
+        cmd.set_defaults(func=_users_role)
 
     demo = groups.add_parser(
         "demo", help="bring the stack up and stream simulated athletes through it",

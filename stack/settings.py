@@ -53,8 +53,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_port: Port = GATEWAY_PORT
     worker_web_port: Port = WORKER_WEB_PORT
     dev_token: str = "stride-dev-token"
-    """Bearer token the gateway accepts until accounts exist; maps to `dev_user_id`."""
+    """Bearer token the gateway also accepts, for `dev_user_id` (demo, development); set
+    STRIDE_DEV_TOKEN=off to disable it. Real clients log in (POST /v1/auth/login)."""
     dev_user_id: uuid.UUID = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    session_lifetime_s: AtLeastOne = 30 * 24 * 3600
+    """Absolute lifetime of a login session."""
+    session_idle_s: AtLeastOne = 7 * 24 * 3600
+    """A session unused for this long ends."""
     topic_partitions: AtLeastOne = 6
     topic_replication: AtLeastOne = 1
     topic_min_insync: AtLeastOne = 1
@@ -100,6 +105,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "placement",
             "kafka_heap_mb",
             "redis_prefix",
+            "session_lifetime_s",
+            "session_idle_s",
         ):
             value = env.get("STRIDE_" + key.upper())
             if value:

@@ -16,10 +16,14 @@ def actor_config(settings: Settings) -> ActorConfig:
 def gateway_config(settings: Settings) -> GatewayConfig:
     return GatewayConfig(
         pg_dsn=settings.pg_dsn,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        session_lifetime_s=settings.session_lifetime_s,
+        session_idle_s=settings.session_idle_s,
         ray_address=settings.ray_address,
         ray_namespace=settings.ray_namespace,
         actor=actor_config(settings),
-        dev_token=settings.dev_token,
+        dev_token="" if settings.dev_token == "off" else settings.dev_token,
         dev_user_id=settings.dev_user_id,
     )
 
@@ -29,5 +33,7 @@ def streams_config(settings: Settings) -> StreamsConfig:
         kafka=settings.kafka,
         pg_dsn=settings.pg_dsn,
         data_dir=str(settings.home_path / "faust"),
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
         web_port=settings.worker_web_port,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 import msgspec
+import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from streams import topics
@@ -21,6 +22,8 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     pg_dsn: str
     data_dir: str
     web_port: int
+    redis_url: str
+    redis_prefix: str
     topic_prefix: str = ""
     app_id: str = "stride-streams"
 
@@ -32,6 +35,7 @@ class Deps:
         self.config = config
         self.app = app
         self._pool: AsyncConnectionPool | None = None
+        self.redis = aioredis.from_url(config.redis_url)
         self.dead_letter = app.topic(config.topic_prefix + topics.DEAD_LETTER,
                                      key_serializer="raw", value_serializer="raw")
         self.dead_lettered = 0

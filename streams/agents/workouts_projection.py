@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -12,6 +13,8 @@ from streams.retry import is_poison, retry_transient
 
 if TYPE_CHECKING:
     from streams.app import Deps
+
+log = logging.getLogger("stride.streams")
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -51,3 +54,25 @@ async def _project(deps: Deps, records: list[tuple[bytes | None, bytes, str]]) -
             if not is_poison(exc):
                 raise
             await deps.send_dead_letter(key, value, topic, str(exc))
+            continue
+        await _publish_live(deps, event)
+
+
+def live_update(event: Any) -> dict[str, Any]:
+    """What a coach's live feed receives for one workout event."""
+    update = {"type": "update", "event": type(event).__name__, "workout_id": str(event.workout_id),
+              "athlete_id": str(event.user_id), "summary": msgspec.to_builtins(event.summary)}
+    if isinstance(event, events.WorkoutMetricsUpdated):
+        update |= {"t_ms": event.t_ms, "speed_mps": event.speed_mps, "hr_bpm": event.hr_bpm,
+                   "spo2_pct": event.spo2_pct}
+    return update
+
+
+async def _publish_live(deps: Deps, event: Any) -> None:
+    """Fan the update out to coaches watching (Redis pub/sub); a live view may miss one
+    update when Redis is briefly away, the database row is the truth."""
+    channel = f"{deps.config.redis_prefix}:live:athlete:{event.user_id}"
+    try:
+        await deps.redis.publish(channel, msgspec.json.encode(live_update(event)))
+    except Exception as exc:  # never hold back the projection for the live view
+        log.warning("live update for %s not published: %s", event.workout_id, exc)

@@ -1,0 +1,189 @@
+"""Accounts, profiles and sessions: plain SQL over psycopg."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import msgspec
+from psycopg import AsyncConnection, errors
+
+PROFILE_FIELDS = ("first_name", "second_name", "last_name", "phone", "birth_date", "sex",
+                  "weight_kg", "hr_rest", "hr_max", "vo2max", "country", "city", "avatar_url")
+
+
+class Profile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
+    id: uuid.UUID
+    email: str
+    first_name: str | None = None
+    second_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    birth_date: dt.date | None = None
+    sex: str | None = None
+    weight_kg: float | None = None
+    hr_rest: int | None = None
+    hr_max: int | None = None
+    vo2max: float | None = None
+    country: str | None = None
+    city: str | None = None
+    avatar_url: str | None = None
+    roles: list[str] = []
+    created_at: dt.datetime
+
+
+class EmailTaken(Exception):
+    pass
+
+
+class ProfileRejected(Exception):
+    """The database refused a profile change (e.g. resting HR not below max HR)."""
+
+
+class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+
+
+class ActiveSession(msgspec.Struct, frozen=True, kw_only=True):
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    roles: list[str]
+    expires_at: dt.datetime
+
+
+async def create_user(conn: AsyncConnection, email: str, password_hash: str,
+                      profile: dict[str, object]) -> uuid.UUID:
+    columns = ["email", "password_hash", *profile]
+    placeholders = ", ".join(["%s"] * len(columns))
+    try:
+        async with conn.transaction():
+            cur = await conn.execute(
+                f"INSERT INTO users ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
+                [email, password_hash, *profile.values()],
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            await conn.execute("INSERT INTO roles (user_id, role) VALUES (%s, 'athlete')", (row[0],))
+    except errors.UniqueViolation:
+        raise EmailTaken(email) from None
+    return row[0]  # type: ignore[no-any-return]
+
+
+async def password_hash_of(conn: AsyncConnection, email: str) -> tuple[uuid.UUID, str | None] | None:
+    cur = await conn.execute("SELECT id, password_hash FROM users WHERE email = %s", (email,))
+    row = await cur.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> None:
+    await conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+async def get_profile(conn: AsyncConnection, user_id: uuid.UUID) -> Profile | None:
+    cur = await conn.execute(
+        f"SELECT id, email, {', '.join(PROFILE_FIELDS)}, created_at,"
+        " ARRAY(SELECT role FROM roles r WHERE r.user_id = u.id ORDER BY role)"
+        " FROM users u WHERE id = %s",
+        (user_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    fields = dict(zip(("id", "email", *PROFILE_FIELDS, "created_at", "roles"), row, strict=True))
+    return msgspec.convert(fields, Profile, from_attributes=False, strict=False)
+
+
+async def update_profile(conn: AsyncConnection, user_id: uuid.UUID, changes: dict[str, object]) -> None:
+    if not changes:
+        return
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ProfileRejected(f"not profile fields: {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = %s" for name in changes)
+    try:
+        async with conn.transaction():
+            await conn.execute(f"UPDATE users SET {assignments}, updated_at = now() WHERE id = %s",
+                               [*changes.values(), user_id])
+    except errors.CheckViolation as exc:
+        raise ProfileRejected(exc.diag.message_primary or "a value is out of range") from None
+
+
+async def create_session(conn: AsyncConnection, user_id: uuid.UUID, token_hash: bytes,
+                         lifetime: dt.timedelta) -> tuple[uuid.UUID, dt.datetime]:
+    cur = await conn.execute(
+        "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES (%s, %s, now() + %s)"
+        " RETURNING id, expires_at",
+        (user_id, token_hash, lifetime),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def active_session(conn: AsyncConnection, token_hash: bytes,
+                         idle: dt.timedelta) -> ActiveSession | None:
+    """The live session for a token, touching its last use; None if unknown, revoked,
+    past its absolute expiry or idle for longer than `idle`."""
+    cur = await conn.execute(
+        """
+        UPDATE sessions s SET last_seen_at = now()
+        WHERE token_hash = %s AND revoked_at IS NULL AND expires_at > now()
+          AND last_seen_at > now() - %s
+        RETURNING id, user_id,
+            ARRAY(SELECT role FROM roles r WHERE r.user_id = s.user_id ORDER BY role), expires_at
+        """,
+        (token_hash, idle),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return ActiveSession(session_id=row[0], user_id=row[1], roles=row[2], expires_at=row[3])
+
+
+async def list_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> list[SessionRow]:
+    cur = await conn.execute(
+        "SELECT id, created_at, last_seen_at, expires_at FROM sessions"
+        " WHERE user_id = %s AND revoked_at IS NULL AND expires_at > now()"
+        " ORDER BY created_at DESC",
+        (user_id,),
+    )
+    return [SessionRow(id=r[0], created_at=r[1], last_seen_at=r[2], expires_at=r[3])
+            for r in await cur.fetchall()]
+
+
+async def revoke_session(conn: AsyncConnection, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    cur = await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE id = %s AND user_id = %s AND revoked_at IS NULL",
+        (session_id, user_id),
+    )
+    return cur.rowcount == 1
+
+
+ROLES = ("athlete", "coach", "admin", "partner", "ml_engineer")
+
+
+async def grant_role(conn: AsyncConnection, user_id: uuid.UUID, role: str,
+                     granted_by: uuid.UUID | None) -> bool:
+    """Returns False if the user does not exist."""
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO roles (user_id, role, granted_by) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING", (user_id, role, granted_by))
+    except errors.ForeignKeyViolation:
+        return False
+    return True
+
+
+async def revoke_role(conn: AsyncConnection, user_id: uuid.UUID, role: str) -> bool:
+    cur = await conn.execute("DELETE FROM roles WHERE user_id = %s AND role = %s", (user_id, role))
+    return cur.rowcount == 1
+
+
+async def user_id_by_email(conn: AsyncConnection, email: str) -> uuid.UUID | None:
+    cur = await conn.execute("SELECT id FROM users WHERE email = %s", (email.lower(),))
+    row = await cur.fetchone()
+    return None if row is None else row[0]  # type: ignore[no-any-return]
