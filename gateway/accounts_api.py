@@ -146,11 +146,22 @@ async def patch_me(request: Request[Any, Any, Any], data: ProfileFields) -> acco
     return profile
 
 
+class SessionOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    current: bool
+    """True for the session this request was made with."""
+
+
 @get("/v1/sessions", summary="Your open sessions")
-async def list_sessions(request: Request[Any, Any, Any]) -> list[accounts.SessionRow]:
+async def list_sessions(request: Request[Any, Any, Any]) -> list[SessionOut]:
     principal = principal_of(request)
     async with request.app.state.pool.connection() as conn:
-        return await accounts.list_sessions(conn, principal.user_id)
+        rows = await accounts.list_sessions(conn, principal.user_id)
+    return [SessionOut(id=r.id, created_at=r.created_at, last_seen_at=r.last_seen_at,
+                       expires_at=r.expires_at, current=r.id == principal.session_id) for r in rows]
 
 
 @delete("/v1/sessions/{session_id:uuid}", status_code=HTTP_204_NO_CONTENT, summary="End a session")

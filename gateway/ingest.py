@@ -106,7 +106,9 @@ async def ingest(socket: WebSocket) -> None:
     if subprotocol is None:
         await socket.close(code=WS_POLICY_VIOLATION, reason="unsupported subprotocol")
         return
-    await socket.accept(subprotocols=subprotocol)
+    # A client that offered no subprotocol gets JSON, and no subprotocol in the answer.
+    offered = bool(socket.headers.get("sec-websocket-protocol"))
+    await socket.accept(subprotocols=subprotocol if offered else None)
     codec = protocol.CODECS[subprotocol]
     session = IngestSession(principal, codec, state.placement)
     mode = "binary" if codec.binary else "text"
