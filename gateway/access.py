@@ -20,6 +20,8 @@ from gateway.errors import ApiError
 from storage import groups as groups_repo
 
 PUBLIC = {"public": True}
+PUBLIC_ROUTE: dict[str, Any] = {"opt": PUBLIC, "tags": ["public"]}
+"""For HTTP routes anyone may call: skips the guard and says so in the OpenAPI schema."""
 
 
 async def authenticate_guard(connection: ASGIConnection[Any, Any, Any, Any],

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from gateway.access import PUBLIC, principal_of
+from gateway.access import PUBLIC_ROUTE, principal_of
 from gateway.access_watch import AccessChanged
 from gateway.auth import new_token
 from gateway.errors import ApiError
@@ -71,7 +71,7 @@ class LoginOut(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime
 
 
-@post("/v1/auth/register", summary="Create an account", opt=PUBLIC)
+@post("/v1/auth/register", summary="Create an account", **PUBLIC_ROUTE)
 async def register(request: Request[Any, Any, Any], data: RegisterIn) -> Registered:
     password_hash = await asyncio.to_thread(HASHER.hash, data.password)
     async with request.app.state.pool.connection() as conn:
@@ -83,7 +83,7 @@ async def register(request: Request[Any, Any, Any], data: RegisterIn) -> Registe
     return Registered(user_id)
 
 
-@post("/v1/auth/login", status_code=HTTP_200_OK, opt=PUBLIC,
+@post("/v1/auth/login", status_code=HTTP_200_OK, **PUBLIC_ROUTE,
       summary="Exchange e-mail and password for a token")
 async def login(request: Request[Any, Any, Any], data: LoginIn) -> LoginOut:
     state = request.app.state

@@ -55,12 +55,16 @@ def _gateway_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.log_redaction import RedactSecrets, uvicorn_log_config
     from stack.wiring import gateway_config
 
     settings = Settings.from_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
     uvicorn.run(
         create_app(gateway_config(settings)),
+        log_config=uvicorn_log_config(),
         host=settings.gateway_host,
         port=settings.gateway_port,
         ws_max_size=64 * 1024,

@@ -98,6 +98,10 @@ def server_argv(home: Path) -> list[str]:
         "shared_buffers": "256MB",
         "wal_compression": "on",
         "log_min_duration_statement": "1000",
+        # Logs never carry data: no bind parameters, no "Failing row contains (…)" details.
+        "log_parameter_max_length": "0",
+        "log_parameter_max_length_on_error": "0",
+        "log_error_verbosity": "terse",
     }
     argv = _as_server_user() + [pg_bin("postgres"), "-D", str(data)]
     for key, value in settings.items():

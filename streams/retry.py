@@ -40,3 +40,15 @@ async def retry_transient(
             log.warning("%s failed (attempt %d, retry in %.1f s): %s", what, attempt, delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay_s)
+
+
+def describe(exc: BaseException) -> str:
+    """An error for logs and dead-letter headers, without the row's values.
+
+    PostgreSQL's message detail ("Failing row contains (…)") would copy health data into
+    the logs, so only the primary message and the constraint are kept.
+    """
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        constraint = f" ({exc.diag.constraint_name})" if exc.diag.constraint_name else ""
+        return f"{type(exc).__name__}: {exc.diag.message_primary}{constraint}"
+    return type(exc).__name__

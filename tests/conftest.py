@@ -102,6 +102,20 @@ def migrated_db(scratch_db: str) -> str:
 DEV_USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
+SECRETS_SEEN: list[str] = []
+"""Every password and session token the tests created: none may appear in any log."""
+
+
+@pytest.fixture(scope="session")
+def secrets_seen() -> list[str]:
+    return SECRETS_SEEN
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` read what the whole run left behind (logs): run them at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 class Account:
     """A registered, logged-in user of the running gateway."""
 
@@ -137,6 +151,7 @@ def account(stack: Settings):  # type: ignore[no-untyped-def]
                                      (user_id, role))
             token = http.post("/v1/auth/login", json={"email": email, "password": password})
             assert token.status_code == 200, token.text
+        SECRETS_SEEN.extend([password, token.json()["token"]])
         return Account(user_id, email, password, token.json()["token"])
 
     return make

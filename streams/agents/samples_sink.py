@@ -8,7 +8,7 @@ import msgspec
 
 from storage.samples import write_samples
 from streams import events, topics
-from streams.retry import is_poison, retry_transient
+from streams.retry import describe, is_poison, retry_transient
 
 if TYPE_CHECKING:
     from streams.app import Deps
@@ -30,7 +30,7 @@ async def _write(deps: Deps, records: list[tuple[bytes | None, bytes]]) -> None:
         try:
             event = events.decode(value)
         except msgspec.MsgspecError as exc:
-            await deps.send_dead_letter(key, value, topics.SAMPLES, f"undecodable: {exc}")
+            await deps.send_dead_letter(key, value, topics.SAMPLES, f"undecodable: {describe(exc)}")
             continue
         if isinstance(event, events.SamplesAccepted):
             batches.append((key, value, event))
@@ -59,4 +59,4 @@ async def _write(deps: Deps, records: list[tuple[bytes | None, bytes]]) -> None:
             except Exception as one_exc:
                 if not is_poison(one_exc):
                     raise
-                await deps.send_dead_letter(key, value, topics.SAMPLES, str(one_exc))
+                await deps.send_dead_letter(key, value, topics.SAMPLES, describe(one_exc))

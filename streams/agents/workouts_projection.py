@@ -9,7 +9,7 @@ import msgspec
 
 from storage.workouts import project_summary
 from streams import events, topics
-from streams.retry import is_poison, retry_transient
+from streams.retry import describe, is_poison, retry_transient
 
 if TYPE_CHECKING:
     from streams.app import Deps
@@ -34,7 +34,7 @@ async def _project(deps: Deps, records: list[tuple[bytes | None, bytes, str]]) -
         try:
             event = events.decode(value)
         except msgspec.MsgspecError as exc:
-            await deps.send_dead_letter(key, value, topic, f"undecodable: {exc}")
+            await deps.send_dead_letter(key, value, topic, f"undecodable: {describe(exc)}")
             continue
         summary = getattr(event, "summary", None)
         if summary is None:
@@ -53,7 +53,7 @@ async def _project(deps: Deps, records: list[tuple[bytes | None, bytes, str]]) -
         except Exception as exc:
             if not is_poison(exc):
                 raise
-            await deps.send_dead_letter(key, value, topic, str(exc))
+            await deps.send_dead_letter(key, value, topic, describe(exc))
             continue
         await _publish_live(deps, event)
 
