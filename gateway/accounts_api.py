@@ -171,3 +171,6 @@ async def end_session(request: Request[Any, Any, Any], session_id: uuid.UUID) ->
         if not await accounts.revoke_session(conn, principal.user_id, session_id):
             raise ApiError(404, "not_found", f"no open session {session_id}")
     await request.app.state.access_watch.announce(AccessChanged(session_id=session_id))
+
+
+ROUTES = [register, login, logout, get_me, patch_me, list_sessions, end_session]

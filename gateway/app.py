@@ -7,6 +7,7 @@ import logging
 import uuid
 from typing import Any
 
+import httpx
 import msgspec
 import redis.asyncio as aioredis
 from litestar import Litestar, get
@@ -15,34 +16,15 @@ from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
 from actors.shell import ActorConfig
+from gateway import accounts_api, groups_api, oidc_api, workouts_api
 from gateway.access import PUBLIC, authenticate_guard
 from gateway.access_watch import AccessWatch
-from gateway.accounts_api import (
-    end_session,
-    get_me,
-    list_sessions,
-    login,
-    logout,
-    patch_me,
-    register,
-)
 from gateway.auth import Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.groups_api import (
-    add_member,
-    create_group,
-    grant_consent,
-    grant_role,
-    list_consents,
-    list_groups,
-    list_members,
-    revoke_role,
-    withdraw_consent,
-)
 from gateway.ingest import ingest
 from gateway.live import live
+from gateway.oidc import OidcClient, OidcProvider
 from gateway.throttle import LoginThrottle
-from gateway.workouts_api import get_samples, get_workout, list_workouts
 
 log = logging.getLogger("stride.gateway")
 
@@ -59,6 +41,9 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     dev_user_id: uuid.UUID
     session_lifetime_s: int
     session_idle_s: int
+    public_url: str
+    """How browsers reach this gateway (OIDC redirect URIs are built from it)."""
+    oidc_providers: list[OidcProvider] = []
 
 
 @get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
@@ -72,6 +57,7 @@ async def healthz(state: State) -> dict[str, Any]:
 def create_app(config: GatewayConfig) -> Litestar:
     pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
     redis = aioredis.from_url(config.redis_url)
+    http = httpx.AsyncClient(timeout=10)
 
     async def on_startup(app: Litestar) -> None:
         import ray
@@ -92,19 +78,21 @@ def create_app(config: GatewayConfig) -> Litestar:
         app.state.access_watch = AccessWatch(redis, config.redis_prefix)
         app.state.access_watch.start()
         app.state.placement = DedicatedPlacement(config.actor, config.ray_namespace)
+        app.state.oidc = {
+            p.name: OidcClient(p, f"{config.public_url}/v1/auth/oidc/{p.name}/callback", http)
+            for p in config.oidc_providers
+        }
 
     async def on_shutdown(app: Litestar) -> None:
         await app.state.access_watch.stop()
         await pool.close()
         await redis.aclose()
+        await http.aclose()
 
     return Litestar(
         route_handlers=[
             healthz, ingest, live,
-            get_workout, list_workouts, get_samples,
-            register, login, logout, get_me, patch_me, list_sessions, end_session,
-            create_group, list_groups, list_members, add_member,
-            grant_consent, list_consents, withdraw_consent, grant_role, revoke_role,
+            *accounts_api.ROUTES, *groups_api.ROUTES, *oidc_api.ROUTES, *workouts_api.ROUTES,
         ],
         guards=[authenticate_guard],
         on_startup=[on_startup],

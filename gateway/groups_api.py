@@ -124,3 +124,7 @@ async def revoke_role(request: Request[Any, Any, Any], user_id: uuid.UUID, role:
         if not await accounts.revoke_role(conn, user_id, role):
             raise ApiError(404, "not_found", f"user {user_id} does not have the role {role}")
     await request.app.state.access_watch.announce(AccessChanged(user_id=user_id))
+
+
+ROUTES = [create_group, list_groups, list_members, add_member, grant_consent, list_consents,
+          withdraw_consent, grant_role, revoke_role]

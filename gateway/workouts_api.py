@@ -114,3 +114,6 @@ async def get_samples(
                   spo2_pct=r.spo2_pct if health else None)
         for r in rows
     ]
+
+
+ROUTES = [get_workout, list_workouts, get_samples]

@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.oidc import OidcProvider
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Ports of the local stack. All sit outside Ray's default worker port range
@@ -65,6 +67,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     topic_min_insync: AtLeastOne = 1
     placement: Placement = "dedicated"
     kafka_heap_mb: Annotated[int, msgspec.Meta(ge=128, le=65536)] = 512
+    oidc_providers: list[OidcProvider] = []
+    """Sign-in providers: STRIDE_OIDC_PROVIDERS='[{"name":…,"issuer":…,"client_id":…,
+    "client_secret":…}]'."""
+    public_url: str = ""
+    """How browsers reach the gateway (default: its own address)."""
     redis_prefix: str = "stride"
     """Prefix of every Redis key, so tests and several stacks can share one server."""
 
@@ -111,6 +118,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             value = env.get("STRIDE_" + key.upper())
             if value:
                 raw[key] = value
+        for key in ("oidc_providers",):
+            value = env.get("STRIDE_" + key.upper())
+            if value:
+                try:
+                    raw[key] = msgspec.json.decode(value)
+                except msgspec.DecodeError as exc:
+                    raise SystemExit(f"stride: STRIDE_{key.upper()} is not JSON: {exc}") from None
+        if env.get("STRIDE_PUBLIC_URL"):
+            raw["public_url"] = env["STRIDE_PUBLIC_URL"].rstrip("/")
         if "pg_dsn" not in raw:
             raw["pg_dsn"] = local_pg_dsn(home)
         try:

@@ -54,7 +54,7 @@ class ActiveSession(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime
 
 
-async def create_user(conn: AsyncConnection, email: str, password_hash: str,
+async def create_user(conn: AsyncConnection, email: str, password_hash: str | None,
                       profile: dict[str, object]) -> uuid.UUID:
     columns = ["email", "password_hash", *profile]
     placeholders = ", ".join(["%s"] * len(columns))
@@ -187,3 +187,43 @@ async def user_id_by_email(conn: AsyncConnection, email: str) -> uuid.UUID | Non
     cur = await conn.execute("SELECT id FROM users WHERE email = %s", (email.lower(),))
     row = await cur.fetchone()
     return None if row is None else row[0]  # type: ignore[no-any-return]
+
+
+class SocialLoginTaken(Exception):
+    """This provider account is already linked to another Stride account."""
+
+
+async def user_by_social_login(conn: AsyncConnection, provider: str, subject: str) -> uuid.UUID | None:
+    cur = await conn.execute(
+        "SELECT user_id FROM social_logins WHERE provider = %s AND external_id = %s",
+        (provider, subject))
+    row = await cur.fetchone()
+    return None if row is None else row[0]  # type: ignore[no-any-return]
+
+
+async def link_social_login(conn: AsyncConnection, user_id: uuid.UUID, provider: str,
+                            subject: str) -> None:
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO social_logins (user_id, provider, external_id) VALUES (%s, %s, %s)"
+                " ON CONFLICT (user_id, provider) DO UPDATE SET external_id = EXCLUDED.external_id",
+                (user_id, provider, subject))
+    except errors.UniqueViolation:
+        raise SocialLoginTaken(provider) from None
+
+
+async def create_social_user(conn: AsyncConnection, email: str, provider: str, subject: str,
+                             first_name: str | None) -> uuid.UUID:
+    """A new account that signs in through `provider` only (no password)."""
+    profile: dict[str, object] = {"first_name": first_name[:100]} if first_name else {}
+    async with conn.transaction():
+        user_id = await create_user(conn, email, None, profile)
+        await link_social_login(conn, user_id, provider, subject)
+    return user_id
+
+
+async def social_logins_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[str]:
+    cur = await conn.execute("SELECT provider FROM social_logins WHERE user_id = %s ORDER BY provider",
+                             (user_id,))
+    return [r[0] for r in await cur.fetchall()]

@@ -39,12 +39,17 @@ async def _coached(stack: Settings, account, http: httpx.AsyncClient):  # type: 
     return athlete, coach, group
 
 
-async def _eventually_status(http: httpx.AsyncClient, url: str, headers: dict, status: int) -> None:
-    for _ in range(100):
-        if (await http.get(url, headers=headers)).status_code == status:
+async def _eventually_status(http: httpx.AsyncClient, url: str, headers: dict, status: int,
+                             count: int | None = None) -> None:
+    """Poll until `url` answers `status` (and, with `count`, holds that many samples)."""
+    for _ in range(150):
+        response = await http.get(url, headers=headers)
+        if response.status_code == status and (
+            count is None or response.json().get("samples_count") == count
+        ):
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never answered {status}")
+    raise AssertionError(f"{url} never answered {status} with {count} samples")
 
 
 async def test_consent_opens_and_withdrawal_closes_the_coach_view(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +106,13 @@ async def test_partners_never_see_health_fields(stack: Settings, account) -> Non
         athlete, coach, group = await _coached(stack, account, http)
         await http.post("/v1/consents", headers=athlete.headers, json={"group_id": group})
         wid = await _stream_workout(stack, athlete.token)
-        await _eventually_status(http, f"/v1/workouts/{wid}", athlete.headers, 200)
+        await _eventually_status(http, f"/v1/workouts/{wid}", athlete.headers, 200, count=10)
+        for _ in range(150):  # the samples arrive through their own sink
+            stored = await http.get(f"/v1/workouts/{wid}/samples", headers=athlete.headers)
+            if len(stored.json()) == 10:
+                break
+            await asyncio.sleep(0.1)
+        assert stored.json()[0]["hr_bpm"] == 150
         admin = account(roles=("admin",))
         granted = await http.post(f"/v1/admin/users/{coach.id}/roles", headers=admin.headers,
                                   json={"role": "partner"})
@@ -111,7 +122,8 @@ async def test_partners_never_see_health_fields(stack: Settings, account) -> Non
         own = (await http.get(f"/v1/workouts/{wid}", headers=athlete.headers)).json()
     assert own["max_hr"] == 150 and own["min_spo2"] == 97
     assert seen["max_hr"] is None and seen["avg_hr"] is None and seen["min_spo2"] is None
-    assert samples and all(s["hr_bpm"] is None and s["spo2_pct"] is None for s in samples)
+    assert len(samples) == 10
+    assert all(s["hr_bpm"] is None and s["spo2_pct"] is None for s in samples)
 
 
 async def test_roles_are_managed_by_admins_only(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
