@@ -165,3 +165,17 @@ async def test_logout_closes_open_sockets_of_that_session(stack: Settings, accou
         async with websockets.connect(f"{stack.gateway_ws_url}/v1/ingest",
                                       additional_headers=user.headers):
             pass
+
+
+async def test_ending_a_session_closes_its_sockets(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    user = account()
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as http:
+        phone = (await http.post("/v1/auth/login", json={"email": user.email,
+                                                         "password": user.password})).json()
+        url = f"{stack.gateway_ws_url}/v1/ingest?token={phone['token']}"
+        async with websockets.connect(url) as ws:
+            listed = (await http.get("/v1/sessions", headers=user.headers)).json()
+            other = next(s for s in listed if not s["current"])
+            ended = await http.delete(f"/v1/sessions/{other['id']}", headers=user.headers)
+            assert ended.status_code == 204
+            assert await _closed_within(ws, 5) < 3
