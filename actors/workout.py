@@ -47,7 +47,8 @@ class WorkoutState(msgspec.Struct, kw_only=True):
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
-    """Result of a samples command: what was new, and the events to publish."""
+    """Result of a samples command: what was new, and the events to publish (the caller
+    adds a metrics snapshot at its own pace)."""
 
     acked_seq: int
     """Every sample numbered ≤ this has now been applied."""
@@ -55,9 +56,16 @@ class Applied(msgspec.Struct, frozen=True, kw_only=True):
     events: list[events.AnyEvent]
 
 
+MAX_PENDING_SAMPLES = 5_000
+"""How many samples may wait behind a gap before the device is told to resend."""
+
+
 class Workout:
     def __init__(self, state: WorkoutState) -> None:
         self.state = state
+        # Batches that arrived ahead of a gap. Not in the snapshot: they are not acked yet,
+        # so after a restart the device resends them anyway.
+        self._pending: dict[int, list[Sample]] = {}
 
     @classmethod
     def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Workout:
@@ -109,19 +117,40 @@ class Workout:
 
     # -- samples ----------------------------------------------------------------------
 
-    def apply_samples(self, seq: int, samples: Sequence[Sample], now_ms: int) -> Applied:
-        """Apply the samples numbered seq, seq+1, … that were not applied before."""
+    def apply_samples(self, seq: int, samples: Sequence[Sample]) -> Applied:
+        """Apply the samples numbered seq, seq+1, … that were not applied before.
+
+        A batch that arrives ahead of a gap waits (up to `MAX_PENDING_SAMPLES`) and is
+        applied, in order, as soon as the gap is filled; until then the ack stays below it.
+        """
         s = self.state
         if s.status == "finished":
             raise WorkoutError("workout_finished", "the workout is finished; no more samples")
         if s.status == "created":
             raise WorkoutError("not_started", "send `start` before samples")
         if seq > s.next_seq:
-            raise WorkoutError("seq_gap", f"samples from seq {s.next_seq} are missing; "
+            self._hold(seq, samples)
+            return Applied(acked_seq=self.acked_seq, new_samples=0, events=[])
+        produced = self._apply_in_order(seq, samples)
+        while self._pending and min(self._pending) <= s.next_seq:
+            first = min(self._pending)
+            produced += self._apply_in_order(first, self._pending.pop(first))
+        return Applied(acked_seq=self.acked_seq,
+                       new_samples=sum(len(e.samples) for e in produced), events=list(produced))
+
+    def _hold(self, seq: int, samples: Sequence[Sample]) -> None:
+        held = sum(len(b) for b in self._pending.values())
+        if held + len(samples) > MAX_PENDING_SAMPLES:
+            raise WorkoutError("seq_gap", f"samples from seq {self.state.next_seq} are missing; "
                                           f"resend from there (got seq {seq})")
+        if len(samples) > len(self._pending.get(seq, ())):
+            self._pending[seq] = list(samples)
+
+    def _apply_in_order(self, seq: int, samples: Sequence[Sample]) -> list[events.SamplesAccepted]:
+        s = self.state
         skip = s.next_seq - seq
         if skip >= len(samples):
-            return Applied(acked_seq=self.acked_seq, new_samples=0, events=[])
+            return []
         fresh = list(samples[skip:])
         first_seq = s.next_seq
         batch = batch_from_samples(fresh)
@@ -132,10 +161,8 @@ class Workout:
         s.last_t_ms = max(int(batch.t_ms.max()), s.last_t_ms or 0)
         s.next_seq += len(fresh)
         s.version += 1
-        accepted = events.SamplesAccepted(workout_id=s.workout_id, user_id=s.user_id,
-                                          sport=s.sport, seq=first_seq, samples=fresh)
-        return Applied(acked_seq=self.acked_seq, new_samples=len(fresh),
-                       events=[accepted, self.metrics(now_ms)])
+        return [events.SamplesAccepted(workout_id=s.workout_id, user_id=s.user_id,
+                                       sport=s.sport, seq=first_seq, samples=fresh)]
 
     # -- read side --------------------------------------------------------------------
 

@@ -36,6 +36,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     ray_address: str
     ray_namespace: str
     actor: ActorConfig
+    placement: str = "dedicated"
+    placement_hosts: int = 2
     dev_token: str
     """Accepted as a bearer token for `dev_user_id` when not empty (demo, development)."""
     dev_user_id: uuid.UUID
@@ -62,7 +64,7 @@ def create_app(config: GatewayConfig) -> Litestar:
     async def on_startup(app: Litestar) -> None:
         import ray
 
-        from actors.placement import DedicatedPlacement
+        from actors.placement import make_placement
 
         if not ray.is_initialized():
             ray.init(address=config.ray_address, namespace=config.ray_namespace,
@@ -77,7 +79,8 @@ def create_app(config: GatewayConfig) -> Litestar:
         app.state.throttle = LoginThrottle(redis, config.redis_prefix)
         app.state.access_watch = AccessWatch(redis, config.redis_prefix)
         app.state.access_watch.start()
-        app.state.placement = DedicatedPlacement(config.actor, config.ray_namespace)
+        app.state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
+                                             config.placement_hosts)
         app.state.oidc = {
             p.name: OidcClient(p, f"{config.public_url}/v1/auth/oidc/{p.name}/callback", http)
             for p in config.oidc_providers

@@ -10,6 +10,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
+from actors.placement import Placement
 from actors.shell import Reply
 from gateway import protocol
 from gateway.access import PUBLIC
@@ -36,7 +37,7 @@ def choose_subprotocol(header: str | None) -> str | None:
 class IngestSession:
     """One device connection: which workouts it started, and how to reach their actors."""
 
-    def __init__(self, principal: Principal, codec: Codec, placement: Any) -> None:
+    def __init__(self, principal: Principal, codec: Codec, placement: Placement) -> None:
         self.principal = principal
         self.codec = codec
         self.placement = placement
@@ -63,7 +64,7 @@ class IngestSession:
         user = str(self.principal.user_id)
         if isinstance(frame, protocol.Start):
             actor = await asyncio.to_thread(self.placement.handle, wid)
-            reply = await self._call(actor.start.remote(user, frame.sport, frame.started_at))
+            reply = await self._call(actor.start.remote(str(wid), user, frame.sport, frame.started_at))
             if reply.error_code is None:
                 self.started.add(wid)
             return self._answer(wid, reply, None)
@@ -72,10 +73,10 @@ class IngestSession:
                           message="send `start` for this workout on this connection first")]
         actor = await asyncio.to_thread(self.placement.handle, wid)
         if isinstance(frame, protocol.Samples):
-            reply = await self._call(actor.samples.remote(user, frame.seq, frame.samples))
+            reply = await self._call(actor.samples.remote(str(wid), user, frame.seq, frame.samples))
             return self._answer(wid, reply, frame.seq)
         action = {protocol.Pause: "pause", protocol.Resume: "resume", protocol.Finish: "finish"}
-        reply = await self._call(actor.control.remote(user, action[type(frame)], frame.at))
+        reply = await self._call(actor.control.remote(str(wid), user, action[type(frame)], frame.at))
         if reply.error_code is None and reply.status == "finished":
             await asyncio.to_thread(self.placement.release, wid)
             self.started.discard(wid)

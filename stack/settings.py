@@ -34,7 +34,7 @@ GATEWAY_PORT = 28080
 # Ray binds to the machine's network address unless this is set in every Ray process.
 RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
-Placement = Literal["dedicated"]
+Placement = Literal["dedicated", "sharded"]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     topic_replication: AtLeastOne = 1
     topic_min_insync: AtLeastOne = 1
     placement: Placement = "dedicated"
+    """`dedicated`: one Ray actor per workout; `sharded`: `placement_hosts` actors hold many."""
+    placement_hosts: AtLeastOne = max(2, os.cpu_count() or 2)
     kafka_heap_mb: Annotated[int, msgspec.Meta(ge=128, le=65536)] = 512
     oidc_providers: list[OidcProvider] = []
     """Sign-in providers: STRIDE_OIDC_PROVIDERS='[{"name":…,"issuer":…,"client_id":…,
@@ -110,6 +112,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "topic_replication",
             "topic_min_insync",
             "placement",
+            "placement_hosts",
             "kafka_heap_mb",
             "redis_prefix",
             "session_lifetime_s",

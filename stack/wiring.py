@@ -25,6 +25,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         ray_address=settings.ray_address,
         ray_namespace=settings.ray_namespace,
         actor=actor_config(settings),
+        placement=settings.placement,
+        placement_hosts=settings.placement_hosts,
         dev_token="" if settings.dev_token == "off" else settings.dev_token,
         dev_user_id=settings.dev_user_id,
     )

@@ -10,7 +10,7 @@ import ray
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from actors.placement import DedicatedPlacement
+from actors.placement import Placement, make_placement
 from actors.shell import ActorConfig, snapshot_key
 from actors.workout import Workout
 from stack.settings import Settings
@@ -27,13 +27,22 @@ def ray_driver(stack: Settings) -> Iterator[None]:
     yield
 
 
-@pytest.fixture
-async def placement(stack: Settings, unique: str, ray_driver: None) -> AsyncIterator[DedicatedPlacement]:
+@pytest.fixture(params=["dedicated", "sharded"])
+async def placement(request: pytest.FixtureRequest, stack: Settings, unique: str,
+                    ray_driver: None) -> AsyncIterator[Placement]:
     prefix = f"{unique}."
     await topics.ensure_topics(stack.kafka, partitions=2, replication=1, min_insync=1, prefix=prefix)
     config = ActorConfig(kafka=stack.kafka, redis_url=stack.redis_url, redis_prefix=unique,
                          topic_prefix=prefix)
-    yield DedicatedPlacement(config, namespace=f"stride-tests-{unique}")
+    namespace = f"stride-tests-{unique}"
+    placement = make_placement(request.param, config, namespace, hosts=2)
+    yield placement
+    if request.param == "sharded":  # the test's own host actors
+        for shard in range(2):
+            try:
+                ray.kill(ray.get_actor(f"workout-host:{shard}", namespace=namespace), no_restart=True)
+            except ValueError:
+                pass  # no workout of this test hashed onto that host
 
 
 def _samples(seq: int, n: int, t0: int) -> list[tuple[int, float, float, float, float, float]]:
@@ -62,29 +71,29 @@ async def _published_seqs(stack: Settings, prefix: str, workout_id: uuid.UUID) -
 
 
 async def test_actor_applies_each_sample_once_and_survives_a_restart(
-    stack: Settings, placement: DedicatedPlacement, unique: str
+    stack: Settings, placement: Placement, unique: str
 ) -> None:
     wid = uuid.uuid4()
     t0 = 1_790_000_000_000
-    actor = placement.handle(wid)
-    assert (await actor.start.remote(USER, "run", t0)).acked_seq == -1
-    assert (await actor.samples.remote(USER, 0, _samples(0, 20, t0))).acked_seq == 19
-    resent = await actor.samples.remote(USER, 10, _samples(10, 20, t0))  # 10 old + 10 new
+    actor, w = placement.handle(wid), str(wid)
+    assert (await actor.start.remote(w, USER, "run", t0)).acked_seq == -1
+    assert (await actor.samples.remote(w, USER, 0, _samples(0, 20, t0))).acked_seq == 19
+    resent = await actor.samples.remote(w, USER, 10, _samples(10, 20, t0))  # 10 old + 10 new
     assert resent.acked_seq == 29 and resent.error_code is None
     # A resend publishes only what is new.
     assert await _published_seqs(stack, f"{unique}.", wid) == list(range(30))
 
     # Kill the actor's process; Ray restarts it and it resumes from the Redis snapshot.
     ray.kill(actor, no_restart=False)
-    again = await actor.samples.remote(USER, 20, _samples(20, 20, t0))
+    again = await actor.samples.remote(w, USER, 20, _samples(20, 20, t0))
     assert again.error_code is None and again.acked_seq == 39
 
-    gap = await actor.samples.remote(USER, 50, _samples(50, 5, t0))
-    assert gap.error_code == "seq_gap" and gap.acked_seq == 39
-    foreign = await actor.samples.remote(str(uuid.uuid4()), 40, _samples(40, 5, t0))
+    ahead = await actor.samples.remote(w, USER, 50, _samples(50, 5, t0))  # waits for 40..49
+    assert ahead.error_code is None and ahead.acked_seq == 39
+    foreign = await actor.samples.remote(w, str(uuid.uuid4()), 40, _samples(40, 5, t0))
     assert foreign.error_code == "foreign_workout"
 
-    finished = await actor.control.remote(USER, "finish", t0 + 60_000)
+    finished = await actor.control.remote(w, USER, "finish", t0 + 60_000)
     assert finished.status == "finished"
     placement.release(wid)
 
@@ -97,7 +106,7 @@ async def test_actor_applies_each_sample_once_and_survives_a_restart(
     restored = Workout.restore(snapshot)
     reference = Workout.create(wid, uuid.UUID(USER), "run", t0)
     reference.start()
-    reference.apply_samples(0, _samples(0, 40, t0), 0)
+    reference.apply_samples(0, _samples(0, 40, t0))
     reference.finish(t0 + 60_000)
     got, want = restored.summary(), reference.summary()
     # Batching changes only the version count and float summation order.
@@ -111,8 +120,9 @@ async def test_actor_applies_each_sample_once_and_survives_a_restart(
     assert set(await _published_seqs(stack, f"{unique}.", wid)) == set(range(40))
 
 
-async def test_samples_before_start_are_refused(placement: DedicatedPlacement) -> None:
-    actor = placement.handle(uuid.uuid4())
-    reply = await actor.samples.remote(USER, 0, _samples(0, 3, 1_790_000_000_000))
+async def test_samples_before_start_are_refused(placement: Placement) -> None:
+    wid = uuid.uuid4()
+    actor = placement.handle(wid)
+    reply = await actor.samples.remote(str(wid), USER, 0, _samples(0, 3, 1_790_000_000_000))
     assert reply.error_code == "not_started"
-    ray.kill(actor, no_restart=True)
+    placement.release(wid)

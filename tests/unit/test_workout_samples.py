@@ -39,7 +39,7 @@ def started(new_workout, started_at_ms: int = T0) -> Workout:
 
 def feed_in_batches(workout: Workout, samples, size: int) -> None:
     for seq in range(0, len(samples), size):
-        workout.apply_samples(seq, samples[seq : seq + size], now_ms=T0 + seq * 1000)
+        workout.apply_samples(seq, samples[seq : seq + size])
 
 
 def test_summary_of_a_steady_100_s_run(new_workout, track) -> None:
@@ -58,55 +58,72 @@ def test_summary_of_a_steady_100_s_run(new_workout, track) -> None:
 
 def test_samples_while_paused_add_no_distance(new_workout, track) -> None:
     workout = started(new_workout)
-    workout.apply_samples(0, track[:31], now_ms=T0)
+    workout.apply_samples(0, track[:31])
     workout.pause(track[30][0])
-    workout.apply_samples(31, track[31:61], now_ms=T0)
+    workout.apply_samples(31, track[31:61])
     assert workout.summary().distance_m == pytest.approx(90.0, rel=1e-6)
     workout.resume(track[60][0])
-    workout.apply_samples(61, track[61:], now_ms=T0)
+    workout.apply_samples(61, track[61:])
     summary = workout.summary()
     assert summary.distance_m == pytest.approx(210.0, rel=1e-6)  # 30 s + 40 s of running
     assert summary.moving_time_s == pytest.approx(70.0)
     assert summary.samples_count == 101
 
 
-def test_apply_emits_samples_accepted_and_metrics_for_new_samples_only(new_workout, track) -> None:
+def test_apply_emits_samples_accepted_for_new_samples_only(new_workout, track) -> None:
     workout = started(new_workout)
-    workout.apply_samples(0, track[:10], now_ms=T0 + 10_000)
-    applied = workout.apply_samples(5, track[5:15], now_ms=T0 + 15_500)  # 5..9 were applied
+    workout.apply_samples(0, track[:10])
+    applied = workout.apply_samples(5, track[5:15])  # 5..9 were applied
     assert (applied.acked_seq, applied.new_samples) == (14, 5)
-    accepted, metrics = applied.events
+    (accepted,) = applied.events
     assert isinstance(accepted, events.SamplesAccepted)
     assert (accepted.seq, accepted.samples, accepted.sport) == (10, track[10:15], "run")
+    metrics = workout.metrics(T0 + 15_500)  # the actor adds these at its own pace
     assert isinstance(metrics, events.WorkoutMetricsUpdated)
     assert metrics.t_ms == T0 + 15_500
     assert metrics.summary == workout.summary() and metrics.summary.last_seq == 14
     assert (metrics.hr_bpm, metrics.spo2_pct) == (track[14][4], track[14][5])
     assert metrics.speed_mps == pytest.approx(3.0, rel=1e-6)
-    for event in applied.events:
+    for event in [*applied.events, metrics]:
         assert events.decode(events.encode(event)) == event
 
 
 @pytest.mark.parametrize(("seq", "size"), [(0, 10), (3, 7), (9, 1), (0, 1)])
 def test_a_batch_already_applied_changes_nothing(new_workout, track, seq: int, size: int) -> None:
     workout = started(new_workout)
-    workout.apply_samples(0, track[:10], now_ms=T0)
+    workout.apply_samples(0, track[:10])
     before = workout.snapshot()
-    applied = workout.apply_samples(seq, track[seq : seq + size], now_ms=T0 + 1)
+    applied = workout.apply_samples(seq, track[seq : seq + size])
     assert (applied.acked_seq, applied.new_samples, applied.events) == (9, 0, [])
     assert workout.snapshot() == before
 
 
 @pytest.mark.parametrize("seq", [11, 12, 50])
-def test_a_gap_is_refused_and_changes_nothing(new_workout, track, seq: int) -> None:
+def test_a_batch_ahead_of_a_gap_waits_for_it(new_workout, track, seq: int) -> None:
     workout = started(new_workout)
-    workout.apply_samples(0, track[:10], now_ms=T0)
+    workout.apply_samples(0, track[:10])
     before = workout.snapshot()
+    held = workout.apply_samples(seq, track[seq : seq + 5])
+    assert (held.acked_seq, held.new_samples, held.events) == (9, 0, [])
+    assert workout.snapshot() == before  # nothing applied, nothing acked yet
+    filled = workout.apply_samples(10, track[10:seq])
+    assert filled.acked_seq == seq + 4
+    assert [e.seq for e in filled.events] == [10, seq][: 2 if seq > 10 else 1]
+    reference = started(new_workout)
+    reference.apply_samples(0, track[: seq + 5])
+    assert workout.summary().distance_m == pytest.approx(reference.summary().distance_m, rel=1e-12)
+
+
+def test_a_gap_too_wide_to_wait_for_is_refused(new_workout, track) -> None:
+    from actors.workout import MAX_PENDING_SAMPLES
+
+    workout = started(new_workout)
+    workout.apply_samples(0, track[:10])
+    far = [track[0]] * (MAX_PENDING_SAMPLES + 1)
     with pytest.raises(WorkoutError) as err:
-        workout.apply_samples(seq, track[seq : seq + 5], now_ms=T0)
+        workout.apply_samples(20, far)
     assert err.value.code == "seq_gap"
     assert "10" in err.value.message  # tells the device where to resend from
-    assert workout.snapshot() == before
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -122,7 +139,7 @@ def test_resends_overlaps_and_gaps_end_with_the_undisturbed_summary(new_workout,
         seq = max(0, noisy.acked_seq + 1 + int(rng.integers(-8, 4)))  # resend, overlap or skip
         size = int(rng.integers(1, 15))
         try:
-            noisy.apply_samples(seq, track[seq : seq + size], now_ms=T0)
+            noisy.apply_samples(seq, track[seq : seq + size])
         except WorkoutError as exc:
             assert exc.code == "seq_gap" and seq > noisy.acked_seq + 1
     noisy.finish(T0 + 200_000)
@@ -140,7 +157,7 @@ def test_snapshot_restore_continue_equals_never_snapshotting(new_workout, track,
             if i == restore_at:
                 workout = Workout.restore(workout.snapshot())
             if step[0] == "samples":
-                workout.apply_samples(step[1], track[step[1] : step[1] + 12], now_ms=T0)
+                workout.apply_samples(step[1], track[step[1] : step[1] + 12])
             elif step[0] == "start":
                 workout.start()
             else:
@@ -156,16 +173,16 @@ def test_version_strictly_increases_with_every_change(new_workout, track) -> Non
     workout = new_workout()
     changes = [
         lambda: workout.start(),
-        lambda: workout.apply_samples(0, track[:20], now_ms=T0),
+        lambda: workout.apply_samples(0, track[:20]),
         lambda: workout.pause(T0 + 20_000),
-        lambda: workout.apply_samples(20, track[20:30], now_ms=T0),
+        lambda: workout.apply_samples(20, track[20:30]),
         lambda: workout.resume(T0 + 30_000),
-        lambda: workout.apply_samples(25, track[25:40], now_ms=T0),  # overlap: 30..39 are new
+        lambda: workout.apply_samples(25, track[25:40]),  # overlap: 30..39 are new
         lambda: workout.finish(T0 + 40_000),
     ]
     no_ops = [
         lambda: workout.start(),
-        lambda: workout.apply_samples(0, track[:10], now_ms=T0),  # a resend, once 0..9 are in
+        lambda: workout.apply_samples(0, track[:10]),  # a resend, once 0..9 are in
     ]
     versions = [workout.state.version]
     for change in changes:
