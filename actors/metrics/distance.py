@@ -11,8 +11,11 @@ Noise handling:
 - if fixes keep being rejected (the athlete really is elsewhere, e.g. after a GPS outage
   on a train, or the very first fix was wrong), the track re-anchors at the fix that makes
   `REANCHOR_AFTER` rejections in a row, adding no distance for the jump;
-- a step slower than the sport's stop speed counts neither distance nor moving time, so
-  a stationary device's drift adds little.
+- distance counts a step only while the track is more than NOISE_RADIUS_M (10 m) away from
+  where it was WINDOW_S (15 s) before, so a stationary device's wander adds nothing while
+  slow real movement (≥ ~0.7 m/s) and devices that log a fix every ~10 m still count;
+- moving time (auto-pause) also needs the step's speed at or above the sport's stop speed,
+  ~1 km/h by default (REFERENCE: GPS noise).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from actors.batch import Batch, FloatArray
 
 EARTH_RADIUS_M = 6_371_008.8
 REANCHOR_AFTER = 5
+WINDOW_S = 15.0
+NOISE_RADIUS_M = 10.0
 
 
 class SportLimits(msgspec.Struct, frozen=True):
@@ -54,6 +59,13 @@ class DistanceState(msgspec.Struct, kw_only=True):
     speed_mps: float | None = None
     rejected_in_a_row: int = 0
     rejected_total: int = 0
+    odometer: tuple[float, float] | None = None
+    """(lat, lon) up to which distance has been counted: where the track last stood still."""
+    travelling: bool = False
+    """Whether the last step counted as movement."""
+    recent: list[tuple[int, float, float]] = []
+    """Accepted fixes (t_ms, lat, lon) of the last WINDOW_S before the last one: the
+    stillness test looks back that far, whatever the batch boundaries."""
 
 
 def haversine_m(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
@@ -98,9 +110,30 @@ def update(
     step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
     dt_s = np.diff(t[idx]) / 1000.0
     counted = ~breaks[idx[1:]]
-    moving = counted & (step >= limits.stop_speed_mps * dt_s)
-    distance = float(step[moving].sum()) if counting else 0.0
-    moving_ms = int(round(dt_s[moving].sum() * 1000)) if counting else 0
+    hist = np.asarray(state.recent, dtype=np.float64).reshape(-1, 3)
+    ht = np.concatenate((hist[:, 0], t[idx]))
+    hlat = np.concatenate((hist[:, 1], lat[idx]))
+    hlon = np.concatenate((hist[:, 2], lon[idx]))
+    hbreak = np.concatenate((np.zeros(len(hist), dtype=bool), breaks[idx]))
+    away = _moved_beyond_noise(ht, hlat, hlon, hbreak)[len(hist) + 1 :]
+    travelled = counted & away
+    odometer = state.odometer if state.odometer is not None else (float(lat[0]), float(lon[0]))
+    amount, starting = _odometer_steps(lat[idx], lon[idx], step, travelled, breaks[idx[1:]],
+                                       odometer, state.travelling)
+    moving = travelled & (step >= limits.stop_speed_mps * dt_s)
+    # A fresh start is credited the time its distance takes at the step's speed.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        start_s = np.minimum(np.where(step > 0, dt_s * amount / step, 0.0), WINDOW_S)
+    moving_s = np.where(starting, start_s, dt_s)
+    distance = float(amount.sum()) if counting else 0.0
+    moving_ms = int(round(moving_s[moving].sum() * 1000)) if counting else 0
+    marks = np.flatnonzero(travelled | breaks[idx[1:]])
+    if not counting:  # paused: the way covered meanwhile is never credited later
+        odometer, travelling = (float(lat[idx[-1]]), float(lon[idx[-1]])), False
+    else:
+        if marks.size:
+            odometer = (float(lat[idx][marks[-1] + 1]), float(lon[idx][marks[-1] + 1]))
+        travelling = bool(travelled[-1]) if travelled.size else state.travelling
     speed = state.speed_mps
     if step.size:
         speed = float(step[-1] / dt_s[-1]) if counted[-1] and dt_s[-1] > 0 else None
@@ -118,7 +151,52 @@ def update(
         speed_mps=speed,
         rejected_in_a_row=in_a_row,
         rejected_total=state.rejected_total + rejected,
+        recent=_recent(ht, hlat, hlon, hbreak),
+        odometer=odometer,
+        travelling=travelling,
     )
+
+
+def _moved_beyond_noise(t: FloatArray, lat: FloatArray, lon: FloatArray,
+                        breaks: np.ndarray) -> np.ndarray:
+    """For each accepted fix: is it more than NOISE_RADIUS_M from where the track was
+    WINDOW_S earlier (or, across a longer gap, from the previous fix)? A device standing
+    still wanders a few metres around one point and never gets that far; anyone moving at
+    walking pace does. Nothing before a re-anchor is looked at."""
+    pos = np.arange(t.size)
+    start = np.searchsorted(t, t - WINDOW_S * 1000.0, side="left")
+    last_break = np.maximum.accumulate(np.where(breaks, pos, 0))
+    start = np.minimum(np.maximum(start, last_break), np.maximum(pos - 1, 0))
+    return haversine_m(lat[start], lon[start], lat, lon) >= NOISE_RADIUS_M
+
+
+def _odometer_steps(lat: FloatArray, lon: FloatArray, step: FloatArray, travelled: np.ndarray,
+                    breaks: np.ndarray, odometer: tuple[float, float],
+                    was_travelling: bool) -> tuple[FloatArray, np.ndarray]:
+    """Metres each step adds. A step in continuous movement adds itself; the first step
+    after standing still adds the whole way from where the track stood (so the first
+    metres of a start are not lost to the noise radius, and the wander is not counted)."""
+    k = np.arange(step.size)
+    previous = np.concatenate(([was_travelling], travelled[:-1]))
+    starting = travelled & ~previous
+    # The fix each step would measure a fresh start from: the last travelled-to or
+    # re-anchored fix before it (position j + 1 in the kept fixes), else the odometer.
+    mark = np.maximum.accumulate(np.where(travelled | breaks, k, -1))
+    before = np.concatenate(([-1], mark[:-1]))
+    from_lat = np.where(before >= 0, lat[before + 1], odometer[0])
+    from_lon = np.where(before >= 0, lon[before + 1], odometer[1])
+    fresh = haversine_m(from_lat, from_lon, lat[1:], lon[1:])
+    return np.where(travelled, np.where(starting, fresh, step), 0.0), starting
+
+
+def _recent(t: FloatArray, lat: FloatArray, lon: FloatArray,
+            breaks: np.ndarray) -> list[tuple[int, float, float]]:
+    """The accepted fixes the next batch's stillness test may look back to."""
+    first = int(np.searchsorted(t, t[-1] - WINDOW_S * 1000.0, side="left"))
+    if breaks.any():
+        first = max(first, int(np.flatnonzero(breaks)[-1]))
+    first = min(first, t.size - 1)
+    return [(int(t[i]), float(lat[i]), float(lon[i])) for i in range(first, t.size - 1)]
 
 
 def _judge_fixes(
