@@ -8,52 +8,17 @@ both stopped afterwards. The "user at the provider" is played by posting its log
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-
-from stack.settings import Settings
+from helper_processes import Processes, free_port
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ok(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{url}: the process exited with {proc.returncode}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not ready within {timeout_s} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 class Oidc:
@@ -74,27 +39,16 @@ class Oidc:
 
 
 @pytest.fixture(scope="module")
-def oidc(stack: Settings) -> Iterator[Oidc]:
-    provider_port, gateway_port = _free_port(), _free_port()
-    provider_url = f"http://127.0.0.1:{provider_port}"
-    provider = subprocess.Popen(
-        [sys.executable, str(HERE / "oidc_pkce_provider.py"), "--host", "127.0.0.1",
-         "--port", str(provider_port), "--require-nonce"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    env = {**os.environ, "STRIDE_GATEWAY_PORT": str(gateway_port),
-           "STRIDE_OIDC_PROVIDERS": json.dumps([{
-               "name": "mock", "issuer": provider_url, "client_id": "stride-tests",
-               "client_secret": "tests-client-secret"}])}
-    gateway = subprocess.Popen([sys.executable, "-m", "stack.cli", "gateway", "run"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    try:
-        _wait_ok(f"{provider_url}/.well-known/openid-configuration", provider)
-        _wait_ok(f"http://127.0.0.1:{gateway_port}/healthz", gateway)
-        yield Oidc(provider_url, f"http://127.0.0.1:{gateway_port}")
-    finally:
-        _stop(gateway)
-        _stop(provider)
+def oidc(processes: Processes) -> Oidc:
+    port = free_port()
+    provider = f"http://127.0.0.1:{port}"
+    processes.start([sys.executable, str(HERE / "oidc_pkce_provider.py"), "--host", "127.0.0.1",
+                     "--port", str(port), "--require-nonce"],
+                    f"{provider}/.well-known/openid-configuration")
+    gateway = processes.gateway(STRIDE_OIDC_PROVIDERS=json.dumps([{
+        "name": "mock", "issuer": provider, "client_id": "stride-tests",
+        "client_secret": "tests-client-secret"}]))
+    return Oidc(provider, f"http://{gateway}")
 
 
 def _start(oidc: Oidc, http: httpx.Client) -> str:

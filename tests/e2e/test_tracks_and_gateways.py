@@ -1,0 +1,105 @@
+"""A real GPS track through the device protocol, and one workout fed by two gateways."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+
+import httpx
+import psycopg
+import pytest
+from helper_processes import Processes
+
+from actors.workout import Workout
+from gateway.client import DeviceClient
+from stack.settings import Settings
+
+pytestmark = pytest.mark.e2e
+GPXPY_SDIST = "gpxpy==1.6.2"
+TRACK = "cerknicko-jezero.gpx"  # a 2-hour ride near Cerknica, logged by a GPS device
+
+
+@pytest.fixture(scope="module")
+def real_track(stack: Settings) -> str:
+    """A GPX file from gpxpy's source distribution (its test data), fetched from PyPI once."""
+    cache = stack.home_path / "cache" / "gpx"
+    path = cache / TRACK
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--no-binary", ":all:", GPXPY_SDIST, "-d", str(cache)], check=True, timeout=300)
+        sdist = next(cache.glob("gpxpy-*.tar.gz"))
+        with tarfile.open(sdist) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith(f"test_files/{TRACK}"))
+            path.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+    return path.read_text()
+
+
+async def _final_summary(stack: Settings, wid: uuid.UUID) -> dict:
+    headers = {"Authorization": f"Bearer {stack.dev_token}"}
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers) as http:
+        for _ in range(300):
+            response = await http.get(f"/v1/workouts/{wid}")
+            if response.status_code == 200 and response.json()["status"] == "finished":
+                return response.json()
+            await asyncio.sleep(0.1)
+    raise AssertionError("the workout never reached the database as finished")
+
+
+async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Settings,
+                                                                      real_track: str) -> None:
+    import gpxpy
+    from geographiclib.geodesic import Geodesic
+
+    gpx = gpxpy.parse(real_track)
+    points = [p for t in gpx.tracks for s in t.segments for p in s.points]
+    samples = [(int(p.time.timestamp() * 1000), p.latitude, p.longitude, p.elevation, None, None)
+               for p in points]
+    # The oracle: WGS84 geodesics (Karney) between consecutive fixes, without the steps a
+    # bicycle cannot make (the track has one: 184 m in 2 s).
+    oracle = 0.0
+    for a, b in zip(points, points[1:], strict=False):
+        step = Geodesic.WGS84.Inverse(a.latitude, a.longitude, b.latitude, b.longitude)["s12"]
+        if step <= 35.0 * (b.time - a.time).total_seconds():
+            oracle += step
+    wid = uuid.uuid4()
+    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as device:
+        await device.start(wid, "ride", samples[0][0])
+        for seq in range(0, len(samples), 25):
+            await device.send_samples(wid, seq, samples[seq:seq + 25])
+        await device.finish(wid, samples[-1][0])
+    summary = await _final_summary(stack, wid)
+    assert summary["samples_count"] == len(samples) == 296
+    assert summary["distance_m"] == pytest.approx(oracle, rel=0.01)
+    assert 0 < summary["moving_time_s"] < summary["duration_s"] == pytest.approx(7190, abs=1)
+
+
+async def test_two_gateways_feed_one_workout_without_double_counting(
+    stack: Settings, processes: Processes
+) -> None:
+    second = processes.gateway()
+    wid = uuid.uuid4()
+    t0 = int(time.time() * 1000) - 60_000
+    samples = [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, None, 140.0 + i % 20, 97.0) for i in range(40)]
+    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as one, \
+            DeviceClient(f"ws://{second}", stack.dev_token) as two:
+        await one.start(wid, "run", t0)
+        await two.start(wid, "run", t0)  # the phone reconnected through another gateway
+        assert (await one.send_samples(wid, 0, samples[0:15])).seq == 14
+        assert (await two.send_samples(wid, 10, samples[10:30])).seq == 29  # overlaps 10..14
+        assert (await one.send_samples(wid, 20, samples[20:40])).seq == 39  # overlaps 20..29
+        await two.finish(wid, t0 + 40_000)
+    summary = await _final_summary(stack, wid)
+    reference = Workout.create(wid, stack.dev_user_id, "run", t0)
+    reference.start()
+    reference.apply_samples(0, samples)
+    assert summary["samples_count"] == 40 and summary["last_seq"] == 39
+    assert summary["distance_m"] == pytest.approx(reference.summary().distance_m, rel=1e-9)
+    with psycopg.connect(stack.pg_dsn) as conn:
+        rows = conn.execute("SELECT count(*), count(DISTINCT seq) FROM sensor_data"
+                            " WHERE workout_id = %s", (wid,)).fetchone()
+    assert rows == (40, 40)
