@@ -11,6 +11,7 @@ again, never skipped.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
@@ -18,9 +19,17 @@ from collections.abc import Callable
 import msgspec
 import redis.asyncio as aioredis
 
+from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
 from streams import topics
-from streams.events import AnyEvent, LifecycleEvent, Sample, Sport, WorkoutMetricsUpdated
+from streams.events import (
+    AnyEvent,
+    LifecycleEvent,
+    RiskAlert,
+    Sample,
+    Sport,
+    WorkoutMetricsUpdated,
+)
 from streams.producer import EventProducer
 
 SNAPSHOT_TTL_S = 30 * 24 * 3600
@@ -39,6 +48,12 @@ class ActorConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A dedicated host ends once its workout is auto-finished."""
 
 
+class AthleteContext(msgspec.Struct, frozen=True, kw_only=True):
+    profile: AthleteProfile = AthleteProfile()
+    load_history: list[tuple[dt.date, float]] = []
+    """(day, training load) before the workout's day, for the acute:chronic ratio."""
+
+
 class Reply(msgspec.Struct, frozen=True, kw_only=True):
     acked_seq: int
     status: str
@@ -55,6 +70,8 @@ def topic_of(event: AnyEvent) -> str:
         return topics.METRICS
     if isinstance(event, LifecycleEvent):
         return topics.LIFECYCLE
+    if isinstance(event, RiskAlert):
+        return topics.RISK_ALERTS
     return topics.SAMPLES
 
 
@@ -81,12 +98,17 @@ class WorkoutHost:
         self._redis = aioredis.from_url(config.redis_url)
         self._watchdog: asyncio.Task[None] | None = None
 
-    async def start(self, workout_id: str, user_id: str, sport: Sport, started_at_ms: int) -> Reply:
+    async def start(self, workout_id: str, user_id: str, sport: Sport, started_at_ms: int,
+                    athlete: AthleteContext | None = None) -> Reply:
+        """Begin (or, after a reconnect, look up) a workout. `athlete` — profile and daily
+        load history, read by the gateway — is used only when the workout is new."""
         wid = uuid.UUID(workout_id)
         async with self._slot(wid).lock:
             slot = await self._load(wid)
             if slot.workout is None:
-                slot.workout = Workout.create(wid, uuid.UUID(user_id), sport, started_at_ms)
+                ctx = athlete or AthleteContext()
+                slot.workout = Workout.create(wid, uuid.UUID(user_id), sport, started_at_ms,
+                                              ctx.profile, ctx.load_history)
             return await self._run(slot, user_id, lambda w: w.start())
 
     async def samples(self, workout_id: str, user_id: str, seq: int, samples: list[Sample]) -> Reply:

@@ -10,13 +10,15 @@ so a resent batch changes nothing and a batch past a gap is refused until the ga
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
 import msgspec
 
+from actors import live_metrics
 from actors.batch import batch_from_samples
-from actors.metrics import distance, vitals
+from actors.profile import AthleteProfile
 from streams import events
 from streams.events import Sample, Sport, WorkoutStatus
 
@@ -42,8 +44,11 @@ class WorkoutState(msgspec.Struct, kw_only=True):
     last_t_ms: int | None = None
     next_seq: int = 0
     version: int = 0
-    distance: distance.DistanceState = msgspec.field(default_factory=distance.initial)
-    vitals: vitals.VitalsState = msgspec.field(default_factory=vitals.initial)
+    profile: AthleteProfile = AthleteProfile()
+    load_history: list[tuple[dt.date, float]] = []
+    """Training load per day before this workout (for the acute:chronic ratio)."""
+    risk_level_alerted: str = "low"
+    metrics: live_metrics.MetricsState = msgspec.field(default_factory=live_metrics.MetricsState)
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,9 +73,12 @@ class Workout:
         self._pending: dict[int, list[Sample]] = {}
 
     @classmethod
-    def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Workout:
+    def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int,
+               profile: AthleteProfile | None = None,
+               load_history: Sequence[tuple[dt.date, float]] = ()) -> Workout:
         return cls(WorkoutState(workout_id=workout_id, user_id=user_id, sport=sport,
-                                started_at_ms=started_at_ms))
+                                started_at_ms=started_at_ms, profile=profile or AthleteProfile(),
+                                load_history=list(load_history)))
 
     @property
     def acked_seq(self) -> int:
@@ -135,8 +143,8 @@ class Workout:
         while self._pending and min(self._pending) <= s.next_seq:
             first = min(self._pending)
             produced += self._apply_in_order(first, self._pending.pop(first))
-        return Applied(acked_seq=self.acked_seq,
-                       new_samples=sum(len(e.samples) for e in produced), events=list(produced))
+        new = sum(len(e.samples) for e in produced if isinstance(e, events.SamplesAccepted))
+        return Applied(acked_seq=self.acked_seq, new_samples=new, events=produced)
 
     def _hold(self, seq: int, samples: Sequence[Sample]) -> None:
         held = sum(len(b) for b in self._pending.values())
@@ -146,7 +154,7 @@ class Workout:
         if len(samples) > len(self._pending.get(seq, ())):
             self._pending[seq] = list(samples)
 
-    def _apply_in_order(self, seq: int, samples: Sequence[Sample]) -> list[events.SamplesAccepted]:
+    def _apply_in_order(self, seq: int, samples: Sequence[Sample]) -> list[events.AnyEvent]:
         s = self.state
         skip = s.next_seq - seq
         if skip >= len(samples):
@@ -154,24 +162,37 @@ class Workout:
         fresh = list(samples[skip:])
         first_seq = s.next_seq
         batch = batch_from_samples(fresh)
-        counting = s.status == "active"
-        limits = distance.SPORT_LIMITS[s.sport]
-        s.distance = distance.update(s.distance, batch, limits, counting=counting)
-        s.vitals = vitals.update(s.vitals, batch)
+        s.metrics = live_metrics.fold(s.metrics, batch, s.sport, s.profile,
+                                      counting=s.status == "active")
         s.last_t_ms = max(int(batch.t_ms.max()), s.last_t_ms or 0)
         s.next_seq += len(fresh)
         s.version += 1
-        return [events.SamplesAccepted(workout_id=s.workout_id, user_id=s.user_id,
-                                       sport=s.sport, seq=first_seq, samples=fresh)]
+        produced: list[events.AnyEvent] = [events.SamplesAccepted(
+            workout_id=s.workout_id, user_id=s.user_id, sport=s.sport, seq=first_seq,
+            samples=fresh)]
+        return produced + self._risk_alert()
+
+    def _risk_alert(self) -> list[events.AnyEvent]:
+        """A RiskAlert when the level rises above the last one announced."""
+        s = self.state
+        now = live_metrics.risk_now(s.metrics, s.load_history, self._day())
+        rank = live_metrics.LEVELS.index
+        if rank(now.level) <= rank(s.risk_level_alerted):
+            return []
+        s.risk_level_alerted = now.level
+        return [events.RiskAlert(**self._ids(), at_ms=s.last_t_ms or s.started_at_ms,
+                                 level=now.level, reasons=now.reasons, acwr=now.acwr)]
+
+    def _day(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.state.started_at_ms / 1000, tz=dt.UTC).date()
 
     # -- read side --------------------------------------------------------------------
 
     def summary(self) -> events.WorkoutSummary:
         s = self.state
-        v = vitals.result(s.vitals)
         end = s.ended_at_ms if s.ended_at_ms is not None else s.last_t_ms
         duration_s = max(0.0, (end - s.started_at_ms) / 1000.0) if end is not None else 0.0
-        moving_s = s.distance.moving_ms / 1000.0
+        current_risk = live_metrics.risk_now(s.metrics, s.load_history, self._day())
         return events.WorkoutSummary(
             version=s.version,
             status=s.status,
@@ -180,22 +201,16 @@ class Workout:
             ended_at_ms=s.ended_at_ms,
             last_seq=self.acked_seq,
             samples_count=s.next_seq,
-            distance_m=distance.result(s.distance),
             duration_s=duration_s,
-            moving_time_s=moving_s,
-            avg_speed_mps=s.distance.distance_m / moving_s if moving_s > 0 else 0.0,
-            avg_hr=v.avg_hr,
-            max_hr=v.max_hr,
-            min_spo2=v.min_spo2,
+            **live_metrics.summary_fields(s.metrics, s.profile, current_risk),  # type: ignore[arg-type]
         )
 
     def metrics(self, now_ms: int) -> events.WorkoutMetricsUpdated:
-        s = self.state
-        v = vitals.result(s.vitals)
+        now = live_metrics.live_readings(self.state.metrics)
         return events.WorkoutMetricsUpdated(
-            **self._ids(), t_ms=now_ms,
-            speed_mps=s.distance.speed_mps, hr_bpm=v.hr_bpm, spo2_pct=v.spo2_pct,
-            summary=self.summary(),
+            workout_id=self.state.workout_id, user_id=self.state.user_id, t_ms=now_ms,
+            summary=self.summary(), speed_mps=now["speed_mps"], hr_bpm=now["hr_bpm"],
+            spo2_pct=now["spo2_pct"], pace_s_per_km=now["pace_s_per_km"],
         )
 
     # -- snapshots --------------------------------------------------------------------

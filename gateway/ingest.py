@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import uuid
 from typing import Any
@@ -11,12 +12,13 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from actors.placement import Placement
-from actors.shell import Reply
+from actors.shell import AthleteContext, Reply
 from gateway import protocol
 from gateway.access import PUBLIC
 from gateway.access_watch import Watched
 from gateway.auth import Principal, bearer_token
 from gateway.protocol import Ack, Codec, Error, FrameError
+from storage import athletes
 
 log = logging.getLogger("stride.ingest")
 
@@ -37,8 +39,9 @@ def choose_subprotocol(header: str | None) -> str | None:
 class IngestSession:
     """One device connection: which workouts it started, and how to reach their actors."""
 
-    def __init__(self, principal: Principal, codec: Codec, placement: Placement) -> None:
+    def __init__(self, principal: Principal, codec: Codec, placement: Placement, pool: Any) -> None:
         self.principal = principal
+        self.pool = pool
         self.codec = codec
         self.placement = placement
         self.started: set[uuid.UUID] = set()
@@ -64,7 +67,9 @@ class IngestSession:
         user = str(self.principal.user_id)
         if isinstance(frame, protocol.Start):
             actor = await asyncio.to_thread(self.placement.handle, wid)
-            reply = await self._call(actor.start.remote(str(wid), user, frame.sport, frame.started_at))
+            athlete = await self._athlete(frame.started_at)
+            reply = await self._call(
+                actor.start.remote(str(wid), user, frame.sport, frame.started_at, athlete))
             if reply.error_code is None:
                 self.started.add(wid)
             return self._answer(wid, reply, None)
@@ -81,6 +86,14 @@ class IngestSession:
             await asyncio.to_thread(self.placement.release, wid)
             self.started.discard(wid)
         return self._answer(wid, reply, None)
+
+    async def _athlete(self, started_at_ms: int) -> AthleteContext:
+        """The profile and load history the workout's metrics and risk need."""
+        day = dt.datetime.fromtimestamp(started_at_ms / 1000, tz=dt.UTC).date()
+        async with self.pool.connection() as conn:
+            profile = await athletes.profile_of(conn, self.principal.user_id, day)
+            history = await athletes.daily_loads(conn, self.principal.user_id, day)
+        return AthleteContext(profile=profile, load_history=history)
 
     async def _call(self, ref: Any) -> Reply:
         reply: Reply = await asyncio.wait_for(ref, ACTOR_CALL_TIMEOUT_S)
@@ -111,7 +124,7 @@ async def ingest(socket: WebSocket) -> None:
     offered = bool(socket.headers.get("sec-websocket-protocol"))
     await socket.accept(subprotocols=subprotocol if offered else None)
     codec = protocol.CODECS[subprotocol]
-    session = IngestSession(principal, codec, state.placement)
+    session = IngestSession(principal, codec, state.placement, state.pool)
     mode = "binary" if codec.binary else "text"
 
     async def still_allowed() -> bool:

@@ -20,7 +20,9 @@ from gateway.auth import Principal, bearer_token
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
 
-HEALTH_FIELDS = ("hr_bpm", "spo2_pct", "avg_hr", "max_hr", "min_spo2")
+HEALTH_FIELDS = ("hr_bpm", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s", "trimp",
+                 "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert", "risk",
+                 "splits")
 
 
 def live_channel(prefix: str, athlete_id: uuid.UUID) -> str:

@@ -16,7 +16,22 @@ from storage import samples as samples_repo
 from storage import workouts as workouts_repo
 
 
+class RiskOut(msgspec.Struct, frozen=True, kw_only=True):
+    level: str
+    acwr: float | None
+    reasons: list[str]
+
+
+class SplitOut(msgspec.Struct, frozen=True, kw_only=True):
+    km: int
+    time_s: float
+    avg_hr: float | None
+
+
 class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A workout's summary: live while active, final once finished. Units are SI; health
+    fields (heart rate, SpO2 and what is derived from them) are null for partners."""
+
     id: uuid.UUID
     athlete_id: uuid.UUID
     status: str
@@ -27,9 +42,21 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float
     moving_time_s: float
     avg_speed_mps: float
+    avg_pace_s_per_km: float | None
+    elevation_gain_m: float
+    elevation_loss_m: float
     avg_hr: float | None
     max_hr: float | None
+    hr_zone_s: list[float] | None
+    calories_kcal: float | None
+    calories_method: str | None
+    trimp: float | None
+    trimp_edwards: float | None
     min_spo2: float | None
+    spo2_low_alert: bool | None
+    risk: RiskOut | None
+    splits: list[SplitOut]
+    assumptions: list[str]
     samples_count: int
     last_seq: int
     updated_at: dt.datetime
@@ -57,9 +84,20 @@ def to_out(row: workouts_repo.WorkoutRow, health: bool) -> WorkoutOut:
         id=row.id, athlete_id=row.user_id, status=s.status, sport=s.sport,
         started_at=started, ended_at=_iso(s.ended_at_ms), distance_m=s.distance_m,
         duration_s=s.duration_s, moving_time_s=s.moving_time_s, avg_speed_mps=s.avg_speed_mps,
+        avg_pace_s_per_km=s.avg_pace_s_per_km, elevation_gain_m=s.elevation_gain_m,
+        elevation_loss_m=s.elevation_loss_m,
         avg_hr=s.avg_hr if health else None, max_hr=s.max_hr if health else None,
-        min_spo2=s.min_spo2 if health else None, samples_count=s.samples_count,
-        last_seq=s.last_seq, updated_at=row.updated_at,
+        hr_zone_s=s.hr_zone_s if health else None,
+        calories_kcal=s.calories_kcal if health else None,
+        calories_method=s.calories_method if health else None,
+        trimp=s.trimp if health else None, trimp_edwards=s.trimp_edwards if health else None,
+        min_spo2=s.min_spo2 if health else None,
+        spo2_low_alert=s.spo2_low_alert if health else None,
+        risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons) if health else None,
+        splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr if health else None)
+                for x in s.splits],
+        assumptions=s.assumptions, samples_count=s.samples_count, last_seq=s.last_seq,
+        updated_at=row.updated_at,
     )
 
 

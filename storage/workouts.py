@@ -29,13 +29,16 @@ async def project_summary(
     cur = await conn.execute(
         """
         INSERT INTO workouts AS w (id, user_id, sport, status, start_time, end_time, distance_m,
-            duration_s, moving_time_s, last_seq, samples_count, version, summary, updated_at)
+            duration_s, moving_time_s, elevation_gain_m, calories_kcal, last_seq, samples_count,
+            version, summary, updated_at)
         VALUES (%(id)s, %(user)s, %(sport)s, %(status)s, %(start)s, %(end)s, %(dist)s,
-            %(dur)s, %(moving)s, %(last_seq)s, %(count)s, %(version)s, %(summary)s, now())
+            %(dur)s, %(moving)s, %(gain)s, %(kcal)s, %(last_seq)s, %(count)s, %(version)s,
+            %(summary)s, now())
         ON CONFLICT (id) DO UPDATE SET
             status = EXCLUDED.status, end_time = EXCLUDED.end_time,
             distance_m = EXCLUDED.distance_m, duration_s = EXCLUDED.duration_s,
-            moving_time_s = EXCLUDED.moving_time_s, last_seq = EXCLUDED.last_seq,
+            moving_time_s = EXCLUDED.moving_time_s, elevation_gain_m = EXCLUDED.elevation_gain_m,
+            calories_kcal = EXCLUDED.calories_kcal, last_seq = EXCLUDED.last_seq,
             samples_count = EXCLUDED.samples_count, version = EXCLUDED.version,
             summary = EXCLUDED.summary, updated_at = now()
         WHERE w.version < EXCLUDED.version
@@ -44,7 +47,8 @@ async def project_summary(
             "id": workout_id, "user": user_id, "sport": summary.sport, "status": summary.status,
             "start": _ts(summary.started_at_ms), "end": _ts(summary.ended_at_ms),
             "dist": summary.distance_m, "dur": summary.duration_s,
-            "moving": summary.moving_time_s, "last_seq": summary.last_seq,
+            "moving": summary.moving_time_s, "gain": summary.elevation_gain_m,
+            "kcal": summary.calories_kcal, "last_seq": summary.last_seq,
             "count": summary.samples_count, "version": summary.version,
             "summary": _summary_json.encode(summary).decode(),
         },

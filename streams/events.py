@@ -31,6 +31,21 @@ class SamplesAccepted(Event, frozen=True, kw_only=True, tag="samples_accepted"):
     samples: list[Sample]
 
 
+class RiskSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Injury-risk flags with their reasons — flags, never a diagnosis (Impellizzeri 2020)."""
+
+    level: Literal["low", "moderate", "high"] = "low"
+    acwr: float | None = None
+    """Acute:chronic workload ratio (EWMA, Williams et al. 2017); None without 28 days of history."""
+    reasons: list[str] = []
+
+
+class SplitSummary(msgspec.Struct, frozen=True, kw_only=True):
+    km: int
+    time_s: float
+    avg_hr: float | None = None
+
+
 class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
     """What an athlete sees of a workout; updated live and final once finished.
 
@@ -49,9 +64,25 @@ class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
     duration_s: float = 0.0
     moving_time_s: float = 0.0
     avg_speed_mps: float = 0.0
+    avg_pace_s_per_km: float | None = None
+    elevation_gain_m: float = 0.0
+    elevation_loss_m: float = 0.0
     avg_hr: float | None = None
     max_hr: float | None = None
+    hr_zone_s: list[float] = msgspec.field(default_factory=lambda: [0.0] * 5)
+    """Seconds in heart-rate zones 1..5."""
+    calories_kcal: float = 0.0
+    calories_method: str = "met"
+    """keytel | keytel_vo2max | met | mixed (Keytel et al. 2005; Compendium 2011)."""
+    trimp: float = 0.0
+    """Banister TRIMP."""
+    trimp_edwards: float = 0.0
     min_spo2: float | None = None
+    spo2_low_alert: bool = False
+    splits: list[SplitSummary] = []
+    risk: RiskSummary = RiskSummary()
+    assumptions: list[str] = []
+    """Profile defaults the metrics assumed (e.g. "weight 70 kg (default)")."""
 
 
 class WorkoutMetricsUpdated(Event, frozen=True, kw_only=True, tag="workout_metrics_updated"):
@@ -62,6 +93,16 @@ class WorkoutMetricsUpdated(Event, frozen=True, kw_only=True, tag="workout_metri
     speed_mps: float | None = None
     hr_bpm: float | None = None
     spo2_pct: float | None = None
+    pace_s_per_km: float | None = None
+
+
+class RiskAlert(Event, frozen=True, kw_only=True, tag="risk_alert"):
+    """The workout's injury-risk level rose."""
+
+    at_ms: int
+    level: Literal["low", "moderate", "high"]
+    reasons: list[str]
+    acwr: float | None = None
 
 
 class WorkoutStarted(Event, frozen=True, kw_only=True, tag="workout_started"):
@@ -84,7 +125,7 @@ class WorkoutCompleted(Event, frozen=True, kw_only=True, tag="workout_completed"
 
 
 LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutCompleted
-AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | LifecycleEvent
+AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)

@@ -84,11 +84,20 @@ def initial() -> DistanceState:
 def update(
     state: DistanceState, batch: Batch, limits: SportLimits, counting: bool = True
 ) -> DistanceState:
+    """Fold a batch of fixes into the state (see `update_with_cumulative`)."""
+    return update_with_cumulative(state, batch, limits, counting)[0]
+
+
+def update_with_cumulative(
+    state: DistanceState, batch: Batch, limits: SportLimits, counting: bool = True
+) -> tuple[DistanceState, FloatArray]:
     """Fold a batch of fixes into the state.
 
     The result is the same whether fixes come one at a time or in batches of any size:
     each fix is judged against the last accepted one, as a live device would be.
     `counting=False` (a paused workout) moves the anchor along without adding distance.
+    Also returns each sample's cumulative distance in metres (what splits, pace and
+    calories need); a sample without an accepted fix has that of the fix before it.
     """
     ok = ~(np.isnan(batch.lat) | np.isnan(batch.lon))
     lat, lon, t = batch.lat[ok], batch.lon[ok], batch.t_ms[ok].astype(np.float64)
@@ -96,7 +105,7 @@ def update(
         newer = t > state.last_t_ms
         lat, lon, t = lat[newer], lon[newer], t[newer]
     if lat.size == 0:
-        return state
+        return state, np.full(batch.size, state.distance_m)
     if state.last_lat is None or state.last_lon is None or state.last_t_ms is None:
         carry = 0  # the very first fix only anchors the track
     else:
@@ -125,7 +134,8 @@ def update(
     with np.errstate(divide="ignore", invalid="ignore"):
         start_s = np.minimum(np.where(step > 0, dt_s * amount / step, 0.0), WINDOW_S)
     moving_s = np.where(starting, start_s, dt_s)
-    distance = float(amount.sum()) if counting else 0.0
+    running = np.cumsum(amount)
+    distance = float(running[-1]) if counting and running.size else 0.0
     moving_ms = int(round(moving_s[moving].sum() * 1000)) if counting else 0
     marks = np.flatnonzero(travelled | breaks[idx[1:]])
     if not counting:  # paused: the way covered meanwhile is never credited later
@@ -142,6 +152,12 @@ def update(
     has_anchor = state.last_lat is not None
     in_a_row = lat.size - 1 - last + (carry if last == 0 and has_anchor else 0)
     rejected = int(lat.size - keep.sum())
+    per_fix = np.full(lat.size, state.distance_m)
+    if counting and idx.size > 1:
+        per_fix[idx[1:]] += running
+    per_fix = np.maximum.accumulate(np.where(keep, per_fix, -np.inf))
+    fix_at = np.searchsorted(t, batch.t_ms.astype(np.float64), side="right") - 1
+    cumulative = np.where(fix_at >= 0, per_fix[np.maximum(fix_at, 0)], state.distance_m)
     return DistanceState(
         distance_m=state.distance_m + distance,
         moving_ms=state.moving_ms + moving_ms,
@@ -154,7 +170,7 @@ def update(
         recent=_recent(ht, hlat, hlon, hbreak),
         odometer=odometer,
         travelling=travelling,
-    )
+    ), cumulative
 
 
 def _moved_beyond_noise(t: FloatArray, lat: FloatArray, lon: FloatArray,

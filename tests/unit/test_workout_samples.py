@@ -16,7 +16,8 @@ T0 = 1_767_225_600_000
 
 def same_summary(a: events.WorkoutSummary, b: events.WorkoutSummary) -> None:
     """Equal but for `version` (it counts applied batches) and float rounding of sums."""
-    floats = ("distance_m", "avg_speed_mps", "avg_hr")
+    floats = ("distance_m", "avg_speed_mps", "avg_hr", "trimp", "trimp_edwards", "calories_kcal",
+              "elevation_gain_m", "elevation_loss_m", "avg_pace_s_per_km")
     assert {k: v for k, v in msgspec.structs.asdict(a).items() if k not in (*floats, "version")} == \
            {k: v for k, v in msgspec.structs.asdict(b).items() if k not in (*floats, "version")}
     for name in floats:
@@ -51,7 +52,8 @@ def test_summary_of_a_steady_100_s_run(new_workout, track) -> None:
     assert summary.duration_s == (track[-1][0] - (T0 - 5000)) / 1000 == 105.0
     assert summary.avg_speed_mps == pytest.approx(3.0, rel=0.01)
     assert (summary.samples_count, summary.last_seq) == (101, 100)
-    assert summary.avg_hr == pytest.approx(np.mean([s[4] for s in track]))
+    # Time-weighted: each reading lasts until the next, so the last one has no weight yet.
+    assert summary.avg_hr == pytest.approx(np.mean([s[4] for s in track[:-1]]))
     assert (summary.max_hr, summary.min_spo2) == (159.0, 93.0)
     assert summary.status == "active" and summary.ended_at_ms is None
 
