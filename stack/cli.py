@@ -112,6 +112,12 @@ def _users_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_actors(args: argparse.Namespace) -> int:
+    from stack.bench_actors import run
+
+    return run(Settings.from_env(), args.placement, args.workouts, args.seconds)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from stack.demo import run_demo
 
@@ -170,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("email", help="the account's e-mail")
         cmd.add_argument("role", choices=["athlete", "coach", "admin", "partner", "ml_engineer"])
         cmd.set_defaults(func=_users_role)
+
+    bench = groups.add_parser("bench", help="measure the platform on this machine")
+    bench_cmds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+    actors_bench = bench_cmds.add_parser(
+        "actors", help="workout actors: fold cost, memory per workout, start and ack latency",
+        description="Times the pure metric fold, measures memory per live workout, then drives "
+        "workouts on the running stack's Ray actors at 1 Hz (start it with `stride stack up`). "
+        "Writes JSON and Markdown under bench/results/.")
+    actors_bench.add_argument("--placement", choices=["dedicated", "sharded"], default="sharded")
+    actors_bench.add_argument("--workouts", type=int, default=200, help="live workouts (default 200)")
+    actors_bench.add_argument("--seconds", type=int, default=20, help="seconds at 1 Hz (default 20)")
+    actors_bench.set_defaults(func=_bench_actors)
 
     demo = groups.add_parser(
         "demo", help="bring the stack up and stream simulated athletes through it",
