@@ -17,7 +17,7 @@ test-unit: setup  ## only the pure tests (no services)
 
 lint: setup
 	@.venv/bin/ruff check actors streams serve models storage gateway stack tests
-	@.venv/bin/mypy actors models streams/events.py
+	@.venv/bin/mypy actors streams/events.py
 
 down:             ## stop the local stack (data is kept under .stack/)
 	@$(STRIDE) stack down
