@@ -100,9 +100,12 @@ async def login(request: Request[Any, Any, Any], data: LoginIn) -> LoginOut:
         raise ApiError(401, "invalid_credentials", "wrong e-mail or password")
     await state.throttle.succeeded(email)
     token, digest = new_token()
+    rehashed = None
+    if HASHER.check_needs_rehash(found[1] or ""):  # the parameters were raised since
+        rehashed = await asyncio.to_thread(HASHER.hash, data.password)
     async with state.pool.connection() as conn:
-        if HASHER.check_needs_rehash(found[1] or ""):
-            await accounts.set_password_hash(conn, found[0], HASHER.hash(data.password))
+        if rehashed is not None:
+            await accounts.set_password_hash(conn, found[0], rehashed)
         _, expires_at = await accounts.create_session(conn, found[0], digest, state.session_lifetime)
     return LoginOut(token=token, expires_at=expires_at)
 
