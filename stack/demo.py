@@ -20,7 +20,7 @@ from stack.simulator import Athlete, simulate
 
 NAMES = ["Ada", "Bruno", "Chiara", "Dmitri", "Eun-ji", "Farid", "Greta", "Hugo", "Ines", "Jonas"]
 # Piped output (CI logs) gets a fixed width instead of rich's 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 110)
+console = Console(width=None if sys.stdout.isatty() else 130)
 
 
 def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str,
@@ -88,7 +88,8 @@ def _fmt(value: Any, pattern: str) -> str:
 
 def _table(crowd: list[Athlete], summaries: dict[Any, dict[str, Any]], phase: str) -> Table:
     table = Table(title=f"Live workouts ({phase}), as the API reads them from PostgreSQL")
-    for col in ("athlete", "status", "dist", "moving", "pace/km", "HR avg", "HR max", "SpO2 min", "n"):
+    for col in ("athlete", "status", "dist", "moving", "pace/km", "HR avg", "HR max", "SpO2 min",
+                "kcal", "TRIMP", "risk", "n"):
         table.add_column(col, justify="right" if col != "athlete" else "left", no_wrap=True)
     for a in crowd:
         s = summaries.get(a.workout_id, {})
@@ -97,7 +98,9 @@ def _table(crowd: list[Athlete], summaries: dict[Any, dict[str, Any]], phase: st
         table.add_row(a.name, s.get("status", "starting"), _fmt(s.get("distance_m"), "{:.0f} m"),
                       _fmt(s.get("moving_time_s"), "{:.0f} s"), pace,
                       _fmt(s.get("avg_hr"), "{:.0f}"), _fmt(s.get("max_hr"), "{:.0f}"),
-                      _fmt(s.get("min_spo2"), "{:.1f}%"), _fmt(s.get("samples_count"), "{}"))
+                      _fmt(s.get("min_spo2"), "{:.1f}%"), _fmt(s.get("calories_kcal"), "{:.0f}"),
+                      _fmt(s.get("trimp"), "{:.1f}"), (s.get("risk") or {}).get("level", "-"),
+                      _fmt(s.get("samples_count"), "{}"))
     return table
 
 
