@@ -128,19 +128,9 @@ class WorkoutHost:
             slot = await self._load(wid)
             return await self._run(slot, user_id, commands[action])
 
-    async def state(self, workout_id: str) -> bytes | None:
-        """A workout's snapshot bytes (for tests and operators)."""
-        wid = uuid.UUID(workout_id)
-        async with self._slot(wid).lock:
-            slot = await self._load(wid)
-            return slot.workout.snapshot() if slot.workout else None
-
     async def forget(self, workout_id: str) -> None:
         """Drop a finished workout from memory; its final snapshot stays in Redis."""
         self._slots.pop(uuid.UUID(workout_id), None)
-
-    async def count(self) -> int:
-        return len(self._slots)
 
     def _slot(self, wid: uuid.UUID) -> _Slot:
         if self._watchdog is None:

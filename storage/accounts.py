@@ -221,9 +221,3 @@ async def create_social_user(conn: AsyncConnection, email: str, provider: str, s
         user_id = await create_user(conn, email, None, profile)
         await link_social_login(conn, user_id, provider, subject)
     return user_id
-
-
-async def social_logins_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[str]:
-    cur = await conn.execute("SELECT provider FROM social_logins WHERE user_id = %s ORDER BY provider",
-                             (user_id,))
-    return [r[0] for r in await cur.fetchall()]

@@ -66,9 +66,3 @@ def migrate(dsn: str, folder: Path = MIGRATIONS_DIR) -> list[str]:
                 )
                 applied_now.append(migration.name)
     return applied_now
-
-
-def applied(dsn: str) -> list[str]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
-    return [r[0] for r in rows]
