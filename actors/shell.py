@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -127,6 +128,10 @@ class WorkoutHost:
         async with self._slot(wid).lock:
             slot = await self._load(wid)
             return await self._run(slot, user_id, commands[action])
+
+    async def pid(self) -> int:
+        """The host's OS process (operators and fault tests kill it)."""
+        return os.getpid()
 
     async def forget(self, workout_id: str) -> None:
         """Drop a finished workout from memory; its final snapshot stays in Redis."""

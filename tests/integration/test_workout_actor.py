@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -83,8 +85,8 @@ async def test_actor_applies_each_sample_once_and_survives_a_restart(
     # A resend publishes only what is new.
     assert await _published_seqs(stack, f"{unique}.", wid) == list(range(30))
 
-    # Kill the actor's process; Ray restarts it and it resumes from the Redis snapshot.
-    ray.kill(actor, no_restart=False)
+    # SIGKILL the actor's process; Ray restarts it and it resumes from the Redis snapshot.
+    os.kill(await actor.pid.remote(), signal.SIGKILL)
     again = await actor.samples.remote(w, USER, 20, _samples(20, 20, t0))
     assert again.error_code is None and again.acked_seq == 39
 
