@@ -46,15 +46,18 @@ def fold(m: MetricsState, batch: Batch, sport: Sport, profile: AthleteProfile,
     """The state after `batch` (`counting=False` while paused: nothing accrues)."""
     limits = distance.SPORT_LIMITS[sport]
     dist_state, cumulative_m = splits.advance_distance(m.distance, batch, limits, counting)
+    timing = heart_rate.intervals(m.heart_rate.carry, batch)  # once for all HR-weighted metrics
     return MetricsState(
         distance=dist_state,
-        splits=splits.update(m.splits, batch, cumulative_m, counting),
+        splits=splits.update(m.splits, batch, cumulative_m, counting, timing=timing),
         elevation=elevation.update(m.elevation, batch, counting),
-        heart_rate=heart_rate.update(m.heart_rate, batch, profile, counting),
-        calories=calories.update(m.calories, batch, profile, sport, cumulative_m, counting),
-        training_load=training_load.update(m.training_load, batch, profile, counting),
+        heart_rate=heart_rate.update(m.heart_rate, batch, profile, counting, timing=timing),
+        calories=calories.update(m.calories, batch, profile, sport, cumulative_m, counting,
+                                 timing=timing),
+        training_load=training_load.update(m.training_load, batch, profile, counting,
+                                           timing=timing),
         spo2=spo2.update(m.spo2, batch),
-        risk=risk.update(m.risk, batch, profile, cumulative_m),
+        risk=risk.update(m.risk, batch, profile, cumulative_m, timing=timing),
     )
 
 

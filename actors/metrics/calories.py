@@ -114,12 +114,13 @@ def initial() -> CaloriesState:
 
 
 def update(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: Sport,
-           distance_m: FloatArray | None = None, counting: bool = True) -> CaloriesState:
+           distance_m: FloatArray | None = None, counting: bool = True,
+           timing: heart_rate.Timing | None = None) -> CaloriesState:
     """Fold a batch in. `distance_m[i]` is the cumulative distance at sample i (see
     splits.advance_distance); without it every stretch uses the sport's typical MET."""
     if batch.size == 0:
         return state
-    iv, carry = heart_rate.intervals(state.carry, batch)
+    iv, carry = timing or heart_rate.intervals(state.carry, batch)
     fix = ~(np.isnan(batch.lat) | np.isnan(batch.lon))
     dist = np.full(batch.size, np.nan) if distance_m is None else np.asarray(distance_m, dtype=np.float64)
     last_m = None if np.isnan(dist[-1]) else float(dist[-1])

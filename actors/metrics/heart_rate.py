@@ -51,6 +51,12 @@ class Intervals(NamedTuple):
     """Heart rate held at the start; NaN when unknown."""
 
 
+Timing = tuple[Intervals, Carry]
+"""A batch's closed intervals and the carry after it: `intervals(carry, batch)`. Every
+HR-weighted aggregator sees the same batches, so the caller may compute it once and pass
+it to each (`timing=`) instead of each recomputing it from its own identical carry."""
+
+
 def valid_hr(hr_bpm: FloatArray) -> FloatArray:
     low, high = HR_VALID_BPM
     return np.where((hr_bpm >= low) & (hr_bpm <= high), hr_bpm, np.nan)
@@ -137,9 +143,9 @@ def initial() -> HeartRateState:
 
 
 def update(state: HeartRateState, batch: Batch, profile: AthleteProfile,
-           counting: bool = True) -> HeartRateState:
+           counting: bool = True, timing: Timing | None = None) -> HeartRateState:
     """Fold a batch in; `counting=False` (paused) moves the carry on without adding time."""
-    iv, carry = intervals(state.carry, batch)
+    iv, carry = timing or intervals(state.carry, batch)
     new = msgspec.structs.replace(state, carry=carry, zone_s=list(state.zone_s))
     hr = valid_hr(batch.hr_bpm)
     if not np.isnan(hr).all():

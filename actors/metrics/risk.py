@@ -125,7 +125,8 @@ def initial() -> RiskState:
 
 
 def update(state: RiskState, batch: Batch, profile: AthleteProfile,
-           distance_m: FloatArray | None = None) -> RiskState:
+           distance_m: FloatArray | None = None,
+           timing: heart_rate.Timing | None = None) -> RiskState:
     """Fold a batch in; without `distance_m` (cumulative, per sample) drift is not assessed."""
     if batch.size == 0:
         return state
@@ -136,7 +137,7 @@ def update(state: RiskState, batch: Batch, profile: AthleteProfile,
         state, hr_high=advance_run(state.hr_high, batch.t_ms[ok], high, HR_HIGH_MS),
         t0_ms=state.t0_ms if state.t0_ms is not None else int(batch.t_ms[0]),
         window_sums=list(state.window_sums))
-    iv, new.carry = heart_rate.intervals(state.carry, batch)
+    iv, new.carry = timing or heart_rate.intervals(state.carry, batch)
     if distance_m is None:
         new.distance_m, new.had_fix = None, False
         return new

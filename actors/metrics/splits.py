@@ -71,11 +71,12 @@ def initial() -> SplitsState:
     return SplitsState()
 
 
-def update(state: SplitsState, batch: Batch, distance_m: FloatArray, counting: bool = True) -> SplitsState:
+def update(state: SplitsState, batch: Batch, distance_m: FloatArray, counting: bool = True,
+           timing: heart_rate.Timing | None = None) -> SplitsState:
     """Fold a batch in; `distance_m[i]` is the cumulative distance at sample i."""
     if batch.size == 0:
         return state
-    iv, carry = heart_rate.intervals(state.carry, batch)
+    iv, carry = timing or heart_rate.intervals(state.carry, batch)
     dist = np.maximum.accumulate(np.asarray(distance_m, dtype=np.float64))
     raw_s = iv.raw_s if counting else np.zeros_like(iv.raw_s)
     if state.distance_m is None:  # the first sample: no interval closes on it

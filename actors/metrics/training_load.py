@@ -55,8 +55,8 @@ def initial() -> TrainingLoadState:
 
 
 def update(state: TrainingLoadState, batch: Batch, profile: AthleteProfile,
-           counting: bool = True) -> TrainingLoadState:
-    iv, carry = heart_rate.intervals(state.carry, batch)
+           counting: bool = True, timing: heart_rate.Timing | None = None) -> TrainingLoadState:
+    iv, carry = timing or heart_rate.intervals(state.carry, batch)
     if not counting:
         return msgspec.structs.replace(state, carry=carry)
     known = ~np.isnan(iv.hr_bpm)
