@@ -7,10 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from stack.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 STRIDE = [sys.executable, "-m", "stack.cli"]
@@ -35,16 +36,15 @@ class Processes:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         self._running.append(proc)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             assert proc.poll() is None, f"{argv}: exited with {proc.returncode}"
-            try:
-                if httpx.get(health_url, timeout=2).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{health_url} not ready within {timeout_s} s")
+            return httpx.get(health_url, timeout=2).status_code == 200
+
+        if not wait_until(ready, timeout_s, interval_s=0.2):
+            assert proc.poll() is None, f"{argv}: exited with {proc.returncode}"
+            raise AssertionError(f"{health_url} not ready within {timeout_s} s")
+        return proc
 
     def gateway(self, **env: str) -> str:
         """A second gateway process on the same stack; returns its base URL."""

@@ -13,6 +13,7 @@ import pytest
 import websockets
 
 from gateway.client import DeviceClient
+from stack.processes import wait_until_async
 from stack.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -41,15 +42,15 @@ async def _coached(stack: Settings, account, http: httpx.AsyncClient):  # type: 
 
 async def _eventually_status(http: httpx.AsyncClient, url: str, headers: dict, status: int,
                              count: int | None = None) -> None:
-    """Poll until `url` answers `status` (and, with `count`, holds that many samples)."""
-    for _ in range(150):
+    """Wait until `url` answers `status` (and, with `count`, holds that many samples)."""
+
+    async def answered() -> bool:
         response = await http.get(url, headers=headers)
-        if response.status_code == status and (
-            count is None or response.json().get("samples_count") == count
-        ):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} never answered {status} with {count} samples")
+        return response.status_code == status and (
+            count is None or response.json().get("samples_count") == count)
+
+    assert await wait_until_async(answered, 15, interval_s=0.1), \
+        f"{url} never answered {status} with {count} samples"
 
 
 async def test_consent_opens_and_withdrawal_closes_the_coach_view(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
@@ -107,12 +108,14 @@ async def test_partners_never_see_health_fields(stack: Settings, account) -> Non
         await http.post("/v1/consents", headers=athlete.headers, json={"group_id": group})
         wid = await _stream_workout(stack, athlete.token)
         await _eventually_status(http, f"/v1/workouts/{wid}", athlete.headers, 200, count=10)
-        for _ in range(150):  # the samples arrive through their own sink
-            stored = await http.get(f"/v1/workouts/{wid}/samples", headers=athlete.headers)
-            if len(stored.json()) == 10:
-                break
-            await asyncio.sleep(0.1)
-        assert stored.json()[0]["hr_bpm"] == 150
+        async def stored_samples() -> list:  # they arrive through their own sink
+            return (await http.get(f"/v1/workouts/{wid}/samples", headers=athlete.headers)).json()
+
+        async def all_stored() -> bool:
+            return len(await stored_samples()) == 10
+
+        assert await wait_until_async(all_stored, 15, interval_s=0.1)
+        assert (await stored_samples())[0]["hr_bpm"] == 150
         admin = account(roles=("admin",))
         granted = await http.post(f"/v1/admin/users/{coach.id}/roles", headers=admin.headers,
                                   json={"role": "partner"})

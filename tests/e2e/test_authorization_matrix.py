@@ -23,6 +23,7 @@ import pytest
 import websockets
 
 from gateway.client import DeviceClient
+from stack.processes import wait_until_async
 from stack.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -79,12 +80,12 @@ class World:
         async with DeviceClient(self.stack.gateway_ws_url, self.owner.token) as device:
             await device.start(self.workout, "run", t0)
             await device.send_samples(self.workout, 0, [(t0, 45.0, 7.0, None, 140.0, 98.0)])
-        for _ in range(100):
+        async def stored() -> bool:
             url = f"/v1/workouts/{self.workout}"
-            if (await http.get(url, headers=self.owner.headers)).status_code == 200:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("the matrix workout never reached the database")
+            return (await http.get(url, headers=self.owner.headers)).status_code == 200
+
+        assert await wait_until_async(stored, 15, interval_s=0.1), \
+            "the matrix workout never reached the database"
 
     def value(self, name: str) -> str:
         return {"workout_id": str(self.workout), "athlete": str(self.owner.id),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import tarfile
@@ -16,6 +15,7 @@ from helper_processes import Processes
 
 from actors.workout import Workout
 from gateway.client import DeviceClient
+from stack.processes import wait_until_async
 from stack.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +41,17 @@ def real_track(stack: Settings) -> str:
 
 async def _final_summary(stack: Settings, wid: uuid.UUID) -> dict:
     headers = {"Authorization": f"Bearer {stack.dev_token}"}
+    found: dict = {}
     async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers) as http:
-        for _ in range(300):
+        async def finished() -> bool:
             response = await http.get(f"/v1/workouts/{wid}")
             if response.status_code == 200 and response.json()["status"] == "finished":
-                return response.json()
-            await asyncio.sleep(0.1)
-    raise AssertionError("the workout never reached the database as finished")
+                found.update(response.json())
+            return bool(found)
+
+        assert await wait_until_async(finished, 30, interval_s=0.1), \
+            "the workout never reached the database as finished"
+    return found
 
 
 async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Settings,
