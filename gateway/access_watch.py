@@ -22,6 +22,8 @@ from gateway.auth import Principal
 
 log = logging.getLogger("stride.access")
 POLICY_VIOLATION = 1008
+RESUBSCRIBE_AFTER_S = 1.0
+"""Pause before subscribing again when Redis went away."""
 
 
 class AccessChanged(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,7 +93,7 @@ class AccessWatch:
             except Exception:
                 log.exception("access watch lost Redis; re-subscribing")
                 await self._close_expired()
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(RESUBSCRIBE_AFTER_S)
 
     async def _recheck(self, sockets: list[Watched]) -> None:
         for watched in sockets:
