@@ -45,7 +45,7 @@ def fold(m: MetricsState, batch: Batch, sport: Sport, profile: AthleteProfile,
          counting: bool) -> MetricsState:
     """The state after `batch` (`counting=False` while paused: nothing accrues)."""
     limits = distance.SPORT_LIMITS[sport]
-    dist_state, cumulative_m = splits.advance_distance(m.distance, batch, limits, counting)
+    dist_state, cumulative_m = distance.update_with_cumulative(m.distance, batch, limits, counting)
     timing = heart_rate.intervals(m.heart_rate.carry, batch)  # once for all HR-weighted metrics
     return MetricsState(
         distance=dist_state,

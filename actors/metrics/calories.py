@@ -117,7 +117,7 @@ def update(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: S
            distance_m: FloatArray | None = None, counting: bool = True,
            timing: heart_rate.Timing | None = None) -> CaloriesState:
     """Fold a batch in. `distance_m[i]` is the cumulative distance at sample i (see
-    splits.advance_distance); without it every stretch uses the sport's typical MET."""
+    distance.update_with_cumulative); without it every stretch uses the sport's typical MET."""
     if batch.size == 0:
         return state
     iv, carry = timing or heart_rate.intervals(state.carry, batch)

@@ -1,8 +1,7 @@
 """Kilometre splits and pace.
 
 `update` takes the batch and each sample's cumulative distance in metres (non-decreasing,
-as the distance metric counts it); `advance_distance` runs the distance metric and derives
-that array alongside.
+as the distance metric counts it: `distance.update_with_cumulative` gives it).
 
 A split ends where the distance crosses a whole kilometre, the moment found by linear
 interpolation between the two samples around the crossing. Split time is elapsed time with
@@ -19,21 +18,13 @@ import msgspec
 import numpy as np
 
 from actors.batch import Batch, FloatArray
-from actors.metrics import distance, heart_rate
-from actors.metrics.distance import DistanceState, SportLimits
+from actors.metrics import heart_rate
 from actors.metrics.heart_rate import Carry
 
 SPLIT_M = 1000.0
 PACE_WINDOW_MS = 30_000
 STOPPED_MPS = 0.28
 """Below ~1 km/h over the pace window there is no meaningful current pace."""
-
-
-def advance_distance(before: DistanceState, batch: Batch, limits: SportLimits,
-                     counting: bool = True) -> tuple[DistanceState, FloatArray]:
-    """`distance.update(before, batch, …)`, plus each sample's cumulative distance in metres,
-    exactly as the distance metric counts it (so any batching gives the same numbers)."""
-    return distance.update_with_cumulative(before, batch, limits, counting)
 
 
 class Split(msgspec.Struct, frozen=True, kw_only=True):

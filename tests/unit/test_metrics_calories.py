@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from actors.batch import batch_from_samples
-from actors.metrics import calories, distance, splits
+from actors.metrics import calories, distance
 from actors.metrics.calories import Calories
 from actors.metrics.distance import SPORT_LIMITS
 from actors.profile import AthleteProfile
@@ -33,7 +33,7 @@ def fold(batches: list[list[Sample]], profile: AthleteProfile, sport: Sport = "r
     state, dist_state = calories.initial(), distance.initial()
     for b in batches:
         batch = batch_from_samples(b)
-        dist_state, dist = splits.advance_distance(dist_state, batch, SPORT_LIMITS[sport])
+        dist_state, dist = distance.update_with_cumulative(dist_state, batch, SPORT_LIMITS[sport])
         state = calories.update(state, batch, profile, sport, dist if with_distance else None)
     return calories.result(state)
 

@@ -121,7 +121,7 @@ def fold(name: str, batch: Batch, dist: FloatArray, profile: AthleteProfile, pie
 def test_any_batch_split_gives_the_same_result(name: str, seed: int, n: int, fractions: list[float],
                                                profile: AthleteProfile) -> None:
     batch = workout(seed, n)
-    _, dist = splits.advance_distance(distance.initial(), batch, SPORT_LIMITS["run"])
+    _, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
     whole = fold(name, batch, dist, profile, [slice(0, n)])
     assert_same(fold(name, batch, dist, profile, cut(batch, fractions)), whole)
 
@@ -131,7 +131,7 @@ def test_any_batch_split_gives_the_same_result(name: str, seed: int, n: int, fra
 def test_long_workouts_split_anywhere_agree(seed: int, fractions: list[float]) -> None:
     """Forty minutes, long enough for drift windows, several kilometres and EIH episodes."""
     batch = workout(seed, 2400, steady=True)
-    _, dist = splits.advance_distance(distance.initial(), batch, SPORT_LIMITS["run"])
+    _, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
     for name in AGGREGATORS:
         whole = fold(name, batch, dist, PROFILES[1], [slice(0, batch.size)])
         assert_same(fold(name, batch, dist, PROFILES[1], cut(batch, fractions)), whole, name)
@@ -140,12 +140,12 @@ def test_long_workouts_split_anywhere_agree(seed: int, fractions: list[float]) -
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300),
        fractions=st.lists(st.floats(0, 1), max_size=12))
-def test_advance_distance_is_the_distance_metric(seed: int, n: int, fractions: list[float]) -> None:
+def test_cumulative_distance_is_the_distance_metric(seed: int, n: int, fractions: list[float]) -> None:
     batch = workout(seed, n)
     state, per_sample = distance.initial(), []
     for s in cut(batch, fractions):
         before = state
-        state, dist = splits.advance_distance(state, part(batch, s), SPORT_LIMITS["run"])
+        state, dist = distance.update_with_cumulative(state, part(batch, s), SPORT_LIMITS["run"])
         assert state == distance.update(before, part(batch, s), SPORT_LIMITS["run"])
         per_sample.append(dist)
     joined = np.concatenate([np.empty(0), *per_sample])

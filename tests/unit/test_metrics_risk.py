@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from actors.batch import batch_from_samples
-from actors.metrics import distance, risk, splits, spo2
+from actors.metrics import distance, risk, spo2
 from actors.metrics.distance import SPORT_LIMITS
 from actors.metrics.risk import Risk
 from actors.profile import AthleteProfile
@@ -102,7 +102,7 @@ def fold(batches: list[list[Sample]], profile: AthleteProfile = MAX_190,
     state, dist_state = risk.initial(), distance.initial()
     for b in batches:
         batch = batch_from_samples(b)
-        dist_state, dist = splits.advance_distance(dist_state, batch, SPORT_LIMITS["run"])
+        dist_state, dist = distance.update_with_cumulative(dist_state, batch, SPORT_LIMITS["run"])
         state = risk.update(state, batch, profile, dist if with_distance else None)
     return state
 
