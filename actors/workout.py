@@ -5,7 +5,7 @@ feeds commands in, publishes the events that come out and saves `state` as a sna
 
 States: created → active ⇄ paused → finished. Samples are numbered by the device; the
 workout applies each number once, in order (`next_seq` is the first number not yet seen),
-so a resent batch changes nothing and a batch past a gap is refused until the gap is sent.
+so a resent batch changes nothing, and a batch past a gap waits until the gap is sent.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class ConsentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class RoleIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    role: Literal["athlete", "coach", "admin", "partner", "ml_engineer"]
+    role: accounts.Role
 
 
 @post("/v1/groups", summary="Create a group; you become its first coach")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from collections.abc import Callable
 
 from stack.settings import RAY_LOOPBACK_ENV, Settings
+from storage.accounts import Role
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = users_cmds.add_parser(
             action, help=f"{action} a role (e.g. the first admin: stride users grant you@x.org admin)")
         cmd.add_argument("email", help="the account's e-mail")
-        cmd.add_argument("role", choices=["athlete", "coach", "admin", "partner", "ml_engineer"])
+        cmd.add_argument("role", choices=typing.get_args(Role))
         cmd.set_defaults(func=_users_role)
 
     bench = groups.add_parser("bench", help="measure the platform on this machine")

@@ -44,7 +44,6 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     managed: bool
     """True when `stride stack` runs it; False when it is an existing server from settings."""
     pid: int | None = None
-    detail: str = ""
 
 
 def tcp_open(host: str, port: int, timeout_s: float = 1.0) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 import msgspec
 from psycopg import AsyncConnection, errors
@@ -162,10 +163,11 @@ async def revoke_session(conn: AsyncConnection, user_id: uuid.UUID, session_id: 
     return cur.rowcount == 1
 
 
-ROLES = ("athlete", "coach", "admin", "partner", "ml_engineer")
+Role = Literal["athlete", "coach", "admin", "partner", "ml_engineer"]
+"""The roles (the `roles` table's CHECK lists the same)."""
 
 
-async def grant_role(conn: AsyncConnection, user_id: uuid.UUID, role: str,
+async def grant_role(conn: AsyncConnection, user_id: uuid.UUID, role: Role,
                      granted_by: uuid.UUID | None) -> bool:
     """Returns False if the user does not exist."""
     try:
