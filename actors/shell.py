@@ -11,11 +11,12 @@ again, never skipped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import msgspec
 import redis.asyncio as aioredis
@@ -76,13 +77,23 @@ def topic_of(event: AnyEvent) -> str:
     return topics.SAMPLES
 
 
+SamplesCall = tuple[str, str, int, list[Sample]]
+"""(workout_id, user_id, seq, samples): one device batch, as `samples_many` takes them."""
+
+Command = Callable[[Workout, bool], list[AnyEvent]]
+"""What to do to a workout; the flag says whether to fold the metrics now."""
+
+
 class _Slot:
     """One workout inside a host, with what only the host needs to know about it."""
 
-    def __init__(self) -> None:
+    def __init__(self, wid: uuid.UUID) -> None:
+        self.wid = wid
         self.lock = asyncio.Lock()
         self.workout: Workout | None = None
         self.loaded = False
+        self.saved: bytes | None = None
+        """The last snapshot made durable; a failed call rolls the workout back to it."""
         self.metrics_sent_at = 0.0
         self.metrics_owed = False
         """Samples were applied since the last metrics snapshot went out."""
@@ -104,30 +115,39 @@ class WorkoutHost:
         """Begin (or, after a reconnect, look up) a workout. `athlete` — profile and daily
         load history, read by the gateway — is used only when the workout is new."""
         wid = uuid.UUID(workout_id)
-        async with self._slot(wid).lock:
-            slot = await self._load(wid)
+        slot = self._slot(wid)
+        async with self._locked([slot]):
             if slot.workout is None:
                 ctx = athlete or AthleteContext()
                 slot.workout = Workout.create(wid, uuid.UUID(user_id), sport, started_at_ms,
                                               ctx.profile, ctx.load_history)
-            return await self._run(slot, user_id, lambda w: w.start())
+            return (await self._execute([(slot, user_id, lambda w, _: w.start())]))[0]
 
     async def samples(self, workout_id: str, user_id: str, seq: int, samples: list[Sample]) -> Reply:
-        wid = uuid.UUID(workout_id)
-        async with self._slot(wid).lock:
-            slot = await self._load(wid)
-            return await self._run(slot, user_id, lambda w: w.apply_samples(seq, samples).events)
+        return (await self.samples_many([(workout_id, user_id, seq, samples)]))[0]
+
+    async def samples_many(self, calls: list[SamplesCall]) -> list[Reply]:
+        """Batches of many workouts in one call (gateways coalesce them: see
+        placement.HostCalls): each is applied in arrival order, and all are made durable
+        together, with one Kafka produce and one Redis pipeline. One reply per batch."""
+        work: list[tuple[_Slot, str, Command]] = []
+        for workout_id, user_id, seq, batch in calls:
+            def command(w: Workout, fold: bool, seq: int = seq, batch: list[Sample] = batch
+                        ) -> list[AnyEvent]:
+                return w.apply_samples(seq, batch, fold=fold).events
+            work.append((self._slot(uuid.UUID(workout_id)), user_id, command))
+        async with self._locked([slot for slot, _, _ in work]):
+            return await self._execute(work)
 
     async def control(self, workout_id: str, user_id: str, action: str, at_ms: int) -> Reply:
-        wid = uuid.UUID(workout_id)
-        commands: dict[str, Callable[[Workout], list[AnyEvent]]] = {
-            "pause": lambda w: w.pause(at_ms),
-            "resume": lambda w: w.resume(at_ms),
-            "finish": lambda w: w.finish(at_ms),
+        commands: dict[str, Command] = {
+            "pause": lambda w, _: w.pause(at_ms),
+            "resume": lambda w, _: w.resume(at_ms),
+            "finish": lambda w, _: w.finish(at_ms),
         }
-        async with self._slot(wid).lock:
-            slot = await self._load(wid)
-            return await self._run(slot, user_id, commands[action])
+        slot = self._slot(uuid.UUID(workout_id))
+        async with self._locked([slot]):
+            return (await self._execute([(slot, user_id, commands[action])]))[0]
 
     async def pid(self) -> int:
         """The host's OS process (operators and fault tests kill it)."""
@@ -142,87 +162,146 @@ class WorkoutHost:
             self._watchdog = asyncio.create_task(self._background())
         slot = self._slots.get(wid)
         if slot is None:
-            slot = self._slots[wid] = _Slot()
+            slot = self._slots[wid] = _Slot(wid)
         slot.heard_at = time.monotonic()
         return slot
 
-    async def _load(self, wid: uuid.UUID) -> _Slot:
-        slot = self._slots[wid]
-        if not slot.loaded:
-            data = await self._redis.get(snapshot_key(self._config.redis_prefix, wid))
-            if isinstance(data, bytes):
-                slot.workout = Workout.restore(data)
-            slot.loaded = True
-        return slot
+    @contextlib.asynccontextmanager
+    async def _locked(self, slots: list[_Slot]) -> AsyncIterator[None]:
+        """Hold the slots' locks (taken in one global order, so concurrent calls over
+        overlapping workouts cannot deadlock), with their snapshots loaded."""
+        ordered = sorted({id(s): s for s in slots}.values(), key=lambda s: s.wid)
+        async with contextlib.AsyncExitStack() as stack:
+            for slot in ordered:
+                await stack.enter_async_context(slot.lock)
+            unloaded = [slot for slot in ordered if not slot.loaded]
+            if unloaded:
+                found = await self._redis.mget(
+                    [snapshot_key(self._config.redis_prefix, s.wid) for s in unloaded])
+                for slot, data in zip(unloaded, found, strict=True):
+                    if isinstance(data, bytes):
+                        slot.workout, slot.saved = Workout.restore(data), data
+                    slot.loaded = True
+            yield
 
-    async def _run(self, slot: _Slot, user_id: str,
-                   command: Callable[[Workout], list[AnyEvent]]) -> Reply:
-        workout = slot.workout
-        if workout is None:
-            return Reply(acked_seq=-1, status="created", error_code="not_started",
-                         message="send `start` for this workout first")
-        if str(workout.state.user_id) != user_id:
-            return Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
-                         message="this workout belongs to another athlete")
-        before = workout.snapshot()
-        try:
-            produced = command(workout)
-        except WorkoutError as exc:
-            return Reply(acked_seq=workout.acked_seq, status=workout.state.status,
-                         error_code=exc.code, message=exc.message)
-        owed = slot.metrics_owed or bool(produced)
-        if produced and self._metrics_due(slot, produced):
-            produced.append(workout.metrics(int(time.time() * 1000)))
-        if produced:
+    async def _execute(self, work: list[tuple[_Slot, str, Command]]) -> list[Reply]:
+        """Run the commands (their slots locked and loaded), make every change durable at
+        once, then reply. If that fails, each changed workout rolls back to its last
+        durable snapshot, so the device's resend is applied again, never skipped."""
+        replies: list[Reply | None] = []
+        produced: list[AnyEvent] = []
+        changed: dict[uuid.UUID, tuple[_Slot, bool]] = {}  # slot, and whether its metrics go out
+        now = time.monotonic()
+        for slot, user_id, command in work:
+            workout = slot.workout
+            if workout is None:
+                replies.append(Reply(acked_seq=-1, status="created", error_code="not_started",
+                                     message="send `start` for this workout first"))
+                continue
+            if str(workout.state.user_id) != user_id:
+                replies.append(Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
+                                     message="this workout belongs to another athlete"))
+                continue
+            due = now - slot.metrics_sent_at >= self._config.metrics_interval_s
             try:
-                await self._make_durable(workout, produced)
+                events = command(workout, due)
+            except WorkoutError as exc:
+                replies.append(Reply(acked_seq=workout.acked_seq, status=workout.state.status,
+                                     error_code=exc.code, message=exc.message))
+                continue
+            replies.append(None)
+            if not events:
+                continue
+            lifecycle = any(isinstance(e, LifecycleEvent) for e in events)
+            if due and not lifecycle:  # lifecycle events carry the summary themselves
+                events.append(workout.metrics(int(time.time() * 1000)))
+            produced += events
+            changed[slot.wid] = (slot, due or lifecycle)  # the workout's last change decides
+        if changed:
+            try:
+                await self._make_durable([slot for slot, _ in changed.values()], produced)
             except Exception as exc:
-                slot.workout = Workout.restore(before)
-                return Reply(acked_seq=slot.workout.acked_seq, status=slot.workout.state.status,
+                return self._roll_back(work, replies, changed, exc)
+            for slot, sent in changed.values():
+                if sent:
+                    slot.metrics_owed, slot.metrics_sent_at = False, now
+                else:
+                    slot.metrics_owed = True
+        return [reply or self._ok(slot) for reply, (slot, _, _) in zip(replies, work, strict=True)]
+
+    @staticmethod
+    def _ok(slot: _Slot) -> Reply:
+        assert slot.workout is not None
+        return Reply(acked_seq=slot.workout.acked_seq, status=slot.workout.state.status)
+
+    @staticmethod
+    def _roll_back(work: list[tuple[_Slot, str, Command]], replies: list[Reply | None],
+                   changed: dict[uuid.UUID, tuple[_Slot, bool]], exc: Exception) -> list[Reply]:
+        for slot, _ in changed.values():
+            slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
+        out = []
+        for reply, (slot, _, _) in zip(replies, work, strict=True):
+            if reply is not None and slot.wid not in changed:
+                out.append(reply)
+                continue
+            w = slot.workout
+            out.append(Reply(acked_seq=w.acked_seq if w else -1, status=w.state.status if w else "created",
                              error_code="unavailable",
                              message=f"could not make the data durable ({type(exc).__name__}); "
-                                     "keep the samples and resend")
-            sent = isinstance(produced[-1], WorkoutMetricsUpdated) or any(
-                isinstance(e, LifecycleEvent) for e in produced)
-            slot.metrics_owed = owed and not sent
-            if sent:
-                slot.metrics_sent_at = time.monotonic()
-        return Reply(acked_seq=workout.acked_seq, status=workout.state.status)
+                                     "keep the samples and resend"))
+        return out
 
-    def _metrics_due(self, slot: _Slot, produced: list[AnyEvent]) -> bool:
-        if any(isinstance(e, LifecycleEvent) for e in produced):
-            return False  # lifecycle events carry the summary themselves
-        return time.monotonic() - slot.metrics_sent_at >= self._config.metrics_interval_s
-
-    async def _make_durable(self, workout: Workout, produced: list[AnyEvent]) -> None:
+    async def _make_durable(self, slots: list[_Slot], produced: list[AnyEvent]) -> None:
+        """Events acknowledged by Kafka, then the snapshots (holding the applied `seq`) in Redis."""
         await self._producer.publish([(topic_of(e), e) for e in produced])
-        await self._redis.set(snapshot_key(self._config.redis_prefix, workout.state.workout_id),
-                              workout.snapshot(), ex=SNAPSHOT_TTL_S)
+        snapshots = [(slot, slot.workout.snapshot()) for slot in slots if slot.workout is not None]
+        if not snapshots:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for slot, data in snapshots:
+                pipe.set(snapshot_key(self._config.redis_prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
+            await pipe.execute()
+        for slot, data in snapshots:
+            slot.saved = data
 
     async def _background(self) -> None:
-        """Owed metrics go out once their interval has passed (a steady ~1 Hz per live
+        """Owed metrics go out once their interval has passed (a steady rate per live
         workout, however the batches arrive); silent workouts are finished."""
         interval = self._config.metrics_interval_s
         last_silence_check = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
-            for slot in list(self._slots.values()):
-                if slot.metrics_owed and time.monotonic() - slot.metrics_sent_at >= interval:
-                    await self._send_owed_metrics(slot)
+            await asyncio.sleep(min(interval, 1.0))
+            await self._send_owed_metrics()
             if time.monotonic() - last_silence_check >= min(5.0, self._config.auto_finish_after_s / 4):
                 last_silence_check = time.monotonic()
                 await self._finish_silent_workouts()
 
-    async def _send_owed_metrics(self, slot: _Slot) -> None:
-        async with slot.lock:
-            if slot.workout is None or not slot.metrics_owed:
-                return
+    async def _send_owed_metrics(self) -> None:
+        """One produce for every workout whose metrics are owed and due."""
+        now = time.monotonic()
+        due = [slot for slot in self._slots.values() if slot.metrics_owed and not slot.lock.locked()
+               and now - slot.metrics_sent_at >= self._config.metrics_interval_s]
+        if not due:
+            return
+        async with self._locked(due):
+            due = [slot for slot in due if slot.workout is not None and slot.metrics_owed]
+            produced: list[AnyEvent] = []
+            alerted: list[_Slot] = []
+            for slot in due:
+                assert slot.workout is not None
+                alerts = slot.workout.fold()
+                if alerts:
+                    alerted.append(slot)
+                produced += [*alerts, slot.workout.metrics(int(time.time() * 1000))]
             try:
-                await self._producer.publish(
-                    [(topics.METRICS, slot.workout.metrics(int(time.time() * 1000)))])
+                # A RiskAlert changes what the snapshot must remember (the level announced).
+                await self._make_durable(alerted, produced)
             except Exception:
+                for slot in alerted:  # announced again by the next fold
+                    slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
                 return  # a live view misses one snapshot; the next one carries everything
-            slot.metrics_owed, slot.metrics_sent_at = False, time.monotonic()
+            for slot in due:
+                slot.metrics_owed, slot.metrics_sent_at = False, now
 
     async def _finish_silent_workouts(self) -> None:
         """Auto-finish: a workout whose device went silent ends on its own."""
@@ -235,7 +314,7 @@ class WorkoutHost:
                 if workout is not None and workout.state.status in ("active", "paused"):
                     at_ms = workout.state.last_t_ms or workout.state.started_at_ms
                     try:
-                        await self._make_durable(workout, workout.finish(at_ms))
+                        await self._make_durable([slot], workout.finish(at_ms))
                     except Exception:
                         slot.workout, slot.loaded = None, False  # back to the snapshot
                         continue

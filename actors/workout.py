@@ -6,6 +6,13 @@ feeds commands in, publishes the events that come out and saves `state` as a sna
 States: created → active ⇄ paused → finished. Samples are numbered by the device; the
 workout applies each number once, in order (`next_seq` is the first number not yet seen),
 so a resent batch changes nothing, and a batch past a gap waits until the gap is sent.
+
+Applying and folding are separate steps: an applied sample is numbered, acked and kept in
+the state at once, but may wait in `unfolded` until the next fold (`fold=False`), so a
+host holding thousands of workouts that each send a sample a second folds a few larger
+batches instead of many one-sample ones (a fold has a fixed cost per call). Every read
+(summary, metrics, lifecycle change) folds first, and the metrics are batching-invariant,
+so deferring changes no number.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from operator import itemgetter
 
 import msgspec
 
@@ -49,6 +57,9 @@ class WorkoutState(msgspec.Struct, kw_only=True):
     """Training load per day before this workout (for the acute:chronic ratio)."""
     risk_level_alerted: str = "low"
     metrics: live_metrics.MetricsState = msgspec.field(default_factory=live_metrics.MetricsState)
+    unfolded: list[Sample] = []
+    """Applied samples (seq up to next_seq - 1) not yet folded into `metrics`, all taken
+    in the current status (every status change folds first)."""
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,21 +106,26 @@ class Workout:
 
     def pause(self, at_ms: int) -> list[events.AnyEvent]:
         self._require({"active"}, "pause")
+        produced = self.fold()
         self._change("paused")
-        return [events.WorkoutPaused(**self._ids(), at_ms=at_ms, summary=self.summary())]
+        return [*produced, events.WorkoutPaused(**self._ids(), at_ms=at_ms, summary=self.summary())]
 
     def resume(self, at_ms: int) -> list[events.AnyEvent]:
         self._require({"paused"}, "resume")
+        produced = self.fold()
         self._change("active")
-        return [events.WorkoutResumed(**self._ids(), at_ms=at_ms, summary=self.summary())]
+        return [*produced,
+                events.WorkoutResumed(**self._ids(), at_ms=at_ms, summary=self.summary())]
 
     def finish(self, at_ms: int) -> list[events.AnyEvent]:
         if self.state.status == "finished":
             return []  # finishing twice is a resend, not an error
         self._require({"active", "paused"}, "finish")
+        produced = self.fold()
         self.state.ended_at_ms = max(at_ms, self.state.last_t_ms or at_ms, self.state.started_at_ms)
         self._change("finished")
-        return [events.WorkoutCompleted(**self._ids(), at_ms=at_ms, summary=self.summary())]
+        return [*produced,
+                events.WorkoutCompleted(**self._ids(), at_ms=at_ms, summary=self.summary())]
 
     def _change(self, status: WorkoutStatus) -> None:
         self.state.status = status
@@ -125,8 +141,9 @@ class Workout:
 
     # -- samples ----------------------------------------------------------------------
 
-    def apply_samples(self, seq: int, samples: Sequence[Sample]) -> Applied:
-        """Apply the samples numbered seq, seq+1, … that were not applied before.
+    def apply_samples(self, seq: int, samples: Sequence[Sample], *, fold: bool = True) -> Applied:
+        """Apply the samples numbered seq, seq+1, … that were not applied before, and fold
+        them into the metrics now (`fold=True`) or at the next fold.
 
         A batch that arrives ahead of a gap waits (up to `MAX_PENDING_SAMPLES`) and is
         applied, in order, as soon as the gap is filled; until then the ack stays below it.
@@ -143,6 +160,8 @@ class Workout:
         while self._pending and min(self._pending) <= s.next_seq:
             first = min(self._pending)
             produced += self._apply_in_order(first, self._pending.pop(first))
+        if fold:
+            produced += self.fold()
         new = sum(len(e.samples) for e in produced if isinstance(e, events.SamplesAccepted))
         return Applied(acked_seq=self.acked_seq, new_samples=new, events=produced)
 
@@ -161,16 +180,24 @@ class Workout:
             return []
         fresh = list(samples[skip:])
         first_seq = s.next_seq
-        batch = batch_from_samples(fresh)
-        s.metrics = live_metrics.fold(s.metrics, batch, s.sport, s.profile,
-                                      counting=s.status == "active")
-        s.last_t_ms = max(int(batch.t_ms.max()), s.last_t_ms or 0)
+        s.unfolded += fresh
+        s.last_t_ms = max(int(max(map(itemgetter(0), fresh))), s.last_t_ms or 0)
         s.next_seq += len(fresh)
         s.version += 1
-        produced: list[events.AnyEvent] = [events.SamplesAccepted(
-            workout_id=s.workout_id, user_id=s.user_id, sport=s.sport, seq=first_seq,
-            samples=fresh)]
-        return produced + self._risk_alert()
+        return [events.SamplesAccepted(workout_id=s.workout_id, user_id=s.user_id, sport=s.sport,
+                                       seq=first_seq, samples=fresh)]
+
+    def fold(self) -> list[events.AnyEvent]:
+        """Fold the unfolded samples into the metrics; a RiskAlert if the level rose."""
+        self._fold_unfolded()
+        return self._risk_alert()
+
+    def _fold_unfolded(self) -> None:
+        s = self.state
+        if s.unfolded:
+            s.metrics = live_metrics.fold(s.metrics, batch_from_samples(s.unfolded), s.sport,
+                                          s.profile, counting=s.status == "active")
+            s.unfolded = []
 
     def _risk_alert(self) -> list[events.AnyEvent]:
         """A RiskAlert when the level rises above the last one announced."""
@@ -189,6 +216,9 @@ class Workout:
     # -- read side --------------------------------------------------------------------
 
     def summary(self) -> events.WorkoutSummary:
+        """The summary so far. Folds what is unfolded; a risk rise it reveals is announced
+        by the next `fold()`."""
+        self._fold_unfolded()
         s = self.state
         end = s.ended_at_ms if s.ended_at_ms is not None else s.last_t_ms
         duration_s = max(0.0, (end - s.started_at_ms) / 1000.0) if end is not None else 0.0
@@ -206,6 +236,7 @@ class Workout:
         )
 
     def metrics(self, now_ms: int) -> events.WorkoutMetricsUpdated:
+        self._fold_unfolded()
         now = live_metrics.live_readings(self.state.metrics)
         return events.WorkoutMetricsUpdated(
             workout_id=self.state.workout_id, user_id=self.state.user_id, t_ms=now_ms,

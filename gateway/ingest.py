@@ -76,10 +76,11 @@ class IngestSession:
         if wid not in self.started:
             return [Error(code="not_started", workout_id=wid, seq=getattr(frame, "seq", None),
                           message="send `start` for this workout on this connection first")]
-        actor = await asyncio.to_thread(self.placement.handle, wid)
         if isinstance(frame, protocol.Samples):
-            reply = await self._call(actor.samples.remote(str(wid), user, frame.seq, frame.samples))
+            calls = await asyncio.to_thread(self.placement.calls, wid)
+            reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.samples))
             return self._answer(wid, reply, frame.seq)
+        actor = await asyncio.to_thread(self.placement.handle, wid)
         action = {protocol.Pause: "pause", protocol.Resume: "resume", protocol.Finish: "finish"}
         reply = await self._call(actor.control.remote(str(wid), user, action[type(frame)], frame.at))
         if reply.error_code is None and reply.status == "finished":

@@ -64,6 +64,18 @@ def test_a_rising_load_raises_a_risk_alert_once(tracks) -> None:  # type: ignore
     assert len(_feed_more(workout, tracks)) == 0  # no second alert at the same level
 
 
+def test_a_risk_rise_found_by_a_read_is_announced_by_the_next_fold(tracks) -> None:  # type: ignore[no-untyped-def]
+    history = [(DAY - dt.timedelta(days=d), 40.0) for d in range(1, 36)]
+    workout = _workout(AthleteProfile(sex="male", hr_rest_bpm=55, hr_max_bpm=190), history)
+    samples = _steady(tracks, 175, 90)
+    applied = workout.apply_samples(0, samples, fold=False)
+    assert not any(isinstance(e, events.RiskAlert) for e in applied.events)
+    assert workout.summary().risk.level == "high"  # the read folds, silently
+    alerts = [e for e in workout.fold() if isinstance(e, events.RiskAlert)]
+    assert [a.level for a in alerts] == ["high"]
+    assert workout.fold() == []
+
+
 def _feed_more(workout: Workout, tracks) -> list[events.RiskAlert]:  # type: ignore[no-untyped-def]
     more = tracks.straight(121, 3.0, t0_ms=T0 + 90 * 60_000 + 1000, hr_bpm=175)
     applied = workout.apply_samples(workout.acked_seq + 1, more)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from actors.workout import Workout, WorkoutError
 from streams import events
@@ -196,3 +198,31 @@ def test_version_strictly_increases_with_every_change(new_workout, track) -> Non
                 no_op()
                 assert workout.state.version == versions[-1]
     assert workout.summary().version == versions[-1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=st.lists(st.tuples(st.integers(1, 9), st.booleans(), st.booleans()),
+                     min_size=1, max_size=40))
+def test_deferred_folding_changes_no_number(new_workout, track, plan) -> None:
+    """Samples applied with `fold=False` wait in `unfolded`, through snapshots, pauses and
+    risk alerts, and end in the same summary as folding every batch at once."""
+    eager = started(new_workout)
+    feed_in_batches(eager, track, 7)
+    eager.finish(T0 + 200_000)
+
+    lazy, seq, produced = started(new_workout), 0, []
+    for size, fold, restore in plan * 20:
+        if seq >= len(track):
+            break
+        produced += lazy.apply_samples(seq, track[seq : seq + size], fold=fold).events
+        seq += size
+        if restore:
+            lazy = Workout.restore(lazy.snapshot())
+    produced += lazy.apply_samples(seq, track[seq:], fold=False).events if seq < len(track) else []
+    produced += lazy.finish(T0 + 200_000)
+    assert not lazy.state.unfolded
+    same_summary(lazy.summary(), eager.summary())
+    assert lazy.state.last_t_ms == eager.state.last_t_ms
+    # A deferred fold may skip a level on the way up, never the level reached.
+    assert lazy.state.risk_level_alerted == eager.state.risk_level_alerted
+    assert sum(len(e.samples) for e in produced if isinstance(e, events.SamplesAccepted)) == len(track)
