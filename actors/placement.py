@@ -35,7 +35,7 @@ class HostCalls:
     idle, and under load one Ray call (and on the host one Kafka produce and one Redis
     pipeline) carries many workouts' batches. Use from one event loop."""
 
-    def __init__(self, actor: Any, max_calls: int = 1000) -> None:
+    def __init__(self, actor: Any, max_calls: int = 100) -> None:
         self.actor = actor
         self._max_calls = max_calls
         self._queue: list[tuple[SamplesCall, asyncio.Future[Reply]]] = []

@@ -35,6 +35,8 @@ from streams.events import (
 from streams.producer import EventProducer
 
 SNAPSHOT_TTL_S = 30 * 24 * 3600
+METRICS_CHUNK = 50
+"""Workouts whose owed metrics the background task folds and sends in one go."""
 
 
 class ActorConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -277,12 +279,16 @@ class WorkoutHost:
                 await self._finish_silent_workouts()
 
     async def _send_owed_metrics(self) -> None:
-        """One produce for every workout whose metrics are owed and due."""
+        """Owed metrics of every workout whose interval has passed, a produce per chunk
+        (chunks keep the event loop free for the devices' calls in between)."""
         now = time.monotonic()
-        due = [slot for slot in self._slots.values() if slot.metrics_owed and not slot.lock.locked()
-               and now - slot.metrics_sent_at >= self._config.metrics_interval_s]
-        if not due:
-            return
+        due = [slot for slot in self._slots.values()
+               if slot.metrics_owed and now - slot.metrics_sent_at >= self._config.metrics_interval_s]
+        for first in range(0, len(due), METRICS_CHUNK):
+            await self._send_metrics_of([s for s in due[first:first + METRICS_CHUNK]
+                                         if not s.lock.locked()])
+
+    async def _send_metrics_of(self, due: list[_Slot]) -> None:
         async with self._locked(due):
             due = [slot for slot in due if slot.workout is not None and slot.metrics_owed]
             produced: list[AnyEvent] = []
@@ -300,8 +306,9 @@ class WorkoutHost:
                 for slot in alerted:  # announced again by the next fold
                     slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
                 return  # a live view misses one snapshot; the next one carries everything
+            sent_at = time.monotonic()
             for slot in due:
-                slot.metrics_owed, slot.metrics_sent_at = False, now
+                slot.metrics_owed, slot.metrics_sent_at = False, sent_at
 
     async def _finish_silent_workouts(self) -> None:
         """Auto-finish: a workout whose device went silent ends on its own."""

@@ -117,7 +117,8 @@ def _users_role(args: argparse.Namespace) -> int:
 def _bench_actors(args: argparse.Namespace) -> int:
     from stack.bench_actors import run
 
-    return run(Settings.from_env(), args.placement, args.workouts, args.seconds)
+    return run(Settings.from_env(), args.placement, args.workouts, args.seconds,
+               args.batch_every, args.metrics_every, args.start_rate)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -184,11 +185,21 @@ def build_parser() -> argparse.ArgumentParser:
     actors_bench = bench_cmds.add_parser(
         "actors", help="workout actors: fold cost, memory per workout, start and ack latency",
         description="Times the pure metric fold, measures memory per live workout, then drives "
-        "workouts on the running stack's Ray actors at 1 Hz (start it with `stride stack up`). "
-        "Writes JSON and Markdown under bench/results/.")
+        "workouts on the running stack's Ray actors (start it with `stride stack up`): each "
+        "samples at 1 Hz and sends its batch every --batch-every seconds; workouts start at "
+        "--start-rate a second while the started ones stream, then the steady state is "
+        "measured. The run uses its own Ray namespace, Kafka topics and Redis keys, removed "
+        "afterwards. Writes JSON and Markdown under bench/results/.")
     actors_bench.add_argument("--placement", choices=["dedicated", "sharded"], default="sharded")
     actors_bench.add_argument("--workouts", type=int, default=200, help="live workouts (default 200)")
-    actors_bench.add_argument("--seconds", type=int, default=20, help="seconds at 1 Hz (default 20)")
+    actors_bench.add_argument("--seconds", type=int, default=20,
+                              help="seconds of steady state after the ramp (default 20)")
+    actors_bench.add_argument("--batch-every", type=int, default=5, metavar="S",
+                              help="a device sends its samples every S seconds (default 5)")
+    actors_bench.add_argument("--metrics-every", type=float, default=5.0, metavar="S",
+                              help="live metrics per workout every S seconds (default 5)")
+    actors_bench.add_argument("--start-rate", type=int, default=200, metavar="N",
+                              help="workouts started per second during the ramp (default 200)")
     actors_bench.set_defaults(func=_bench_actors)
 
     demo = groups.add_parser(

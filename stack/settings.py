@@ -68,6 +68,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     placement: Placement = "dedicated"
     """`dedicated`: one Ray actor per workout; `sharded`: `placement_hosts` actors hold many."""
     placement_hosts: AtLeastOne = max(2, os.cpu_count() or 2)
+    metrics_interval_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
+    """Live metrics of a workout go out at most this often. Each one folds the samples
+    since the last, so at thousands of workouts per host a few seconds costs far less CPU."""
     kafka_heap_mb: Annotated[int, msgspec.Meta(ge=128, le=65536)] = 512
     oidc_providers: list[OidcProvider] = []
     """Sign-in providers: STRIDE_OIDC_PROVIDERS='[{"name":…,"issuer":…,"client_id":…,
@@ -113,6 +116,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "topic_min_insync",
             "placement",
             "placement_hosts",
+            "metrics_interval_s",
             "kafka_heap_mb",
             "redis_prefix",
             "session_lifetime_s",

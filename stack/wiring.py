@@ -10,7 +10,8 @@ from streams.app import StreamsConfig
 
 def actor_config(settings: Settings) -> ActorConfig:
     return ActorConfig(kafka=settings.kafka, redis_url=settings.redis_url,
-                       redis_prefix=settings.redis_prefix)
+                       redis_prefix=settings.redis_prefix,
+                       metrics_interval_s=settings.metrics_interval_s)
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:

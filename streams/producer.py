@@ -20,21 +20,28 @@ class EventProducer:
             bootstrap_servers=bootstrap,
             acks="all",
             enable_idempotence=True,
-            linger_ms=2,
+            linger_ms=5,
+            max_batch_size=262_144,
             request_timeout_ms=15000,
         )
         self._prefix = topic_prefix
-        self._started = False
+        self._starting: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
-        if not self._started:
-            await self._producer.start()
-            self._started = True
+        """Connect once, however many callers ask at the same time; after a failed
+        start, the next call tries again."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._producer.start())
+        try:
+            await asyncio.shield(self._starting)
+        except Exception:
+            self._starting = None
+            raise
 
     async def stop(self) -> None:
-        if self._started:
+        if self._starting is not None:
+            self._starting = None
             await self._producer.stop()
-            self._started = False
 
     async def publish(self, items: Sequence[tuple[str, events.AnyEvent]]) -> None:
         """Produce (topic, event) pairs; returns once the broker has acknowledged all of them.

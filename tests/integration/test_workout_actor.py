@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -12,7 +13,7 @@ import ray
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from actors.placement import Placement, make_placement
+from actors.placement import Placement, ShardedPlacement, make_placement
 from actors.shell import ActorConfig, snapshot_key
 from actors.workout import Workout
 from stack.settings import Settings
@@ -128,3 +129,42 @@ async def test_samples_before_start_are_refused(placement: Placement) -> None:
     reply = await actor.samples.remote(str(wid), USER, 0, _samples(0, 3, 1_790_000_000_000))
     assert reply.error_code == "not_started"
     placement.release(wid)
+
+
+async def test_coalesced_batches_of_many_workouts_are_each_applied_once(
+    stack: Settings, placement: Placement, unique: str
+) -> None:
+    """40 workouts stream concurrently through HostCalls (so one host call carries many of
+    them, duplicates included); each ends exactly where the same samples sent alone end."""
+    t0 = 1_790_000_000_000
+    wids = [uuid.uuid4() for _ in range(40 if isinstance(placement, ShardedPlacement) else 6)]
+    for wid in wids:
+        assert (await placement.handle(wid).start.remote(str(wid), USER, "run", t0)).acked_seq == -1
+
+    async def stream(wid: uuid.UUID) -> list[int]:
+        calls = placement.calls(wid)
+        acks = []
+        for seq in range(0, 30, 5):
+            first, again = await asyncio.gather(  # a resend racing its original
+                calls.samples(str(wid), USER, seq, _samples(seq, 5, t0)),
+                calls.samples(str(wid), USER, seq, _samples(seq, 5, t0)))
+            assert first.error_code is None and again.error_code is None
+            acks.append(max(first.acked_seq, again.acked_seq))
+        return acks
+
+    results = await asyncio.gather(*(stream(wid) for wid in wids))
+    assert all(acks == [4, 9, 14, 19, 24, 29] for acks in results)
+    client = aioredis.from_url(stack.redis_url)
+    try:
+        snapshots = await client.mget([snapshot_key(unique, wid) for wid in wids])
+    finally:
+        await client.aclose()
+    alone = Workout.create(wids[0], uuid.UUID(USER), "run", t0)
+    alone.start()
+    alone.apply_samples(0, _samples(0, 30, t0))
+    for wid, data in zip(wids, snapshots, strict=True):
+        restored = Workout.restore(data)
+        assert restored.acked_seq == 29
+        assert restored.summary().distance_m == pytest.approx(alone.summary().distance_m, rel=1e-12)
+    for wid in wids:
+        placement.release(wid)
