@@ -19,11 +19,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import msgspec
-import redis.asyncio as aioredis
 
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
-from streams import topics
+from streams import redis_pool, topics
 from streams.events import (
     AnyEvent,
     LifecycleEvent,
@@ -109,7 +108,7 @@ class WorkoutHost:
         self._config = config
         self._slots: dict[uuid.UUID, _Slot] = {}
         self._producer = EventProducer(config.kafka, topic_prefix=config.topic_prefix)
-        self._redis = aioredis.from_url(config.redis_url)
+        self._redis = redis_pool.connect(config.redis_url)
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self, workout_id: str, user_id: str, sport: Sport, started_at_ms: int,

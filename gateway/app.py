@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import msgspec
-import redis.asyncio as aioredis
 from litestar import Litestar, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
@@ -25,6 +24,7 @@ from gateway.ingest import ingest
 from gateway.live import live
 from gateway.oidc import OidcClient, OidcProvider
 from gateway.throttle import LoginThrottle
+from streams import redis_pool
 
 log = logging.getLogger("stride.gateway")
 
@@ -58,7 +58,8 @@ async def healthz(state: State) -> dict[str, Any]:
 
 def create_app(config: GatewayConfig) -> Litestar:
     pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
-    redis = aioredis.from_url(config.redis_url)
+    # Every live viewer holds a pub/sub connection of its own, hence the larger pool.
+    redis = redis_pool.connect(config.redis_url, max_connections=1024)
     http = httpx.AsyncClient(timeout=10)
 
     async def on_startup(app: Litestar) -> None:

@@ -103,10 +103,13 @@ class Fleet:
         self.place, self.batch_every, self.t0 = place, batch_every, t0
         self.user = str(uuid.uuid4())
         self.ids = [uuid.uuid4() for _ in range(workouts)]
+        """The fleet; athletes who join during the steady state are appended."""
         self.calls: dict[uuid.UUID, HostCalls] = {}
         self.started_at: dict[uuid.UUID, float] = {}
         self.sent: dict[uuid.UUID, int] = {}
         self.starts: list[float] = []
+        self.joins: list[float] = []
+        """Start → first ack of workouts started during the steady state."""
         self.acks: list[float] = []
         self.errors: list[str] = []
         self.measuring = False
@@ -127,7 +130,7 @@ class Fleet:
         if reply.error_code is not None:
             self.errors.append(f"{reply.error_code}: {reply.message}")
             return
-        self.starts.append((time.perf_counter() - begun) * 1000)
+        (self.joins if self.measuring else self.starts).append((time.perf_counter() - begun) * 1000)
         self.started_at[wid], self.sent[wid] = time.monotonic(), 1
 
     async def send(self, wid: uuid.UUID) -> None:
@@ -193,8 +196,11 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
                 for i in range(next_start, min(next_start + per_tick, workouts)):
                     fleet.spawn(fleet.start(fleet.ids[i]))
                 next_start = min(next_start + per_tick, workouts)
-                progress.update(ramp, completed=len(fleet.started_at))
-                for i in range(tick % period, next_start, period):
+                if fleet.measuring and tick % round(1 / Fleet.TICK_S) == 0:
+                    fleet.ids.append(uuid.uuid4())  # an athlete a second joins the steady state
+                    fleet.spawn(fleet.start(fleet.ids[-1]))
+                progress.update(ramp, completed=min(workouts, len(fleet.started_at)))
+                for i in range(tick % period, len(fleet.ids), period):
                     if fleet.ids[i] in fleet.started_at:
                         fleet.spawn(fleet.send(fleet.ids[i]))
                 if measured_from is None and len(fleet.started_at) + len(fleet.errors) >= workouts:
@@ -224,8 +230,12 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
         "seconds": seconds, "batch_every_s": batch_every, "metrics_every_s": metrics_every,
         "samples_per_s": len(fleet.started_at),
         "errors": len(fleet.errors), "first_errors": fleet.errors[:5],
+        "start_rate": start_rate,
         "start_to_first_ack_ms": {"p50": statistics.median(fleet.starts) if fleet.starts else None,
                                   "p99": _pct(fleet.starts, 0.99)},
+        "join_to_first_ack_ms": {"p50": statistics.median(fleet.joins) if fleet.joins else None,
+                                 "p99": _pct(fleet.joins, 0.99), "max": max(fleet.joins, default=None),
+                                 "count": len(fleet.joins)},
         "ack_ms": {"p50": statistics.median(fleet.acks) if fleet.acks else None,
                    "p99": _pct(fleet.acks, 0.99), "count": len(fleet.acks)},
         "host_processes": len(host_pids),
@@ -295,8 +305,11 @@ def _markdown(r: dict[str, Any]) -> str:
         f"({s['errors']} errors), {s['seconds']} s steady |",
         f"| device cadence | a sample a second, sent every {s['batch_every_s']} s; live metrics "
         f"every {s['metrics_every_s']} s |",
-        f"| start → first ack p50 / p99 | {s['start_to_first_ack_ms']['p50'] or nan:.1f} / "
-        f"{s['start_to_first_ack_ms']['p99']:.1f} ms |",
+        f"| ramp ({s['start_rate']} starts/s): start → first ack p50 / p99 | "
+        f"{s['start_to_first_ack_ms']['p50'] or nan:.1f} / {s['start_to_first_ack_ms']['p99']:.1f} ms |",
+        f"| steady state, one athlete joining a second: start → first ack p50 / max | "
+        f"{s['join_to_first_ack_ms']['p50'] or nan:.1f} / {s['join_to_first_ack_ms']['max'] or nan:.1f}"
+        f" ms ({s['join_to_first_ack_ms']['count']} starts) |",
         f"| ack p50 / p99 (steady) | {s['ack_ms']['p50'] or nan:.1f} / "
         f"{s['ack_ms']['p99']:.1f} ms ({s['ack_ms']['count']} acks) |",
         f"| host actors | {s['host_processes']}, CPU "

@@ -8,10 +8,9 @@ from typing import Any
 
 import faust
 import msgspec
-import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from streams import topics
+from streams import redis_pool, topics
 from streams.agents import samples_sink, workouts_projection
 
 log = logging.getLogger("stride.streams")
@@ -35,7 +34,7 @@ class Deps:
         self.config = config
         self.app = app
         self._pool: AsyncConnectionPool | None = None
-        self.redis = aioredis.from_url(config.redis_url)
+        self.redis = redis_pool.connect(config.redis_url)
         self.dead_letter = app.topic(config.topic_prefix + topics.DEAD_LETTER,
                                      key_serializer="raw", value_serializer="raw")
         self.dead_lettered = 0
