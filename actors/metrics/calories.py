@@ -20,6 +20,8 @@ one contributed (e.g. heart rate lost for part of the workout).
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from typing import Literal
 
 import msgspec
@@ -62,21 +64,25 @@ MET_TYPICAL: dict[Sport, float] = {
     "other": 5.0,  # not a Compendium entry: Stride's middle value for an unknown activity
 }
 """MET when the speed is unknown, and always for the sports without speed bands."""
+_MET_TABLES = {sport: (tuple(b[0] for b in bands), tuple(b[1] for b in bands))
+               for sport, bands in MET_BANDS.items()}
+"""MET_BANDS as (lower edges in mph, METs) for each sport."""
 
 
 def met_for(sport: Sport, speed_mps: FloatArray) -> FloatArray:
     """MET for each speed (NaN: unknown speed → the sport's typical MET)."""
     speed = np.asarray(speed_mps, dtype=np.float64)
-    bands = MET_BANDS.get(sport)
-    if bands is None:
+    table = _MET_TABLES.get(sport)
+    if table is None:
         return np.full(speed.shape, MET_TYPICAL[sport])
-    edges = np.array([b[0] for b in bands])
-    values = np.array([b[1] for b in bands])
-    k = np.clip(np.searchsorted(edges, np.nan_to_num(speed) / MPS_PER_MPH, side="right") - 1, 0, None)
-    return np.where(np.isnan(speed), MET_TYPICAL[sport], values[k])
+    edges, values = (np.array(column) for column in table)
+    unknown = np.isnan(speed)
+    # (NaN → 0 is only to index with; ±inf land in the end bands either way)
+    k = np.maximum(np.searchsorted(edges, np.where(unknown, 0.0, speed) / MPS_PER_MPH, side="right") - 1, 0)
+    return np.where(unknown, MET_TYPICAL[sport], values[k])
 
 
-def keytel_kcal_per_min(hr_bpm: FloatArray, sex: Sex, weight_kg: float, age_y: float,
+def keytel_kcal_per_min(hr_bpm: FloatArray | float, sex: Sex, weight_kg: float, age_y: float,
                         vo2max: float | None = None) -> FloatArray:
     """Keytel et al. 2005 energy expenditure in kcal/min for each heart rate."""
     hr = np.asarray(hr_bpm, dtype=np.float64)
@@ -121,6 +127,8 @@ def update(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: S
     if batch.size == 0:
         return state
     iv, carry = timing or heart_rate.intervals(state.carry, batch)
+    if batch.size == 1 and state.carry.t_ms is not None and iv.dt_s.size == 1 and distance_m is not None:
+        return _update_one(state, batch, profile, sport, float(distance_m[0]), counting, iv, carry)
     fix = ~(np.isnan(batch.lat) | np.isnan(batch.lon))
     dist = np.full(batch.size, np.nan) if distance_m is None else np.asarray(distance_m, dtype=np.float64)
     last_m = None if np.isnan(dist[-1]) else float(dist[-1])
@@ -151,10 +159,51 @@ def update(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: S
     return new
 
 
+def _update_one(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: Sport,
+                distance_m: float, counting: bool, iv: heart_rate.Intervals, carry: Carry) -> CaloriesState:
+    """`update` for one sample closing one interval (the live case), in scalars: the same
+    float operations as the array code (a one-element numpy sum is 0.0 + x, and x ≥ 0 here)."""
+    fix = not (math.isnan(batch.lat[0]) or math.isnan(batch.lon[0]))
+    new = msgspec.structs.replace(state, carry=carry, had_fix=fix,
+                                  distance_m=None if math.isnan(distance_m) else distance_m)
+    if not counting:
+        return new
+    raw_s, dt_s, hr_bpm = float(iv.raw_s[0]), float(iv.dt_s[0]), float(iv.hr_bpm[0])
+    speed = math.nan
+    if state.had_fix and fix and raw_s > 0:
+        speed = (distance_m - (math.nan if state.distance_m is None else state.distance_m)) / raw_s
+    met = 0.0 if speed < SPORT_LIMITS[sport].stop_speed_mps else _met_one(sport, speed)
+    met_kcal = met * profile.weight() * dt_s / 3600.0
+    keytel = profile.sex is not None and profile.weight_kg is not None and profile.age_y is not None \
+        and hr_bpm >= KEYTEL_MIN_HR_BPM  # as _keytel_mask
+    keytel_kcal = 0.0
+    if keytel:
+        assert profile.sex is not None and profile.weight_kg is not None and profile.age_y is not None
+        keytel_kcal = float(keytel_kcal_per_min(hr_bpm, profile.sex, profile.weight_kg, profile.age_y,
+                                                profile.vo2max)) * dt_s / 60.0
+    by_met = not keytel and met_kcal > 0
+    new.calories_kcal += keytel_kcal + (met_kcal if by_met else 0.0)
+    if profile.vo2max is None:
+        new.keytel_s += dt_s if keytel else 0.0
+    else:
+        new.keytel_vo2max_s += dt_s if keytel else 0.0
+    new.met_s += dt_s if by_met else 0.0
+    return new
+
+
+def _met_one(sport: Sport, speed_mps: float) -> float:
+    """`met_for` for one speed."""
+    table = _MET_TABLES.get(sport)
+    if table is None or math.isnan(speed_mps):
+        return MET_TYPICAL[sport]
+    edges, values = table
+    return values[max(bisect_right(edges, speed_mps / MPS_PER_MPH) - 1, 0)]
+
+
 def _keytel_mask(profile: AthleteProfile, hr_bpm: FloatArray) -> np.ndarray:
     if profile.sex is None or profile.weight_kg is None or profile.age_y is None:
         return np.zeros(hr_bpm.shape, dtype=bool)
-    return np.nan_to_num(hr_bpm) >= KEYTEL_MIN_HR_BPM
+    return hr_bpm >= KEYTEL_MIN_HR_BPM  # False for NaN
 
 
 def result(state: CaloriesState) -> Calories:

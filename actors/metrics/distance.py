@@ -20,6 +20,9 @@ Noise handling:
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
+
 import msgspec
 import numpy as np
 
@@ -99,6 +102,11 @@ def update_with_cumulative(
     Also returns each sample's cumulative distance in metres (what splits, pace and
     calories need); a sample without an accepted fix has that of the fix before it.
     """
+    if batch.size == 1 and state.last_t_ms is not None and state.last_lat is not None \
+            and state.last_lon is not None:
+        lat1, lon1, t1 = float(batch.lat[0]), float(batch.lon[0]), float(batch.t_ms[0])
+        if not (math.isnan(lat1) or math.isnan(lon1)) and t1 > float(state.last_t_ms):
+            return _one_fix(state, lat1, lon1, t1, limits, counting)
     ok = ~(np.isnan(batch.lat) | np.isnan(batch.lon))
     lat, lon, t = batch.lat[ok], batch.lon[ok], batch.t_ms[ok].astype(np.float64)
     if state.last_t_ms is not None:
@@ -114,35 +122,34 @@ def update_with_cumulative(
         lon = np.concatenate(([state.last_lon], lon))
         t = np.concatenate(([float(state.last_t_ms)], t))
 
-    keep, breaks = _judge_fixes(lat, lon, t, limits, carry)
-    idx = np.flatnonzero(keep)
-    step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
-    dt_s = np.diff(t[idx]) / 1000.0
-    counted = ~breaks[idx[1:]]
+    keep, breaks, idx, step, dt_s = _judge_fixes(lat, lon, t, limits, carry)
+    kept_lat, kept_lon, kept_breaks = lat[idx], lon[idx], breaks[idx]
+    counted = ~kept_breaks[1:]
     hist = np.asarray(state.recent, dtype=np.float64).reshape(-1, 3)
     ht = np.concatenate((hist[:, 0], t[idx]))
-    hlat = np.concatenate((hist[:, 1], lat[idx]))
-    hlon = np.concatenate((hist[:, 2], lon[idx]))
-    hbreak = np.concatenate((np.zeros(len(hist), dtype=bool), breaks[idx]))
+    hlat = np.concatenate((hist[:, 1], kept_lat))
+    hlon = np.concatenate((hist[:, 2], kept_lon))
+    hbreak = np.concatenate((np.zeros(len(hist), dtype=bool), kept_breaks))
     away = _moved_beyond_noise(ht, hlat, hlon, hbreak)[len(hist) + 1 :]
     travelled = counted & away
     odometer = state.odometer if state.odometer is not None else (float(lat[0]), float(lon[0]))
-    amount, starting = _odometer_steps(lat[idx], lon[idx], step, travelled, breaks[idx[1:]],
+    amount, starting = _odometer_steps(kept_lat, kept_lon, step, travelled, kept_breaks[1:],
                                        odometer, state.travelling)
     moving = travelled & (step >= limits.stop_speed_mps * dt_s)
     # A fresh start is credited the time its distance takes at the step's speed.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        start_s = np.minimum(np.where(step > 0, dt_s * amount / step, 0.0), WINDOW_S)
+    start_s = np.minimum(np.divide(dt_s * amount, step, out=np.zeros_like(step), where=step > 0),
+                         WINDOW_S)
     moving_s = np.where(starting, start_s, dt_s)
     running = np.cumsum(amount)
     distance = float(running[-1]) if counting and running.size else 0.0
-    moving_ms = int(round(moving_s[moving].sum() * 1000)) if counting else 0
-    marks = np.flatnonzero(travelled | breaks[idx[1:]])
+    # Each step in whole ms (half to even, as round()), so batching cannot change the total.
+    moving_ms = int(np.rint(moving_s[moving] * 1000).sum()) if counting else 0
+    marks = np.flatnonzero(travelled | kept_breaks[1:])
     if not counting:  # paused: the way covered meanwhile is never credited later
-        odometer, travelling = (float(lat[idx[-1]]), float(lon[idx[-1]])), False
+        odometer, travelling = (float(kept_lat[-1]), float(kept_lon[-1])), False
     else:
         if marks.size:
-            odometer = (float(lat[idx][marks[-1] + 1]), float(lon[idx][marks[-1] + 1]))
+            odometer = (float(kept_lat[marks[-1] + 1]), float(kept_lon[marks[-1] + 1]))
         travelling = bool(travelled[-1]) if travelled.size else state.travelling
     speed = state.speed_mps
     if step.size:
@@ -171,6 +178,54 @@ def update_with_cumulative(
         odometer=odometer,
         travelling=travelling,
     ), cumulative
+
+
+def _one_fix(state: DistanceState, lat: float, lon: float, t_ms: float, limits: SportLimits,
+             counting: bool) -> tuple[DistanceState, FloatArray]:
+    """`update_with_cumulative` for one new fix after the anchor (the live case), in scalars:
+    the array code's decisions and float operations (t_ms is a float there too), so the
+    results are bit-identical; its three distances come from one haversine call."""
+    assert state.last_lat is not None and state.last_lon is not None and state.last_t_ms is not None
+    last_lat, last_lon, last_t = state.last_lat, state.last_lon, float(state.last_t_ms)
+    dist_m = state.distance_m
+    odometer = state.odometer if state.odometer is not None else (last_lat, last_lon)
+    cutoff = t_ms - WINDOW_S * 1000.0
+    # recent is in time order; recent[first:] lies within the window, the first of it is
+    # where the stillness test looks back to
+    first = bisect_left(state.recent, cutoff, key=lambda fix: fix[0])
+    back = state.recent[first][1:] if first < len(state.recent) else (last_lat, last_lon)
+    step, back_m, fresh = haversine_m(
+        np.array((last_lat, back[0], odometer[0])), np.array((last_lon, back[1], odometer[1])),
+        np.full(3, lat), np.full(3, lon)).tolist()
+    dt_s = (t_ms - last_t) / 1000.0
+    if step > limits.max_speed_mps * dt_s and state.rejected_in_a_row + 1 < REANCHOR_AFTER:
+        # a GPS jump: rejected, the anchor stays
+        first = bisect_left(state.recent, last_t - WINDOW_S * 1000.0, key=lambda fix: fix[0])
+        return msgspec.structs.replace(
+            state, distance_m=dist_m + 0.0, last_t_ms=int(last_t),
+            rejected_in_a_row=state.rejected_in_a_row + 1, rejected_total=state.rejected_total + 1,
+            recent=state.recent[first:], odometer=odometer if counting else (last_lat, last_lon),
+            travelling=state.travelling and counting), np.array((dist_m,))
+    new = DistanceState(distance_m=dist_m + 0.0, moving_ms=state.moving_ms, last_lat=lat,
+                        last_lon=lon, last_t_ms=int(t_ms), rejected_total=state.rejected_total,
+                        odometer=(lat, lon), recent=[])
+    amount = 0.0
+    if step <= limits.max_speed_mps * dt_s:  # else REANCHOR_AFTER jumps in a row: start again here
+        if last_t >= cutoff:
+            new.recent = [*state.recent, (int(last_t), last_lat, last_lon)][first:]
+        new.speed_mps = step / dt_s if dt_s > 0 else None
+        if back_m >= NOISE_RADIUS_M:  # travelled; a fresh start counts from the odometer
+            starting = not state.travelling
+            amount = fresh if starting else step
+            if counting and step >= limits.stop_speed_mps * dt_s:
+                moving_s = min(dt_s * amount / step if step > 0 else 0.0, WINDOW_S) if starting else dt_s
+                new.moving_ms += int(round(moving_s * 1000))  # as np.rint per step
+            new.travelling = counting
+        elif counting:
+            new.odometer = odometer
+    if counting:
+        new.distance_m = dist_m + amount
+    return new, np.array((dist_m + amount if counting else dist_m,))
 
 
 def _moved_beyond_noise(t: FloatArray, lat: FloatArray, lon: FloatArray,
@@ -217,8 +272,9 @@ def _recent(t: FloatArray, lat: FloatArray, lon: FloatArray,
 
 def _judge_fixes(
     lat: FloatArray, lon: FloatArray, t: FloatArray, limits: SportLimits, carry: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which fixes to keep, and which kept fixes start afresh (a re-anchor, step not counted).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, FloatArray, FloatArray]:
+    """Which fixes to keep, and which kept fixes start afresh (a re-anchor, step not counted);
+    also the kept fixes' indices and the steps (m) and times (s) between them.
 
     Index 0 is the anchor (already accepted). Each round finds the first step faster than
     the sport allows, rejects the fix it leads to, and recomputes from the last good fix,
@@ -230,10 +286,10 @@ def _judge_fixes(
     while True:
         idx = np.flatnonzero(keep)
         step = haversine_m(lat[idx[:-1]], lon[idx[:-1]], lat[idx[1:]], lon[idx[1:]])
-        dt_s = np.diff(t[idx]) / 1000.0
+        dt_s = (t[idx[1:]] - t[idx[:-1]]) / 1000.0  # np.diff, without its overhead
         jump = (step > limits.max_speed_mps * dt_s) & ~breaks[idx[1:]]
         if not jump.any():
-            return keep, breaks
+            return keep, breaks, idx, step, dt_s
         j = int(np.argmax(jump))
         prev, fix = int(idx[j]), int(idx[j + 1])
         # Everything between prev and fix was rejected already: this is the run's length.

@@ -64,7 +64,10 @@ def smooth(tail_alt_m: list[float], alt_m: FloatArray) -> FloatArray:
     raw = np.concatenate((np.asarray(tail_alt_m, dtype=np.float64), alt_m))
     if raw.size < SMOOTH_WINDOW:
         return np.empty(0)
-    return np.asarray(np.median(sliding_window_view(raw, SMOOTH_WINDOW), axis=1))
+    # np.median's result, bit for bit, without its overhead: the middle of each sorted window
+    # plus 0.0 (median takes the mean of that one element), NaN if the window holds one.
+    ordered = np.sort(sliding_window_view(raw, SMOOTH_WINDOW), axis=1)
+    return np.where(np.isnan(ordered[:, -1]), np.nan, ordered[:, SMOOTH_WINDOW // 2] + 0.0)
 
 
 def update(state: ElevationState, batch: Batch, counting: bool = True) -> ElevationState:
@@ -73,8 +76,12 @@ def update(state: ElevationState, batch: Batch, counting: bool = True) -> Elevat
     alt = batch.alt_m[(batch.alt_m >= low) & (batch.alt_m <= high)]
     if alt.size == 0:
         return state
-    new = msgspec.structs.replace(state, tail_alt_m=[*state.tail_alt_m, *alt.tolist()][1 - SMOOTH_WINDOW:])
-    smoothed = smooth(state.tail_alt_m, alt)
+    raw = [*state.tail_alt_m, *alt.tolist()]
+    new = msgspec.structs.replace(state, tail_alt_m=raw[1 - SMOOTH_WINDOW:])
+    if len(raw) == SMOOTH_WINDOW:  # one window (the live case): as `smooth`, without arrays
+        smoothed = np.array((sorted(raw)[SMOOTH_WINDOW // 2] + 0.0,))
+    else:
+        smoothed = smooth(state.tail_alt_m, alt)
     if smoothed.size == 0:
         return new
     if new.anchor_alt_m is None:
@@ -110,6 +117,8 @@ def _follow(state: ElevationState, alt_m: FloatArray) -> tuple[float, float]:
     not per reading.
     """
     assert state.anchor_alt_m is not None and state.extreme_alt_m is not None
+    if alt_m.size == 1:
+        return _follow_one(state, float(alt_m[0]))
     gain = loss = 0.0
     seg = alt_m
     while seg.size:
@@ -135,6 +144,28 @@ def _follow(state: ElevationState, alt_m: FloatArray) -> tuple[float, float]:
             loss += state.anchor_alt_m - float(extreme[k])
         state.anchor_alt_m, state.extreme_alt_m = float(extreme[k]), float(seg[k])
         state.direction, seg = -state.direction, seg[k + 1:]
+    return gain, loss
+
+
+def _follow_one(state: ElevationState, alt_m: float) -> tuple[float, float]:
+    """`_follow` for a single altitude, in scalars (the live case; same result)."""
+    assert state.anchor_alt_m is not None and state.extreme_alt_m is not None
+    gain = loss = 0.0
+    if state.direction == 0:
+        if abs(alt_m - state.anchor_alt_m) >= DEAD_BAND_M:
+            state.direction = 1 if alt_m > state.anchor_alt_m else -1
+            state.extreme_alt_m = alt_m
+        return gain, loss
+    up = state.direction > 0
+    extreme = max(alt_m, state.extreme_alt_m) if up else min(alt_m, state.extreme_alt_m)  # as numpy's
+    if not (extreme - alt_m if up else alt_m - extreme) >= DEAD_BAND_M:
+        state.extreme_alt_m = extreme
+        return gain, loss
+    if up:
+        gain += extreme - state.anchor_alt_m
+    else:
+        loss += state.anchor_alt_m - extreme
+    state.anchor_alt_m, state.extreme_alt_m, state.direction = extreme, alt_m, -state.direction
     return gain, loss
 
 

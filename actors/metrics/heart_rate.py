@@ -14,6 +14,10 @@ Below zone 1 counts in no zone; above HRmax counts in zone 5.
 
 from __future__ import annotations
 
+import functools
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -64,6 +68,8 @@ def valid_hr(hr_bpm: FloatArray) -> FloatArray:
 
 def intervals(carry: Carry, batch: Batch) -> tuple[Intervals, Carry]:
     """Close the carried sample's interval and all but the newest of this batch."""
+    if batch.size == 1 and carry.t_ms is not None:
+        return _interval_one(carry, int(batch.t_ms[0]), float(batch.hr_bpm[0]))
     t = batch.t_ms.astype(np.int64)
     if t.size == 0:
         empty = np.empty(0)
@@ -82,6 +88,19 @@ def intervals(carry: Carry, batch: Batch) -> tuple[Intervals, Carry]:
     if seen.size:
         new_carry.hr_t_ms, new_carry.hr_bpm = int(t[seen[-1]]), float(hr[seen[-1]])
     return Intervals(starts, raw_s, np.minimum(raw_s, MAX_INTERVAL_S), start_hr), new_carry
+
+
+def _interval_one(carry: Carry, t_ms: int, hr_bpm: float) -> tuple[Intervals, Carry]:
+    """`intervals` for one sample after the carried one (the live case), from scalars."""
+    assert carry.t_ms is not None
+    raw_s = max(t_ms - carry.t_ms, 0) / 1000.0
+    low, high = HR_VALID_BPM
+    new_carry = Carry(t_ms=t_ms, hr_t_ms=carry.hr_t_ms, hr_bpm=carry.hr_bpm)
+    if low <= hr_bpm <= high:
+        new_carry.hr_t_ms, new_carry.hr_bpm = t_ms, hr_bpm
+    return Intervals(np.array((carry.t_ms,), dtype=np.int64), np.array((raw_s,)),
+                     np.array((min(raw_s, MAX_INTERVAL_S),)),
+                     np.array((_held_at(carry, carry.t_ms),))), new_carry
 
 
 def _held_at(carry: Carry, t_ms: int) -> float:
@@ -146,21 +165,56 @@ def update(state: HeartRateState, batch: Batch, profile: AthleteProfile,
            counting: bool = True, timing: Timing | None = None) -> HeartRateState:
     """Fold a batch in; `counting=False` (paused) moves the carry on without adding time."""
     iv, carry = timing or intervals(state.carry, batch)
+    if batch.size == 1 and iv.dt_s.size == 1:
+        return _update_one(state, float(batch.hr_bpm[0]), float(iv.hr_bpm[0]), float(iv.dt_s[0]),
+                           carry, profile, counting)
     new = msgspec.structs.replace(state, carry=carry, zone_s=list(state.zone_s))
     hr = valid_hr(batch.hr_bpm)
-    if not np.isnan(hr).all():
-        top = float(np.nanmax(hr))
+    seen = hr[~np.isnan(hr)]
+    if seen.size:
+        top = float(seen.max())
         new.max_hr_bpm = top if state.max_hr_bpm is None else max(state.max_hr_bpm, top)
     if not counting:
         return new
     known = ~np.isnan(iv.hr_bpm)
     new.hr_time_sum += float(np.sum(iv.hr_bpm[known] * iv.dt_s[known]))
     new.hr_time_s += float(np.sum(iv.dt_s[known]))
-    zone = zone_index(iv.hr_bpm, zone_bounds_bpm(profile))
+    zone = zone_index(iv.hr_bpm, np.array(_zone_bounds(profile)))
     inside = zone >= 0
     added = np.bincount(zone[inside], weights=iv.dt_s[inside], minlength=5)
     new.zone_s = [a + float(b) for a, b in zip(new.zone_s, added, strict=True)]
     return new
+
+
+def _update_one(state: HeartRateState, reading_bpm: float, hr_bpm: float, dt_s: float, carry: Carry,
+                profile: AthleteProfile, counting: bool) -> HeartRateState:
+    """`update` for one sample closing one interval (the live case), in scalars: the same
+    float operations as the array code (a one-element numpy sum is 0.0 + x, and x ≥ 0 here)."""
+    new = msgspec.structs.replace(state, carry=carry, zone_s=list(state.zone_s))
+    low, high = HR_VALID_BPM
+    if low <= reading_bpm <= high:
+        new.max_hr_bpm = reading_bpm if state.max_hr_bpm is None else max(state.max_hr_bpm, reading_bpm)
+    if not counting:
+        return new
+    known = not math.isnan(hr_bpm)
+    new.hr_time_sum += hr_bpm * dt_s if known else 0.0
+    new.hr_time_s += dt_s if known else 0.0
+    zone = zone_of(hr_bpm, _zone_bounds(profile))
+    new.zone_s = [s + (dt_s if k == zone else 0.0) for k, s in enumerate(new.zone_s)]
+    return new
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_bounds(profile: AthleteProfile) -> tuple[float, ...]:
+    """`zone_bounds_bpm` as a tuple, once per profile (the profile is frozen)."""
+    return tuple(zone_bounds_bpm(profile).tolist())
+
+
+def zone_of(hr_bpm: float, bounds_bpm: Sequence[float]) -> int:
+    """`zone_index` for one heart rate."""
+    if math.isnan(hr_bpm):
+        return -1
+    return min(bisect_right(bounds_bpm, hr_bpm) - 1, len(bounds_bpm) - 2)
 
 
 def result(state: HeartRateState) -> HeartRate:

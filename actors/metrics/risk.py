@@ -21,6 +21,7 @@ Live signals, each raising the level one step (severe SpO2 raises it to high):
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -30,7 +31,7 @@ import numpy as np
 from actors.batch import Batch, FloatArray
 from actors.metrics import heart_rate
 from actors.metrics.heart_rate import Carry
-from actors.metrics.spo2 import EIH_BELOW_PCT, SpO2, SustainedRun, advance_run
+from actors.metrics.spo2 import EIH_BELOW_PCT, SpO2, SustainedRun, advance_run, advance_run_one
 from actors.profile import AthleteProfile
 
 ACUTE_DAYS, CHRONIC_DAYS = 7, 28
@@ -130,6 +131,10 @@ def update(state: RiskState, batch: Batch, profile: AthleteProfile,
     """Fold a batch in; without `distance_m` (cumulative, per sample) drift is not assessed."""
     if batch.size == 0:
         return state
+    timing = timing or heart_rate.intervals(state.carry, batch)
+    if batch.size == 1 and state.carry.t_ms is not None and timing[0].dt_s.size == 1 \
+            and distance_m is not None:
+        return _update_one(state, batch, profile, float(distance_m[0]), timing)
     hr = heart_rate.valid_hr(batch.hr_bpm)
     ok = ~np.isnan(hr)
     high = hr[ok] >= HR_HIGH_FRACTION * profile.hr_max()
@@ -137,7 +142,7 @@ def update(state: RiskState, batch: Batch, profile: AthleteProfile,
         state, hr_high=advance_run(state.hr_high, batch.t_ms[ok], high, HR_HIGH_MS),
         t0_ms=state.t0_ms if state.t0_ms is not None else int(batch.t_ms[0]),
         window_sums=list(state.window_sums))
-    iv, new.carry = timing or heart_rate.intervals(state.carry, batch)
+    iv, new.carry = timing
     if distance_m is None:
         new.distance_m, new.had_fix = None, False
         return new
@@ -154,6 +159,36 @@ def update(state: RiskState, batch: Batch, profile: AthleteProfile,
     window = (iv.start_ms - int(new.t0_ms or 0)) // DRIFT_WINDOW_MS
     _fold_windows(new, window[use], np.stack((iv.hr_bpm[use] * iv.dt_s[use], iv.dt_s[use],
                                               step[use], iv.raw_s[use])))
+    return new
+
+
+def _update_one(state: RiskState, batch: Batch, profile: AthleteProfile, distance_m: float,
+                timing: heart_rate.Timing) -> RiskState:
+    """`update` for one sample closing one interval (the live case), in scalars; arrays only
+    when a drift window closes. The same float operations as the array code (a one-element
+    numpy sum is 0.0 + x, and x ≥ 0 here)."""
+    iv, carry = timing
+    t_ms, reading_bpm = int(batch.t_ms[0]), float(batch.hr_bpm[0])
+    low, high = heart_rate.HR_VALID_BPM
+    hr_high = state.hr_high
+    if low <= reading_bpm <= high:
+        hr_high = advance_run_one(hr_high, t_ms, reading_bpm >= HR_HIGH_FRACTION * profile.hr_max(),
+                                  HR_HIGH_MS)
+    fix = not (math.isnan(batch.lat[0]) or math.isnan(batch.lon[0]))
+    new = msgspec.structs.replace(
+        state, carry=carry, hr_high=hr_high, t0_ms=state.t0_ms if state.t0_ms is not None else t_ms,
+        window_sums=list(state.window_sums), distance_m=distance_m, had_fix=fix)
+    was_fix, was_m = (state.had_fix, state.distance_m) if state.distance_m is not None else (False, 0.0)
+    step_m = distance_m - was_m
+    hr_bpm, dt_s = float(iv.hr_bpm[0]), float(iv.dt_s[0])
+    if not (was_fix and fix and step_m > 0 and not math.isnan(hr_bpm)):
+        return new
+    window = (int(iv.start_ms[0]) - int(new.t0_ms or 0)) // DRIFT_WINDOW_MS
+    sums = (hr_bpm * dt_s, dt_s, step_m, float(iv.raw_s[0]))
+    if window == new.window:  # the open window goes on
+        new.window_sums = [x + total for x, total in zip(sums, new.window_sums, strict=True)]
+    else:
+        _fold_windows(new, np.array((window,)), np.array(sums).reshape(4, 1))
     return new
 
 

@@ -14,6 +14,8 @@ athlete is (nearly) standing still.
 
 from __future__ import annotations
 
+import math
+
 import msgspec
 import numpy as np
 
@@ -68,6 +70,9 @@ def update(state: SplitsState, batch: Batch, distance_m: FloatArray, counting: b
     if batch.size == 0:
         return state
     iv, carry = timing or heart_rate.intervals(state.carry, batch)
+    if batch.size == 1 and state.distance_m is not None and iv.dt_s.size == 1 \
+            and math.isfinite(distance_m[0]):
+        return _update_one(state, int(batch.t_ms[0]), float(distance_m[0]), counting, iv, carry)
     dist = np.maximum.accumulate(np.asarray(distance_m, dtype=np.float64))
     raw_s = iv.raw_s if counting else np.zeros_like(iv.raw_s)
     if state.distance_m is None:  # the first sample: no interval closes on it
@@ -82,6 +87,34 @@ def update(state: SplitsState, batch: Batch, distance_m: FloatArray, counting: b
     tail_d = np.concatenate((np.asarray(state.tail_distance_m), d_pts[-batch.size:]))
     recent = tail_t >= batch.t_ms[-1] - PACE_WINDOW_MS
     new.tail_t_ms, new.tail_distance_m = tail_t[recent].tolist(), tail_d[recent].tolist()
+    return new
+
+
+def _update_one(state: SplitsState, t_ms: int, distance_m: float, counting: bool,
+                iv: heart_rate.Intervals, carry: Carry) -> SplitsState:
+    """`update` for one sample closing one interval (the live case), in scalars; arrays only
+    when it completes a kilometre. The same float operations as the array code (a one-element
+    numpy sum is 0.0 + x, and x ≥ 0 here)."""
+    assert state.distance_m is not None
+    d_pts = (state.distance_m, max(state.distance_m, distance_m))  # as np.maximum(distance_m, ...)
+    raw_s = float(iv.raw_s[0]) if counting else 0.0
+    clock_pts = (state.clock_s + 0.0, state.clock_s + raw_s)
+    new = msgspec.structs.replace(state, carry=carry, distance_m=d_pts[1], clock_s=clock_pts[1],
+                                  splits=list(state.splits))
+    km_done = len(state.splits)
+    if math.floor(d_pts[0] / SPLIT_M) == math.floor(d_pts[1] / SPLIT_M) == km_done:
+        hr_bpm, dt_s = float(iv.hr_bpm[0]), (float(iv.dt_s[0]) if counting else 0.0)
+        known = not math.isnan(hr_bpm)
+        new.hr_time_sum = (hr_bpm * dt_s if known else 0.0) + state.hr_time_sum
+        new.hr_time_s = (dt_s if known else 0.0) + state.hr_time_s
+    else:
+        _close_splits(new, np.array(d_pts), np.array(clock_pts), iv.hr_bpm,
+                      iv.dt_s if counting else np.zeros(1))
+    # the pace window: samples of the last PACE_WINDOW_MS (timestamps may be out of order)
+    cutoff = t_ms - PACE_WINDOW_MS
+    tail = [(t, d) for t, d in zip(state.tail_t_ms, state.tail_distance_m, strict=True) if t >= cutoff]
+    tail.append((t_ms, d_pts[1]))
+    new.tail_t_ms, new.tail_distance_m = [t for t, _ in tail], [d for _, d in tail]
     return new
 
 

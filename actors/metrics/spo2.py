@@ -14,6 +14,7 @@ reading Stride does not have, so it is not used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -53,30 +54,62 @@ class SustainedRun(msgspec.Struct, kw_only=True):
 def advance_run(run: SustainedRun, t_ms: IntArray, hit: np.ndarray, min_ms: int,
                 max_gap_ms: int = MAX_GAP_MS) -> SustainedRun:
     """Fold readings at `t_ms` (valid ones only) where the condition is `hit` into the run."""
+    if t_ms.size == 1:
+        return advance_run_one(run, int(t_ms[0]), bool(hit[0]), min_ms, max_gap_ms)
+    return advance_runs([run], t_ms, hit[np.newaxis], min_ms, max_gap_ms)[0]
+
+
+def advance_runs(runs: Sequence[SustainedRun], t_ms: IntArray, hits: np.ndarray, min_ms: int,
+                 max_gap_ms: int = MAX_GAP_MS) -> list[SustainedRun]:
+    """`advance_run` for several runs over the same readings (row i of `hits` for run i),
+    in one set of array operations."""
     if t_ms.size == 0:
-        return run
+        return list(runs)
     t = t_ms.astype(np.int64)
-    prev_t = np.concatenate(([run.last_t_ms if run.last_t_ms is not None else t[0]], t[:-1]))
-    broken = t - prev_t > max_gap_ms
-    if run.last_t_ms is None:
-        broken[0] = True
-    prev_hit = np.concatenate(([run.start_ms is not None], hit[:-1]))
-    starts = hit & (~prev_hit | broken)
-    first = np.maximum.accumulate(np.where(starts, np.arange(t.size), -1))
-    carried = run.start_ms if run.start_ms is not None else 0
+    broken = np.empty(hits.shape, dtype=bool)
+    broken[:, 1:] = t[1:] - t[:-1] > max_gap_ms
+    broken[:, 0] = [r.last_t_ms is None or int(t[0]) - r.last_t_ms > max_gap_ms for r in runs]
+    prev_hit = np.concatenate(([[r.start_ms is not None] for r in runs], hits[:, :-1]), axis=1)
+    starts = hits & (~prev_hit | broken)
+    first = np.maximum.accumulate(np.where(starts, np.arange(t.size), -1), axis=1)
+    carried = np.array([[r.start_ms if r.start_ms is not None else 0] for r in runs], dtype=np.int64)
     run_start = np.where(first >= 0, t[first], carried)
-    sustained = hit & (t - run_start >= min_ms)
-    new_runs = np.unique(run_start[sustained])
-    episodes = int(new_runs.size)
-    if run.sustained and run.start_ms is not None and run.start_ms in new_runs:
-        episodes -= 1  # the carried run was counted when it first reached the minimum
-    longest = int((t - run_start)[sustained].max()) if sustained.any() else 0
+    lasted = t - run_start
+    sustained = hits & (lasted >= min_ms)
+    longest = np.where(sustained, lasted, 0).max(axis=1).tolist()
+    out = []
+    for k, (run, hit_now, start_now, sustained_now) in enumerate(zip(
+            runs, hits[:, -1].tolist(), run_start[:, -1].tolist(), sustained[:, -1].tolist(), strict=True)):
+        new_runs = set(run_start[k, sustained[k]].tolist())  # distinct runs (np.unique costs more)
+        episodes = len(new_runs)
+        if run.sustained and run.start_ms is not None and run.start_ms in new_runs:
+            episodes -= 1  # the carried run was counted when it first reached the minimum
+        out.append(SustainedRun(
+            last_t_ms=int(t[-1]),
+            start_ms=start_now if hit_now else None,
+            sustained=sustained_now,
+            episodes=run.episodes + episodes,
+            longest_ms=max(run.longest_ms, longest[k]),
+        ))
+    return out
+
+
+def advance_run_one(run: SustainedRun, t_ms: int, hit: bool, min_ms: int,
+                    max_gap_ms: int = MAX_GAP_MS) -> SustainedRun:
+    """`advance_run` for a single reading, in scalars (the live case; same result)."""
+    if run.start_ms is not None and run.last_t_ms is not None and t_ms - run.last_t_ms <= max_gap_ms:
+        start = run.start_ms  # the run goes on
+    else:
+        start = t_ms if hit else (run.start_ms if run.start_ms is not None else 0)
+    sustained = hit and t_ms - start >= min_ms
+    # counted once, when the run first reaches the minimum
+    new_episode = sustained and not (run.sustained and run.start_ms == start)
     return SustainedRun(
-        last_t_ms=int(t[-1]),
-        start_ms=int(run_start[-1]) if hit[-1] else None,
-        sustained=bool(sustained[-1]),
-        episodes=run.episodes + episodes,
-        longest_ms=max(run.longest_ms, longest),
+        last_t_ms=t_ms,
+        start_ms=start if hit else None,
+        sustained=sustained,
+        episodes=run.episodes + new_episode,
+        longest_ms=max(run.longest_ms, t_ms - start if sustained else 0),
     )
 
 
@@ -111,19 +144,39 @@ def initial() -> SpO2State:
 
 def update(state: SpO2State, batch: Batch, low_threshold_pct: float = LOW_THRESHOLD_PCT) -> SpO2State:
     low_pct, high_pct = SPO2_VALID_PCT
+    if batch.size == 1:
+        return _update_one(state, int(batch.t_ms[0]), float(batch.spo2_pct[0]), low_threshold_pct)
     ok = (batch.spo2_pct >= low_pct) & (batch.spo2_pct <= high_pct)
     if not ok.any():
         return state
     t, spo2 = batch.t_ms[ok], batch.spo2_pct[ok]
     least = float(spo2.min())
+    below = (low_threshold_pct, EIH_BELOW_PCT["mild"], EIH_BELOW_PCT["moderate"], EIH_BELOW_PCT["severe"])
+    low, mild, moderate, severe = advance_runs(  # the four runs share the readings: one pass
+        (state.low, state.mild, state.moderate, state.severe), t,
+        spo2 < np.array(below)[:, np.newaxis], SUSTAIN_MS)
     return SpO2State(
         low_threshold_pct=low_threshold_pct,
         spo2_pct=float(spo2[-1]),
         min_spo2_pct=least if state.min_spo2_pct is None else min(state.min_spo2_pct, least),
-        low=advance_run(state.low, t, spo2 < low_threshold_pct, SUSTAIN_MS),
-        mild=advance_run(state.mild, t, spo2 < EIH_BELOW_PCT["mild"], SUSTAIN_MS),
-        moderate=advance_run(state.moderate, t, spo2 < EIH_BELOW_PCT["moderate"], SUSTAIN_MS),
-        severe=advance_run(state.severe, t, spo2 < EIH_BELOW_PCT["severe"], SUSTAIN_MS),
+        low=low, mild=mild, moderate=moderate, severe=severe,
+    )
+
+
+def _update_one(state: SpO2State, t_ms: int, spo2_pct: float, low_threshold_pct: float) -> SpO2State:
+    """`update` for a single reading, in scalars (the live case; same result)."""
+    low_pct, high_pct = SPO2_VALID_PCT
+    if not low_pct <= spo2_pct <= high_pct:
+        return state
+    least = state.min_spo2_pct
+    return SpO2State(
+        low_threshold_pct=low_threshold_pct,
+        spo2_pct=spo2_pct,
+        min_spo2_pct=spo2_pct if least is None else min(least, spo2_pct),
+        low=advance_run_one(state.low, t_ms, spo2_pct < low_threshold_pct, SUSTAIN_MS),
+        mild=advance_run_one(state.mild, t_ms, spo2_pct < EIH_BELOW_PCT["mild"], SUSTAIN_MS),
+        moderate=advance_run_one(state.moderate, t_ms, spo2_pct < EIH_BELOW_PCT["moderate"], SUSTAIN_MS),
+        severe=advance_run_one(state.severe, t_ms, spo2_pct < EIH_BELOW_PCT["severe"], SUSTAIN_MS),
     )
 
 

@@ -12,6 +12,8 @@ Edwards 1993: minutes in the five %HRmax zones (50-60 â€¦ 90-100 %) weighted 1â€
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -59,14 +61,39 @@ def update(state: TrainingLoadState, batch: Batch, profile: AthleteProfile,
     iv, carry = timing or heart_rate.intervals(state.carry, batch)
     if not counting:
         return msgspec.structs.replace(state, carry=carry)
+    if iv.dt_s.size == 1:
+        return _update_one(state, float(iv.hr_bpm[0]), float(iv.dt_s[0]), carry, profile)
     known = ~np.isnan(iv.hr_bpm)
     hr, minutes = iv.hr_bpm[known], iv.dt_s[known] / 60.0
     banister = banister_trimp(minutes, hr, profile.hr_rest(), profile.hr_max(), profile.sex_or_default())
-    zone = heart_rate.zone_index(hr, profile.hr_max() * np.array(ZONE_FRACTIONS))
+    zone = heart_rate.zone_index(hr, np.array(_edwards_bounds(profile.hr_max())))
     edwards = np.where(zone >= 0, zone + 1, 0) * minutes
     return TrainingLoadState(carry=carry,
                              trimp_banister=state.trimp_banister + float(banister.sum()),
                              trimp_edwards=state.trimp_edwards + float(edwards.sum()))
+
+
+def _update_one(state: TrainingLoadState, hr_bpm: float, dt_s: float, carry: Carry,
+                profile: AthleteProfile) -> TrainingLoadState:
+    """`update` for one closed interval (the live case), in scalars: the same float operations
+    as the array code, with numpy's exp (math.exp may differ in the last bit)."""
+    if math.isnan(hr_bpm):
+        return TrainingLoadState(carry=carry, trimp_banister=state.trimp_banister + 0.0,
+                                 trimp_edwards=state.trimp_edwards + 0.0)
+    minutes = dt_s / 60.0
+    hr_rest, hr_max = profile.hr_rest(), profile.hr_max()
+    a, b = BANISTER_WEIGHTING[profile.sex_or_default()]
+    reserve = min(max((hr_bpm - hr_rest) / (hr_max - hr_rest), 0.0), 1.0)  # np.clip
+    banister = minutes * reserve * a * float(np.exp(b * reserve))
+    zone = heart_rate.zone_of(hr_bpm, _edwards_bounds(hr_max))
+    return TrainingLoadState(carry=carry, trimp_banister=state.trimp_banister + banister,
+                             trimp_edwards=state.trimp_edwards + (zone + 1 if zone >= 0 else 0) * minutes)
+
+
+@functools.lru_cache(maxsize=256)
+def _edwards_bounds(hr_max_bpm: float) -> tuple[float, ...]:
+    """Edwards' zone boundaries in bpm (%HRmax), once per HRmax."""
+    return tuple((hr_max_bpm * np.array(ZONE_FRACTIONS)).tolist())
 
 
 def result(state: TrainingLoadState) -> TrainingLoad:

@@ -162,7 +162,7 @@ async def test_coalesced_batches_of_many_workouts_are_each_applied_once(
     alone = Workout.create(wids[0], uuid.UUID(USER), "run", t0)
     alone.start()
     alone.apply_samples(0, _samples(0, 30, t0))
-    for wid, data in zip(wids, snapshots, strict=True):
+    for data in snapshots:
         restored = Workout.restore(data)
         assert restored.acked_seq == 29
         assert restored.summary().distance_m == pytest.approx(alone.summary().distance_m, rel=1e-12)

@@ -152,3 +152,22 @@ def test_cumulative_distance_is_the_distance_metric(seed: int, n: int, fractions
     assert np.all(np.diff(joined) >= 0)
     if n:
         assert joined[-1] == state.distance_m
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400), steady=st.booleans(),
+       profile=st.sampled_from(PROFILES))
+def test_one_sample_at_a_time_agrees_with_the_whole(seed: int, n: int, steady: bool,
+                                                    profile: AthleteProfile) -> None:
+    """The live case (a sample a second) takes each aggregator's scalar path: it must fold
+    to the same state as the array path over the whole workout."""
+    batch = workout(seed, n, steady=steady)
+    whole_state, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
+    singles = [slice(k, k + 1) for k in range(n)]
+    state = distance.initial()
+    for s in singles:
+        state = distance.update(state, part(batch, s), SPORT_LIMITS["run"])
+    assert_same(msgspec.to_builtins(state), msgspec.to_builtins(whole_state), "distance")
+    for name in AGGREGATORS:
+        assert_same(fold(name, batch, dist, profile, singles),
+                    fold(name, batch, dist, profile, [slice(0, n)]), name)
