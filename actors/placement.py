@@ -30,22 +30,24 @@ _ACTOR_OPTIONS = {"lifetime": "detached", "get_if_exists": True, "max_restarts":
 
 
 class HostCalls:
-    """Samples calls to one host actor. While a call is in flight, the batches that arrive
-    queue up and go together, as one `samples_many`, when it returns: no added delay when
-    idle, and under load one Ray call (and on the host one Kafka produce and one Redis
-    pipeline) carries many workouts' batches. Use from one event loop."""
+    """Samples calls to one host actor. While `max_in_flight` calls are in flight, the
+    batches that arrive queue up and go together, as one `samples_many`, when one returns:
+    no added delay when idle, and under load one Ray call (and on the host one Kafka produce
+    and one Redis pipeline) carries many workouts' batches. Two in flight let the host apply
+    one call while the previous one waits for Kafka. Use from one event loop."""
 
-    def __init__(self, actor: Any, max_calls: int = 100) -> None:
+    def __init__(self, actor: Any, max_calls: int = 100, max_in_flight: int = 2) -> None:
         self.actor = actor
         self._max_calls = max_calls
+        self._max_in_flight = max_in_flight
         self._queue: list[tuple[SamplesCall, asyncio.Future[Reply]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def samples(self, workout_id: str, user_id: str, seq: int, samples: list[Sample]) -> Reply:
         reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._queue.append(((workout_id, user_id, seq, samples), reply))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_queued())
+        if len(self._senders) < self._max_in_flight:
+            self._senders.add(asyncio.create_task(self._send_queued()))
         return await reply
 
     async def _send_queued(self) -> None:
@@ -55,7 +57,7 @@ class HostCalls:
                 del self._queue[:self._max_calls]
                 try:
                     replies = await self.actor.samples_many.remote([call for call, _ in batch])
-                except Exception as exc:  # the host died or Ray is unreachable: every caller hears
+                except Exception as exc:  # the host died or Ray is unreachable: all callers hear
                     for _, waiting in batch:
                         if not waiting.done():
                             waiting.set_exception(exc)
@@ -64,7 +66,9 @@ class HostCalls:
                     if not waiting.done():  # its caller may have timed out
                         waiting.set_result(reply)
         finally:
-            self._sender = None
+            # At once, with no await after the empty-queue check: a batch queued from now
+            # on starts a sender of its own.
+            self._senders.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
 
 
 class Placement(Protocol):

@@ -109,7 +109,9 @@ class Fleet:
         self.sent: dict[uuid.UUID, int] = {}
         self.starts: list[float] = []
         self.joins: list[float] = []
-        """Start → first ack of workouts started during the steady state."""
+        """Start → first sample acked, of workouts started during the steady state."""
+        self.start_acks: list[float] = []
+        """Start → the ack that answers `start` (the device's first ack), in the steady state."""
         self.acks: list[float] = []
         self.errors: list[str] = []
         self.measuring = False
@@ -125,6 +127,8 @@ class Fleet:
         begun = time.perf_counter()
         calls = self.calls[wid] = await asyncio.to_thread(self.place.calls, wid)
         reply = await calls.actor.start.remote(str(wid), self.user, "run", self.t0)
+        if self.measuring:
+            self.start_acks.append((time.perf_counter() - begun) * 1000)
         if reply.error_code is None:
             reply = await calls.samples(str(wid), self.user, 0, _samples(0, 1, self.t0))
         if reply.error_code is not None:
@@ -189,13 +193,13 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
             ramp = progress.add_task(f"starting {workouts} workouts ({placement})", total=workouts)
             steady = progress.add_task(f"steady state for {seconds} s", total=seconds)
             tick, next_start = 0, 0
-            per_tick = max(1, round(start_rate * Fleet.TICK_S))
             began = time.monotonic()
             measured_from = cpu_before = None
             while True:
-                for i in range(next_start, min(next_start + per_tick, workouts)):
+                due = min(workouts, int((tick + 1) * Fleet.TICK_S * start_rate))
+                for i in range(next_start, due):
                     fleet.spawn(fleet.start(fleet.ids[i]))
-                next_start = min(next_start + per_tick, workouts)
+                next_start = max(next_start, due)
                 if fleet.measuring and tick % round(1 / Fleet.TICK_S) == 0:
                     fleet.ids.append(uuid.uuid4())  # an athlete a second joins the steady state
                     fleet.spawn(fleet.start(fleet.ids[-1]))
@@ -233,6 +237,8 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
         "start_rate": start_rate,
         "start_to_first_ack_ms": {"p50": statistics.median(fleet.starts) if fleet.starts else None,
                                   "p99": _pct(fleet.starts, 0.99)},
+        "join_to_start_ack_ms": {"p50": statistics.median(fleet.start_acks) if fleet.start_acks
+                                 else None, "p99": _pct(fleet.start_acks, 0.99)},
         "join_to_first_ack_ms": {"p50": statistics.median(fleet.joins) if fleet.joins else None,
                                  "p99": _pct(fleet.joins, 0.99), "max": max(fleet.joins, default=None),
                                  "count": len(fleet.joins)},
@@ -307,7 +313,9 @@ def _markdown(r: dict[str, Any]) -> str:
         f"every {s['metrics_every_s']} s |",
         f"| ramp ({s['start_rate']} starts/s): start → first ack p50 / p99 | "
         f"{s['start_to_first_ack_ms']['p50'] or nan:.1f} / {s['start_to_first_ack_ms']['p99']:.1f} ms |",
-        f"| steady state, one athlete joining a second: start → first ack p50 / max | "
+        f"| steady state, an athlete joining a second: start → its ack p50 / p99 | "
+        f"{s['join_to_start_ack_ms']['p50'] or nan:.1f} / {s['join_to_start_ack_ms']['p99']:.1f} ms |",
+        f"| steady state, an athlete joining a second: start → first sample acked p50 / max | "
         f"{s['join_to_first_ack_ms']['p50'] or nan:.1f} / {s['join_to_first_ack_ms']['max'] or nan:.1f}"
         f" ms ({s['join_to_first_ack_ms']['count']} starts) |",
         f"| ack p50 / p99 (steady) | {s['ack_ms']['p50'] or nan:.1f} / "
