@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -20,7 +21,7 @@ from gateway.access import PUBLIC, authenticate_guard
 from gateway.access_watch import AccessWatch
 from gateway.auth import Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.ingest import ingest
+from gateway.ingest import Connections, IngestLimits, ingest
 from gateway.live import live
 from gateway.oidc import OidcClient, OidcProvider
 from gateway.throttle import LoginThrottle
@@ -46,6 +47,7 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str
     """How browsers reach this gateway (OIDC redirect URIs are built from it)."""
     oidc_providers: list[OidcProvider] = []
+    ingest: IngestLimits = IngestLimits()
 
 
 @get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
@@ -54,6 +56,12 @@ async def healthz(state: State) -> dict[str, Any]:
     async with state.pool.connection() as conn:
         await conn.execute("SELECT 1")
     return {"ok": True}
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, as browsers send it in `Origin`."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def create_app(config: GatewayConfig) -> Litestar:
@@ -80,6 +88,9 @@ def create_app(config: GatewayConfig) -> Litestar:
         app.state.throttle = LoginThrottle(redis, config.redis_prefix)
         app.state.access_watch = AccessWatch(redis, config.redis_prefix)
         app.state.access_watch.start()
+        app.state.ingest_limits = config.ingest
+        app.state.device_connections = Connections(config.ingest.max_connections_per_user)
+        app.state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
         app.state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
                                              config.placement_hosts)
         app.state.oidc = {

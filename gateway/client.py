@@ -61,7 +61,12 @@ class DeviceClient:
 
     async def send_frame(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
         """Send one frame; return the server's frames up to and including its ack or error."""
-        await self._ws.send(self._encoder.encode(frame))
+        return await self.send_raw(self._encoder.encode(frame))
+
+    async def send_raw(self, data: bytes | str) -> list[protocol.ServerFrame]:
+        """Send bytes as they are (a test of a server's error handling, or a frame built by
+        hand); return the server's frames up to and including its ack or error."""
+        await self._ws.send(data)
         answers: list[protocol.ServerFrame] = []
         while True:
             raw = await self._ws.recv()

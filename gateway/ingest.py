@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
+from operator import itemgetter
 from typing import Any
 
+import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -23,7 +26,69 @@ from storage import athletes
 log = logging.getLogger("stride.ingest")
 
 WS_POLICY_VIOLATION = 1008
+WS_MESSAGE_TOO_BIG = 1009
 ACTOR_CALL_TIMEOUT_S = 30.0
+
+
+class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """What one device connection may do. Over a limit the device gets an error frame and
+    the stream goes on, or — when it cannot — a close with the RFC 6455 code (1008 policy,
+    1009 too big)."""
+
+    max_frame_bytes: int = 64 * 1024
+    """A larger frame closes the connection with 1009."""
+    max_samples_per_batch: int = protocol.MAX_SAMPLES_PER_BATCH
+    frames_per_s: float = 20.0
+    """Sustained frames a second per connection (a token bucket) …"""
+    frame_burst: int = 40
+    """… and how many may come at once (a device resending its backlog after a reconnect)."""
+    max_connections_per_user: int = 8
+    """Open device connections per account, in one gateway process."""
+    max_future_ms: int = 5 * 60 * 1000
+    """How far ahead of the gateway's clock a sample's time may be."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins allowed besides the gateway's own (clients that send no Origin
+    header, like watches and phone apps, are not affected)."""
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate, self._burst = rate, float(burst)
+        self._tokens, self._at = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
+class Connections:
+    """Open device connections per account in this process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[uuid.UUID, int] = {}
+
+    def try_open(self, user_id: uuid.UUID) -> bool:
+        if self._open.get(user_id, 0) >= self.limit:
+            return False
+        self._open[user_id] = self._open.get(user_id, 0) + 1
+        return True
+
+    def close(self, user_id: uuid.UUID) -> None:
+        left = self._open.get(user_id, 0) - 1
+        if left > 0:
+            self._open[user_id] = left
+        else:
+            self._open.pop(user_id, None)
+
+
+class TooBig(Exception):
+    """A frame over the size limit: the connection closes with 1009."""
 
 
 def choose_subprotocol(header: str | None) -> str | None:
@@ -39,18 +104,35 @@ def choose_subprotocol(header: str | None) -> str | None:
 class IngestSession:
     """One device connection: which workouts it started, and how to reach their actors."""
 
-    def __init__(self, principal: Principal, codec: Codec, placement: Placement, pool: Any) -> None:
+    def __init__(self, principal: Principal, codec: Codec, placement: Placement, pool: Any,
+                 limits: IngestLimits | None = None) -> None:
         self.principal = principal
         self.pool = pool
         self.codec = codec
         self.placement = placement
+        self.limits = limits or IngestLimits()
         self.started: set[uuid.UUID] = set()
+        self.finished: dict[uuid.UUID, int] = {}
+        """Workouts finished on this connection, with their final ack."""
+        self._bucket = TokenBucket(self.limits.frames_per_s, self.limits.frame_burst)
+        self._newest: dict[uuid.UUID, tuple[int, int]] = {}
+        """Per workout, (seq, t_ms) of the newest sample acked on this connection."""
 
     async def handle(self, data: bytes | str) -> list[protocol.ServerFrame]:
+        """The answer to one frame. Raises TooBig for a frame over the size limit."""
+        if len(data) > self.limits.max_frame_bytes:
+            raise TooBig(f"frame of {len(data)} bytes; the limit is {self.limits.max_frame_bytes}")
         try:
             frame = self.codec.decode(data)
         except FrameError as exc:
             return [exc.error]
+        if not self._bucket.take():
+            return [Error(code="rate_limited", workout_id=frame.workout_id,
+                          seq=getattr(frame, "seq", None),
+                          message=f"more than {self.limits.frames_per_s:g} frames a second; "
+                                  "nothing of this frame was applied: send it again, slower")]
+        if isinstance(frame, protocol.Samples) and (refused := self._check_times(frame)):
+            return [refused]
         try:
             return await self._dispatch(frame)
         except Exception:  # Ray or the actor unreachable, or a call timed out
@@ -73,12 +155,18 @@ class IngestSession:
             if reply.error_code is None:
                 self.started.add(wid)
             return self._answer(wid, reply, None)
+        if wid in self.finished:
+            if isinstance(frame, protocol.Finish):  # a resend: the device missed our ack
+                return [Ack(workout_id=wid, seq=self.finished[wid])]
+            return [Error(code="workout_finished", workout_id=wid, seq=getattr(frame, "seq", None),
+                          message="the workout is finished; no more samples or changes")]
         if wid not in self.started:
             return [Error(code="not_started", workout_id=wid, seq=getattr(frame, "seq", None),
                           message="send `start` for this workout on this connection first")]
         if isinstance(frame, protocol.Samples):
             calls = await asyncio.to_thread(self.placement.calls, wid)
             reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.samples))
+            self._acked(frame, reply.acked_seq)
             return self._answer(wid, reply, frame.seq)
         actor = await asyncio.to_thread(self.placement.handle, wid)
         action = {protocol.Pause: "pause", protocol.Resume: "resume", protocol.Finish: "finish"}
@@ -86,7 +174,38 @@ class IngestSession:
         if reply.error_code is None and reply.status == "finished":
             await asyncio.to_thread(self.placement.release, wid)
             self.started.discard(wid)
+            self.finished[wid] = reply.acked_seq
         return self._answer(wid, reply, None)
+
+    def _check_times(self, frame: protocol.Samples) -> Error | None:
+        """Batch size and sample times: not far ahead of our clock, never going back.
+        Samples the device resends (already acked here) are not judged again."""
+        limits, n = self.limits, len(frame.samples)
+        if n > limits.max_samples_per_batch:
+            return Error(code="batch_too_large", workout_id=frame.workout_id, seq=frame.seq,
+                         message=f"{n} samples in one frame; send at most "
+                                 f"{limits.max_samples_per_batch} per frame")
+        times = list(map(itemgetter(0), frame.samples))
+        newest_seq, newest_t = self._newest.get(frame.workout_id, (-1, -1))
+        previous = newest_t if frame.seq > newest_seq else -1
+        latest_allowed = int(time.time() * 1000) + limits.max_future_ms
+        if max(times) > latest_allowed:  # the loops below run only to name the culprit
+            i = next(i for i, t in enumerate(times) if t > latest_allowed)
+            return Error(code="time_in_future", workout_id=frame.workout_id, seq=frame.seq + i,
+                         message=f"sample time {times[i]} is more than {limits.max_future_ms // 1000}"
+                                 " s ahead of the server clock; check the device clock")
+        if times[0] < previous or times != sorted(times):
+            pairs = zip([previous, *times], times, strict=False)
+            i = next(i for i, (a, b) in enumerate(pairs) if b < a)
+            return Error(code="time_backwards", workout_id=frame.workout_id, seq=frame.seq + i,
+                         message=f"sample time {times[i]} is before the one sent before it; "
+                                 "times must not decrease")
+        return None
+
+    def _acked(self, frame: protocol.Samples, acked_seq: int) -> None:
+        last = frame.seq + len(frame.samples) - 1
+        if acked_seq >= last:
+            self._newest[frame.workout_id] = (last, frame.samples[-1][0])
 
     async def _athlete(self, started_at_ms: int) -> AthleteContext:
         """The profile and load history the workout's metrics and risk need."""
@@ -112,6 +231,11 @@ class IngestSession:
 @websocket("/v1/ingest", opt=PUBLIC)  # authenticates itself, before accepting the upgrade
 async def ingest(socket: WebSocket) -> None:
     state = socket.app.state
+    limits: IngestLimits = state.ingest_limits
+    origin = socket.headers.get("origin")
+    if origin is not None and origin not in state.allowed_origins:
+        await socket.close(code=WS_POLICY_VIOLATION, reason=f"origin {origin} is not allowed")
+        return
     token = bearer_token(socket.headers, socket.query_params)
     principal = await state.auth.authenticate(token)
     if principal is None:
@@ -121,11 +245,25 @@ async def ingest(socket: WebSocket) -> None:
     if subprotocol is None:
         await socket.close(code=WS_POLICY_VIOLATION, reason="unsupported subprotocol")
         return
+    connections: Connections = state.device_connections
+    if not connections.try_open(principal.user_id):
+        await socket.close(code=WS_POLICY_VIOLATION,
+                           reason=f"already {connections.limit} device connections for this "
+                                  "account; close one first")
+        return
+    try:
+        await _serve(socket, state, principal, token, subprotocol, limits)
+    finally:
+        connections.close(principal.user_id)
+
+
+async def _serve(socket: WebSocket, state: Any, principal: Principal, token: str | None,
+                 subprotocol: str, limits: IngestLimits) -> None:
     # A client that offered no subprotocol gets JSON, and no subprotocol in the answer.
     offered = bool(socket.headers.get("sec-websocket-protocol"))
     await socket.accept(subprotocols=subprotocol if offered else None)
     codec = protocol.CODECS[subprotocol]
-    session = IngestSession(principal, codec, state.placement, state.pool)
+    session = IngestSession(principal, codec, state.placement, state.pool, limits)
     mode = "binary" if codec.binary else "text"
 
     async def still_allowed() -> bool:
@@ -139,7 +277,12 @@ async def ingest(socket: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             data = message.get("bytes") or message.get("text") or b""
-            for out in await session.handle(data):
+            try:
+                answers = await session.handle(data)
+            except TooBig as exc:
+                await socket.close(code=WS_MESSAGE_TOO_BIG, reason=str(exc))
+                return
+            for out in answers:
                 await socket.send_data(codec.encode(out), mode=mode)
     except (WebSocketDisconnect, RuntimeError):  # RuntimeError: closed by the access watch
         return

@@ -19,6 +19,7 @@ MSGPACK = "stride.v1.msgpack"
 SUBPROTOCOLS = (JSON, MSGPACK)
 
 MAX_SAMPLES_PER_BATCH = 1000
+"""Default limit of samples in one frame (gateway.ingest.IngestLimits)."""
 
 TimeMs = Annotated[int, Meta(ge=0, le=2**53)]
 Lat = Annotated[float, Meta(ge=-90, le=90)]
@@ -42,7 +43,7 @@ class Start(Frame, tag="start"):
 class Samples(Frame, tag="samples"):
     workout_id: uuid.UUID
     seq: Annotated[int, Meta(ge=0)]
-    samples: Annotated[list[DeviceSample], Meta(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
+    samples: Annotated[list[DeviceSample], Meta(min_length=1)]
 
 
 class Pause(Frame, tag="pause"):
@@ -78,9 +79,11 @@ class Error(Frame, tag="error"):
 ServerFrame = Ack | Error
 
 ErrorCode = Literal[
-    "malformed", "unknown_type", "invalid", "not_started", "foreign_workout", "seq_gap",
-    "workout_finished", "invalid_state", "unavailable",
+    "malformed", "unknown_type", "invalid", "batch_too_large", "time_in_future", "time_backwards",
+    "rate_limited", "not_started", "foreign_workout", "seq_gap", "workout_finished",
+    "invalid_state", "unavailable",
 ]
+"""Every `code` an error frame can carry (README, Device protocol, says what each means)."""
 
 
 class _Peek(msgspec.Struct):
@@ -124,13 +127,15 @@ class Codec:
                 raise FrameError("unknown_type", f"unknown frame type {peek.type!r}; "
                                  f"expected one of {sorted(known)}", peek.seq) from None
             raise FrameError("invalid", str(exc), peek.seq) from None
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            # (msgspec's MessagePack decoder raises UnicodeDecodeError for a string that is
+            # not UTF-8; found by the fuzz test)
             raise FrameError("malformed", f"not a {self.subprotocol} frame: {exc}") from None
 
     def _try_peek(self, raw: bytes) -> _Peek:
         try:
             return self._peek.decode(raw)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, UnicodeDecodeError):
             return _Peek()
 
     def encode(self, frame: ServerFrame) -> bytes:

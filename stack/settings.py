@@ -77,6 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     "client_secret":…}]'."""
     public_url: str = ""
     """How browsers reach the gateway (default: its own address)."""
+    allowed_origins: str = ""
+    """Comma-separated browser origins, besides the gateway's own, that may open the device
+    WebSocket (e.g. `https://app.example.org`)."""
     redis_prefix: str = "stride"
     """Prefix of every Redis key, so tests and several stacks can share one server."""
 
@@ -117,6 +120,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "placement",
             "placement_hosts",
             "metrics_interval_s",
+            "allowed_origins",
             "kafka_heap_mb",
             "redis_prefix",
             "session_lifetime_s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from actors.shell import ActorConfig
 from gateway.app import GatewayConfig
+from gateway.ingest import IngestLimits
 from stack.settings import Settings
 from streams.app import StreamsConfig
 
@@ -30,6 +31,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         placement_hosts=settings.placement_hosts,
         dev_token="" if settings.dev_token == "off" else settings.dev_token,
         dev_user_id=settings.dev_user_id,
+        ingest=IngestLimits(allowed_origins=tuple(
+            o.strip().rstrip("/") for o in settings.allowed_origins.split(",") if o.strip())),
     )
 
 

@@ -6,6 +6,8 @@ import uuid
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.protocol import (
     CODECS,
@@ -125,7 +127,6 @@ def samples_frame(*samples: list, seq: int = 12) -> dict:
     (samples_frame([-1, None, None, None, None, None]), "$.samples[0][0]"),
     (samples_frame([T, None]), "$.samples[0]"),
     (samples_frame(), "$.samples"),
-    (samples_frame(*[GOOD_SAMPLE] * (MAX_SAMPLES_PER_BATCH + 1)), "$.samples"),
     (samples_frame([T, "north", 7.0, None, None, None]), "$.samples[0][1]"),
     ({"type": "samples", "workout_id": "not-a-uuid", "seq": 12, "samples": [GOOD_SAMPLE]}, "$.workout_id"),
     ({"type": "start", "workout_id": W, "sport": "curling", "started_at": T}, "$.sport"),
@@ -184,3 +185,62 @@ def test_a_frame_error_encodes_as_an_error_frame(codec: Codec) -> None:
 def test_codecs_exist_for_both_subprotocols() -> None:
     assert set(CODECS) == {JSON, MSGPACK} == set(SUBPROTOCOLS)
     assert CODECS[MSGPACK].binary and not CODECS[JSON].binary
+
+
+GOOD_FRAMES = [
+    {"type": "start", "workout_id": W, "sport": "run", "started_at": T},
+    {"type": "samples", "workout_id": W, "seq": 4,
+     "samples": [GOOD_SAMPLE, [T + 1000, None, None, None, 150, None]]},
+    {"type": "pause", "workout_id": W, "at": T},
+    {"type": "finish", "workout_id": W, "at": T},
+]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+def _mutate(data: bytes, cuts: list[int], flips: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for at, byte in flips:
+        if out:
+            out[at % len(out)] = byte
+    for cut in cuts:
+        if out:
+            del out[cut % len(out):]
+    return bytes(out)
+
+
+@settings(max_examples=400, deadline=None)
+@given(subprotocol=st.sampled_from(SUBPROTOCOLS), base=st.sampled_from(GOOD_FRAMES),
+       cuts=st.lists(st.integers(0, 10_000), max_size=1),
+       flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4),
+       replace=st.one_of(st.none(), st.tuples(st.sampled_from(["type", "workout_id", "seq", "samples",
+                                                               "sport", "at", "started_at"]),
+                                              JSON_VALUES)))
+def test_mutated_frames_decode_or_get_a_typed_error(subprotocol: str, base: dict, cuts: list[int],
+                                                    flips: list[tuple[int, int]], replace) -> None:  # type: ignore[no-untyped-def]
+    """Fuzz: whatever bytes arrive, the decoder returns a frame or raises FrameError with a
+    code an error frame can carry — never anything else."""
+    codec = CODECS[subprotocol]
+    frame = dict(base)
+    if replace is not None:
+        frame[replace[0]] = replace[1]
+    try:
+        data = _mutate(wire(codec, frame), cuts, flips)
+    except (TypeError, OverflowError, msgspec.EncodeError):
+        return  # not even encodable (e.g. an integer beyond 64 bits as MessagePack)
+    try:
+        codec.decode(data)
+    except FrameError as exc:
+        assert exc.error.code in ("malformed", "unknown_type", "invalid")
+        codec.encode(exc.error)  # and it encodes as an error frame
+
+
+@settings(max_examples=300, deadline=None)
+@given(subprotocol=st.sampled_from(SUBPROTOCOLS), data=st.binary(max_size=200))
+def test_random_bytes_never_escape_as_anything_but_a_frame_error(subprotocol: str, data: bytes) -> None:
+    try:
+        CODECS[subprotocol].decode(data)
+    except FrameError as exc:
+        assert exc.error.code in ("malformed", "unknown_type", "invalid")
