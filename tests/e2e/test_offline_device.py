@@ -1,0 +1,115 @@
+"""The offline-first device against the running stack: samples recorded without a network
+reach PostgreSQL exactly once, through a gateway killed mid-stream and a device process
+killed mid-stream and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from helper_processes import REPO, STRIDE, Processes, free_port
+
+from gateway.offline import OfflineDevice
+from stack.processes import wait_until
+from stack.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+
+def _stored(stack: Settings, wid: uuid.UUID, n: int) -> tuple[int, int]:
+    """(rows, distinct seqs) of the workout in PostgreSQL, once the sink has written n."""
+    def count() -> tuple[int, int]:
+        with psycopg.connect(stack.pg_dsn) as conn:
+            row = conn.execute("SELECT count(*), count(DISTINCT seq) FROM sensor_data"
+                               " WHERE workout_id = %s", (wid,)).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    wait_until(lambda: count()[0] >= n, 60, interval_s=0.5)
+    time.sleep(1.0)  # and nothing more arrives
+    return count()
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def _pending(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+
+async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
+        stack: Settings, processes: Processes, tmp_path: Path) -> None:
+    port = free_port()
+    env = {"STRIDE_GATEWAY_PORT": str(port)}
+    health = f"http://127.0.0.1:{port}/healthz"
+    gateway = processes.start([*STRIDE, "gateway", "run"], health, env)
+    wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
+    device = OfflineDevice(f"ws://127.0.0.1:{port}", stack.dev_token, tmp_path / "watch.sqlite3",
+                           batch_size=20, max_backoff_s=1.0)
+    device.begin(wid, "run", t0)  # recorded offline: nothing is sent yet
+    device.record_many(wid, [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0, 140.0, 97.0)
+                             for i in range(n)])
+    device.finish(wid, t0 + 1000 * n)
+    syncing = asyncio.create_task(device.sync(timeout_s=120))
+    await _until(lambda: device.pending() < n - 100, 30)
+    os.killpg(gateway.pid, signal.SIGKILL)  # mid-stream
+    assert 0 < device.pending() < n
+    processes.start([*STRIDE, "gateway", "run"], health, env)  # back on the same port
+    stats = await syncing
+    assert device.pending() == 0 and device.unfinished() == 0
+    assert stats.reconnects >= 1 and stats.acked == n
+    assert await asyncio.to_thread(_stored, stack, wid, n) == (n, n)
+    device.close()
+
+
+def test_a_device_killed_mid_stream_resumes_after_a_restart(
+        stack: Settings, tmp_path: Path) -> None:
+    wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
+    path = tmp_path / "phone.sqlite3"
+    argv = [sys.executable, str(REPO / "tests" / "e2e" / "offline_client.py"), stack.gateway_ws_url,
+            stack.dev_token, str(path), str(wid), str(n), str(t0)]
+    first = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "recorded"
+        assert wait_until(lambda: _pending(path) < n - 100, 30, interval_s=0.01)
+        first.kill()  # SIGKILL, mid-stream
+        first.wait(10)
+        assert 0 < _pending(path) < n
+    finally:
+        if first.poll() is None:
+            first.kill()
+    again = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "synced" in again.stdout and _pending(path) == 0
+    assert _stored(stack, wid, n) == (n, n)
+
+
+async def test_a_day_offline_resyncs_within_a_minute(stack: Settings, tmp_path: Path) -> None:
+    """24 h at 1 Hz (86,400 samples) recorded offline, then synced."""
+    wid, n = uuid.uuid4(), 86_400
+    t0 = int(time.time() * 1000) - (n + 60) * 1000
+    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / "day.sqlite3")
+    device.begin(wid, "walk", t0)
+    device.record_many(wid, [(t0 + 1000 * i, 45.0 + 1e-5 * (i % 5000), 7.0, None, 90.0, None)
+                             for i in range(n)])
+    begun = time.monotonic()
+    stats = await device.sync(timeout_s=120)
+    took = time.monotonic() - begun
+    assert device.pending() == 0 and stats.acked == n
+    print(f"resynced {n} samples in {took:.1f} s")  # the README quotes this figure
+    assert took < 60
