@@ -114,7 +114,7 @@ class OfflineDevice:
             row = self._db.execute("SELECT next_seq FROM workouts WHERE workout_id = ?", (wid,)).fetchone()
             if row is None:
                 raise KeyError(f"workout {workout_id} was not begun on this device")
-            seq = row[0]
+            seq = int(row[0])
             rows = [(wid, seq + i, self._encode(list(s))) for i, s in enumerate(samples)]
             self._db.executemany("INSERT INTO samples VALUES (?, ?, ?)", rows)
             self._db.execute("UPDATE workouts SET next_seq = ? WHERE workout_id = ?",
@@ -206,13 +206,13 @@ class OfflineDevice:
             first = batch[0][0]
             if first != acked + 1:  # only after a bug or a foreign write: say so, don't skip
                 raise RuntimeError(f"local buffer of {wid} misses seq {acked + 1}..{first - 1}")
-            samples = [tuple(self._decode.decode(blob)) for _, blob in batch]
+            samples: list[Sample] = [tuple(self._decode.decode(blob)) for _, blob in batch]
             last_sent_before = self._sent_before.get(str(wid), -1)
             self.stats.resent += max(0, min(last_sent_before, batch[-1][0]) - first + 1)
             self._sent_before[str(wid)] = max(last_sent_before, batch[-1][0])
             self.stats.sent += len(batch)
             try:
-                ack = await client.send_samples(wid, first, samples)  # type: ignore[arg-type]
+                ack = await client.send_samples(wid, first, samples)
             except DeviceError as exc:
                 if exc.error.code == "rate_limited":
                     await asyncio.sleep(1.0)
