@@ -14,6 +14,7 @@ import os
 import sys
 import typing
 from collections.abc import Callable
+from pathlib import Path
 
 from stack.settings import RAY_LOOPBACK_ENV, Settings
 from storage.accounts import Role
@@ -121,6 +122,19 @@ def _bench_actors(args: argparse.Namespace) -> int:
                args.batch_every, args.metrics_every, args.start_rate)
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from stack.simulate import run_simulate
+
+    return run_simulate(Settings.from_env(), athletes=args.athletes, sport=args.sport,
+                        duration_s=args.duration, rate_hz=args.rate, dropouts=not args.no_dropouts)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from stack.gpx_import import run_import
+
+    return run_import(Settings.from_env(), args.file, args.sport, args.token)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from stack.demo import run_demo
 
@@ -201,6 +215,36 @@ def build_parser() -> argparse.ArgumentParser:
     actors_bench.add_argument("--start-rate", type=int, default=200, metavar="N",
                               help="workouts started per second during the ramp (default 200)")
     actors_bench.set_defaults(func=_bench_actors)
+
+    sim = groups.add_parser(
+        "simulate", help="athletes streaming through the offline-first device SDK",
+        description="Registers one account per athlete, then streams each athlete's plausible "
+        "track (loops around a base point, sport-specific speed, heart rate following effort "
+        "with lag and drift, SpO2, GPS noise and spikes) in real time through the offline-first "
+        "SDK (gateway/offline.py). Connections drop now and then; devices keep recording and "
+        "resend the gap. Ends with a table of samples recorded, sent, acked, resent and stored, "
+        "and exits 1 if any sample was lost. Needs a running stack (`stride stack up`).")
+    sim.add_argument("--athletes", type=int, default=10, help="simulated athletes (default 10)")
+    sim.add_argument("--sport", default="run", choices=["run", "ride", "walk", "hike"],
+                     help="sport of the workouts (default run)")
+    sim.add_argument("--duration", type=float, default=60.0,
+                     help="seconds of streaming (default 60)")
+    sim.add_argument("--rate", type=float, default=1.0, help="samples per second (default 1)")
+    sim.add_argument("--no-dropouts", action="store_true", help="keep every connection up")
+    sim.set_defaults(func=_simulate)
+
+    imp = groups.add_parser(
+        "import", help="replay a recorded GPX workout through the device protocol",
+        description="Streams the track points of a GPX file (time, position, elevation, and heart "
+        "rate from Garmin's TrackPointExtension) as one workout, with their original times, then "
+        "prints the platform's summary next to the file's own figures.")
+    imp.add_argument("file", type=Path, help="a .gpx file")
+    imp.add_argument("--sport", default="run",
+                     choices=["run", "ride", "walk", "swim", "row", "hike", "ski", "other"],
+                     help="sport of the workout (default run)")
+    imp.add_argument("--token", help="the athlete's bearer token (POST /v1/auth/login); "
+                     "default: the development token")
+    imp.set_defaults(func=_import)
 
     demo = groups.add_parser(
         "demo", help="bring the stack up and stream simulated athletes through it",

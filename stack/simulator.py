@@ -29,7 +29,9 @@ class Athlete(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def simulate(name: str, sport: Sport, n: int, t0_ms: int, seed: int,
-             base: tuple[float, float] = (48.8566, 2.3522)) -> Athlete:
+             base: tuple[float, float] = (48.8566, 2.3522), rate_hz: float = 1.0) -> Athlete:
+    """`n` samples at `rate_hz` starting at `t0_ms`."""
+    dt_s = 1.0 / rate_hz
     rng = np.random.default_rng(seed)
     v0 = TYPICAL_SPEED_MPS.get(sport, 3.0) * rng.uniform(0.85, 1.15)
     # Speed wanders (an AR(1) process) but stays positive.
@@ -38,7 +40,7 @@ def simulate(name: str, sport: Sport, n: int, t0_ms: int, seed: int,
     wander[0] = 0.0
     wander[1:] = np.cumsum(for_noise[1:]) * 0.3
     speed = np.clip(v0 * (1 + 0.1 * np.tanh(wander)), 0.3, None)
-    along_m = np.concatenate(([0.0], np.cumsum(speed[1:])))
+    along_m = np.concatenate(([0.0], np.cumsum(speed[1:] * dt_s)))
 
     radius_m = rng.uniform(250, 600)
     centre_lat = base[0] + rng.uniform(-0.01, 0.01)
@@ -53,16 +55,16 @@ def simulate(name: str, sport: Sport, n: int, t0_ms: int, seed: int,
     alt = 35 + 8 * np.sin(angle * 2) + rng.normal(0, 1.5, n)
 
     effort = speed / TYPICAL_SPEED_MPS.get(sport, 3.0)
-    target_hr = 70 + 85 * effort + np.arange(n) * 0.01  # drift: ~+0.6 bpm per minute
+    target_hr = 70 + 85 * effort + np.arange(n) * dt_s * 0.01  # drift: ~+0.6 bpm per minute
     hr = np.empty(n)
     hr[0] = 75.0
-    lag = 1 - math.exp(-1 / 30)
+    lag = 1 - math.exp(-dt_s / 30)
     for i in range(1, n):  # a one-off generator, not a hot path
         hr[i] = hr[i - 1] + lag * (target_hr[i] - hr[i - 1])
     hr = np.clip(hr + rng.normal(0, 1.5, n), 40, 210)
     spo2 = np.clip(97.5 + rng.normal(0, 0.6, n), 90, 100)
 
-    t = t0_ms + 1000 * np.arange(n)
+    t = t0_ms + np.round(1000 * dt_s * np.arange(n))
     samples: list[Sample] = [
         (int(t[i]), round(float(lat[i]), 7), round(float(lon[i]), 7), round(float(alt[i]), 1),
          round(float(hr[i])), round(float(spo2[i]), 1))

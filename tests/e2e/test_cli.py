@@ -33,10 +33,21 @@ def test_up_is_idempotent(stack: Settings) -> None:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["stack", "--help"], ["stack", "up", "--help"],
-                                  ["db", "migrate", "--help"], ["demo", "--help"]])
+                                  ["db", "migrate", "--help"], ["demo", "--help"],
+                                  ["simulate", "--help"], ["bench", "actors", "--help"]])
 def test_every_command_has_help(args: list[str]) -> None:
     out = subprocess.run([*STRIDE, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "usage: stride" in out.stdout
+
+
+def test_simulate_streams_athletes_with_dropouts_and_loses_nothing(stack: Settings) -> None:
+    out = subprocess.run([*STRIDE, "simulate", "--athletes", "6", "--duration", "10", "--rate", "2"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    row = out.stdout.strip().splitlines()[-2]  # recorded … lost, in the table's one row
+    numbers = [int(cell.strip().replace(",", "")) for cell in row.strip("│ ").split("│")]
+    recorded, *_, stored, lost = numbers
+    assert recorded == 6 * 20 and stored == recorded and lost == 0
 
 
 def test_up_refuses_a_port_taken_by_a_stranger(tmp_path) -> None:  # type: ignore[no-untyped-def]

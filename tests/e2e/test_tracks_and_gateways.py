@@ -82,6 +82,24 @@ async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Set
     assert 0 < summary["moving_time_s"] < summary["duration_s"] == pytest.approx(7190, abs=1)
 
 
+def test_stride_import_replays_a_gpx_file(stack: Settings, real_track: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "ride.gpx"
+    path.write_text(real_track)
+    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path), "--sport", "ride"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    points = next(line for line in out.stdout.splitlines() if line.startswith("│ points"))
+    assert points.count("296") == 2  # every timed point stored
+    distance = next(line for line in out.stdout.splitlines() if line.startswith("│ distance"))
+    ours, theirs = (float(cell.strip().removesuffix(" m")) for cell in distance.split("│")[2:4])
+    assert ours == pytest.approx(theirs, rel=0.02)  # spikes filtered: a little shorter
+    bad = tmp_path / "broken.gpx"
+    bad.write_text("<gpx><trk>")
+    refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad)],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "cannot read" in refused.stdout
+
+
 async def test_two_gateways_feed_one_workout_without_double_counting(
     stack: Settings, processes: Processes
 ) -> None:

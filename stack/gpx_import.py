@@ -1,0 +1,126 @@
+"""`stride import FILE.gpx`: replay a recorded workout through the device protocol.
+
+The track's points become samples `[t_ms, lat, lon, alt_m, hr_bpm, null]` (heart rate from
+the Garmin TrackPointExtension `hr` element when present), streamed with their original
+times as one athlete's workout, so history can be loaded and the platform's metrics
+compared with the file's own length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import gpxpy
+import gpxpy.gpx
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from gateway.client import DeviceClient, DeviceError
+from stack.processes import wait_until_async
+from stack.settings import Settings
+from streams.events import Sample, Sport
+
+console = Console()
+BATCH = 500
+
+
+def track_samples(gpx: gpxpy.gpx.GPX) -> list[Sample]:
+    """Every timed point of every track, in time order; points without a time are skipped
+    (the protocol numbers samples by time)."""
+    out: list[Sample] = []
+    for track in gpx.tracks:
+        for segment in track.segments:
+            for p in segment.points:
+                if p.time is None:
+                    continue
+                out.append((int(p.time.timestamp() * 1000), p.latitude, p.longitude,
+                            p.elevation, _heart_rate(p), None))
+    out.sort(key=lambda s: s[0])
+    # Two points at the same millisecond: keep the first (a device logs one fix per time).
+    return [s for i, s in enumerate(out) if i == 0 or s[0] != out[i - 1][0]]
+
+
+def _heart_rate(point: gpxpy.gpx.GPXTrackPoint) -> float | None:
+    for ext in point.extensions:
+        for element in ext.iter():
+            if element.tag.endswith("}hr") or element.tag == "hr":
+                try:
+                    bpm = float(element.text or "")
+                except ValueError:
+                    return None
+                return bpm if 20 <= bpm <= 250 else None
+    return None
+
+
+def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) -> int:
+    try:
+        gpx = gpxpy.parse(path.read_text())
+    except (OSError, gpxpy.gpx.GPXException) as exc:
+        console.print(f"[red]cannot read {path}:[/] {exc}")
+        return 2
+    samples = track_samples(gpx)
+    if not samples:
+        console.print(f"[red]{path} has no track points with a time[/]; nothing to import")
+        return 2
+    return asyncio.run(_replay(settings, token or settings.dev_token, gpx, samples, sport))
+
+
+async def _replay(settings: Settings, token: str, gpx: gpxpy.gpx.GPX, samples: list[Sample],
+                  sport: Sport) -> int:
+    wid = uuid.uuid4()
+    try:
+        async with DeviceClient(settings.gateway_ws_url, token) as device:
+            await device.start(wid, sport, samples[0][0])
+            with Progress(console=console, transient=True) as progress:
+                bar = progress.add_task(f"replaying {len(samples):,} points", total=len(samples))
+                for seq in range(0, len(samples), BATCH):
+                    await device.send_samples(wid, seq, samples[seq:seq + BATCH])
+                    progress.advance(bar, len(samples[seq:seq + BATCH]))
+            await device.finish(wid, samples[-1][0])
+    except DeviceError as exc:
+        console.print(f"[red]the gateway refused the track:[/] {exc}")
+        return 1
+    except OSError as exc:
+        console.print(f"[red]cannot reach {settings.gateway_ws_url}:[/] {exc} — is the stack up?")
+        return 1
+    summary = await _summary(settings, token, wid)
+    # gpxpy's figures over the same path: every point of every track, joined in time order
+    # (its own per-track totals would leave out the way between tracks).
+    joined = gpxpy.gpx.GPXTrackSegment(
+        sorted((p for t in gpx.tracks for seg in t.segments for p in seg.points if p.time),
+               key=lambda p: p.time))  # type: ignore[arg-type,return-value]
+    table = Table(title=f"imported workout {wid}")
+    table.add_column("figure")
+    table.add_column("Stride", justify="right")
+    table.add_column("gpxpy, same points", justify="right")
+    table.add_row("points", f"{summary.get('samples_count', '?')}", f"{len(samples)}")
+    table.add_row("distance", f"{summary.get('distance_m', 0):.0f} m", f"{joined.length_2d():.0f} m")
+    moving = joined.get_moving_data()
+    table.add_row("moving time", f"{summary.get('moving_time_s', 0):.0f} s",
+                  f"{moving.moving_time:.0f} s" if moving else "-")
+    table.add_row("elevation gain", f"{summary.get('elevation_gain_m', 0):.0f} m",
+                  f"{joined.get_uphill_downhill().uphill:.0f} m")
+    table.add_row("heart rate avg / max", f"{summary.get('avg_hr')} / {summary.get('max_hr')}",
+                  "in the file" if any(s[4] is not None for s in samples) else "not in the file")
+    console.print(table)
+    console.print(f"GET /v1/workouts/{wid} shows the whole summary.")
+    return 0
+
+
+async def _summary(settings: Settings, token: str, wid: uuid.UUID) -> dict[str, object]:
+    found: dict[str, object] = {}
+    async with httpx.AsyncClient(base_url=settings.gateway_url,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        async def stored() -> bool:
+            resp = await http.get(f"/v1/workouts/{wid}")
+            if resp.status_code == 200 and resp.json().get("status") == "finished":
+                found.update(resp.json())
+                return True
+            return False
+
+        await wait_until_async(stored, timeout_s=30)
+    return found
