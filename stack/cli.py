@@ -122,6 +122,12 @@ def _bench_actors(args: argparse.Namespace) -> int:
                args.batch_every, args.metrics_every, args.start_rate)
 
 
+def _bench_gateway(args: argparse.Namespace) -> int:
+    from stack.bench_gateway import run
+
+    return run(Settings.from_env(), args.connections, args.seconds, args.frames_per_s)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from stack.simulate import run_simulate
 
@@ -215,6 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     actors_bench.add_argument("--start-rate", type=int, default=200, metavar="N",
                               help="workouts started per second during the ramp (default 200)")
     actors_bench.set_defaults(func=_bench_actors)
+    gateway_bench = bench_cmds.add_parser(
+        "gateway", help="device connections through one gateway process: frames/s, ack latency",
+        description="Opens --connections device WebSockets to the running stack's gateway (bench "
+        "accounts `bench-<run>-<k>@stride.test` are created in PostgreSQL, 8 devices each, and "
+        "stay), starts a workout on each and sends one-sample frames at --frames-per-s per "
+        "connection, spread evenly. Reports acked frames per second, frame → ack p50/p99, "
+        "errors and the gateway's CPU and memory, under bench/results/.")
+    gateway_bench.add_argument("--connections", type=int, default=500,
+                               help="device connections (default 500)")
+    gateway_bench.add_argument("--seconds", type=int, default=20,
+                               help="seconds measured after a 3 s warm-up (default 20)")
+    gateway_bench.add_argument("--frames-per-s", type=float, default=1.0, metavar="F",
+                               help="frames a second per connection (default 1)")
+    gateway_bench.set_defaults(func=_bench_gateway)
 
     sim = groups.add_parser(
         "simulate", help="athletes streaming through the offline-first device SDK",
