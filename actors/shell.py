@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import time
 import uuid
@@ -33,6 +34,7 @@ from streams.events import (
 )
 from streams.producer import EventProducer
 
+log = logging.getLogger("stride.actors")
 SNAPSHOT_TTL_S = 30 * 24 * 3600
 METRICS_CHUNK = 50
 """Workouts whose owed metrics the background task folds and sends in one go."""
@@ -86,6 +88,17 @@ SamplesCall = tuple[str, str, int, list[Sample]]
 
 Command = Callable[[Workout, bool], list[AnyEvent]]
 """What to do to a workout; the flag says whether to fold the metrics now."""
+
+
+def _free(lock: asyncio.Lock) -> bool:
+    """Unlocked and nobody queued for it: acquiring it now cannot wait. (A lock just
+    released to a waiter that has not run yet reads as unlocked, hence the waiters.)"""
+    return not lock.locked() and not getattr(lock, "_waiters", None)
+
+
+def _restore(slot: _Slot) -> None:
+    """Back to the last durable snapshot (or to nothing, for a start never made durable)."""
+    slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
 
 
 class _Pauser:
@@ -209,32 +222,46 @@ class WorkoutHost:
         changed: dict[uuid.UUID, tuple[_Slot, bool]] = {}  # slot, and whether its metrics go out
         now = time.monotonic()
         pause = _Pauser()
-        for slot, user_id, command in work:
-            await pause.now_and_then()
-            workout = slot.workout
-            if workout is None:
-                replies.append(Reply(acked_seq=-1, status="created", error_code="not_started",
-                                     message="send `start` for this workout first"))
-                continue
-            if str(workout.state.user_id) != user_id:
-                replies.append(Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
-                                     message="this workout belongs to another athlete"))
-                continue
-            due = now - slot.metrics_sent_at >= self._config.metrics_interval_s
-            try:
-                events = command(workout, due)
-            except WorkoutError as exc:
-                replies.append(Reply(acked_seq=workout.acked_seq, status=workout.state.status,
-                                     error_code=exc.code, message=exc.message))
-                continue
-            replies.append(None)
-            if not events:
-                continue
-            lifecycle = any(isinstance(e, LifecycleEvent) for e in events)
-            if due and not lifecycle:  # lifecycle events carry the summary themselves
-                events.append(workout.metrics(int(time.time() * 1000)))
-            produced += events
-            changed[slot.wid] = (slot, due or lifecycle)  # the workout's last change decides
+        running: _Slot | None = None  # the workout a command is changing right now
+        try:
+            for slot, user_id, command in work:
+                await pause.now_and_then()
+                workout = slot.workout
+                if workout is None:
+                    replies.append(Reply(acked_seq=-1, status="created", error_code="not_started",
+                                         message="send `start` for this workout first"))
+                    continue
+                if str(workout.state.user_id) != user_id:
+                    replies.append(Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
+                                         message="this workout belongs to another athlete"))
+                    continue
+                due = now - slot.metrics_sent_at >= self._config.metrics_interval_s
+                running = slot
+                try:
+                    events = command(workout, due)
+                except WorkoutError as exc:
+                    replies.append(Reply(acked_seq=workout.acked_seq, status=workout.state.status,
+                                         error_code=exc.code, message=exc.message))
+                    continue
+                finally:
+                    running = None
+                replies.append(None)
+                if not events:
+                    continue
+                lifecycle = any(isinstance(e, LifecycleEvent) for e in events)
+                if due and not lifecycle:  # lifecycle events carry the summary themselves
+                    events.append(workout.metrics(int(time.time() * 1000)))
+                produced += events
+                changed[slot.wid] = (slot, due or lifecycle)  # the workout's last change decides
+        except BaseException as exc:  # a bug, or the call cancelled: nothing may stay half-done
+            log.exception("a command failed; %d workouts roll back", len(changed) + 1)
+            if running is not None:
+                changed[running.wid] = (running, False)
+            replies += [None] * (len(work) - len(replies))
+            out = self._roll_back(work, replies, changed, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return out
         if changed:
             try:
                 await self._make_durable([slot for slot, _ in changed.values()], produced)
@@ -252,15 +279,22 @@ class WorkoutHost:
         assert slot.workout is not None
         return Reply(acked_seq=slot.workout.acked_seq, status=slot.workout.state.status)
 
-    @staticmethod
-    def _roll_back(work: list[tuple[_Slot, str, Command]], replies: list[Reply | None],
-                   changed: dict[uuid.UUID, tuple[_Slot, bool]], exc: Exception) -> list[Reply]:
+    @classmethod
+    def _roll_back(cls, work: list[tuple[_Slot, str, Command]], replies: list[Reply | None],
+                   changed: dict[uuid.UUID, tuple[_Slot, bool]], exc: BaseException) -> list[Reply]:
+        """Changed workouts go back to their last durable snapshot; their batches (and any
+        not run) are answered `unavailable`, the others as they were."""
         for slot, _ in changed.values():
-            slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
+            _restore(slot)
         out = []
         for reply, (slot, _, _) in zip(replies, work, strict=True):
-            if reply is not None and slot.wid not in changed:
-                out.append(reply)
+            if slot.wid not in changed and reply is not None:
+                out.append(reply)  # refused before it changed anything
+                continue
+            if slot.wid not in changed and slot.workout is not None:
+                # a resend, a held batch, or a batch not run: its workout is as durable as
+                # it was, so its ack is true (the device sends the rest again)
+                out.append(cls._ok(slot))
                 continue
             w = slot.workout
             out.append(Reply(acked_seq=w.acked_seq if w else -1, status=w.state.status if w else "created",
@@ -304,29 +338,37 @@ class WorkoutHost:
             await self._send_metrics_of(due[first:first + METRICS_CHUNK])
 
     async def _send_metrics_of(self, due: list[_Slot]) -> None:
-        """Fold and send. A workout with a call in progress is left for the next round, and
-        only one whose fold raised a RiskAlert is locked while it goes out (its snapshot
-        must then be saved): the others' devices never wait for this."""
+        """Fold and send. The ticker never waits for a lock (so it cannot deadlock with the
+        devices' calls, which take theirs in order): a workout whose lock is held or wanted
+        is left for the next round. The fold runs under the lock, which is kept through the
+        produce only where the fold raised a RiskAlert (the snapshot must then be saved);
+        the other devices never wait for the ticker."""
         produced: list[AnyEvent] = []
         alerted: list[_Slot] = []
         sent: list[tuple[_Slot, int]] = []
         pause = _Pauser()
-        for slot in due:
-            await pause.now_and_then()
-            workout = slot.workout
-            if slot.lock.locked() or workout is None or not slot.metrics_owed:
-                continue
-            alerts = workout.fold()
-            if alerts:
-                await slot.lock.acquire()  # free: checked above, nothing awaited since
-                alerted.append(slot)
-            produced += [*alerts, workout.metrics(int(time.time() * 1000))]
-            sent.append((slot, workout.state.version))
         try:
+            for slot in due:
+                await pause.now_and_then()
+                workout = slot.workout
+                if not _free(slot.lock) or workout is None or not slot.metrics_owed:
+                    continue
+                await slot.lock.acquire()  # free, so this returns at once
+                alerts: list[AnyEvent] = []
+                try:
+                    alerts = workout.fold()
+                    produced += [*alerts, workout.metrics(int(time.time() * 1000))]
+                    sent.append((slot, workout.state.version))
+                finally:
+                    if alerts:
+                        alerted.append(slot)
+                    else:
+                        slot.lock.release()
             await self._make_durable(alerted, produced)
         except Exception:
-            for slot in alerted:  # announced again by the next fold
-                slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
+            log.exception("live metrics not sent")
+            for slot in alerted:  # the alert is raised again by the next fold
+                _restore(slot)
             return  # a live view misses one snapshot; the next one carries everything
         finally:
             for slot in alerted:
@@ -349,7 +391,7 @@ class WorkoutHost:
                     try:
                         await self._make_durable([slot], workout.finish(at_ms))
                     except Exception:
-                        slot.workout, slot.loaded = None, False  # back to the snapshot
+                        _restore(slot)
                         continue
             self._slots.pop(wid, None)
         if self._config.exit_when_empty and not self._slots:

@@ -5,12 +5,13 @@
         ack = await device.send_samples(workout_id, seq=0, samples=[(t_ms, lat, lon, alt, hr, spo2)])
         await device.finish(workout_id, at_ms)
 
-Each call waits for the server's answer to its frame: an `Ack`, or raises `DeviceError`
-with the server's error frame.
+Each call waits (up to `answer_timeout_s`, then TimeoutError) for the server's answer to its
+frame: an `Ack`, or raises `DeviceError` with the server's error frame.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from types import TracebackType
 from typing import Any
@@ -69,7 +70,8 @@ class DeviceClient:
         await self._ws.send(data)
         answers: list[protocol.ServerFrame] = []
         while True:
-            raw = await self._ws.recv()
+            # A bounded wait: after an `unavailable` the server may have no ack to add.
+            raw = await asyncio.wait_for(self._ws.recv(), self.answer_timeout_s)
             answer = self._decoder.decode(raw if isinstance(raw, bytes) else raw.encode())
             answers.append(answer)
             if isinstance(answer, Ack):
@@ -92,7 +94,7 @@ class DeviceClient:
 
     async def send_samples(self, workout_id: uuid.UUID, seq: int, samples: list[Sample]) -> Ack:
         return await self._expect_ack(
-            protocol.Samples(workout_id=workout_id, seq=seq, samples=samples))  # type: ignore[arg-type]
+            protocol.Samples(workout_id=workout_id, seq=seq, samples=samples))
 
     async def pause(self, workout_id: uuid.UUID, at_ms: int) -> Ack:
         return await self._expect_ack(protocol.Pause(workout_id=workout_id, at=at_ms))

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS workouts (
     started_at INTEGER NOT NULL,
     next_seq INTEGER NOT NULL DEFAULT 0,  -- the seq the next recorded sample gets
     finish_at INTEGER,                    -- set by finish(); sent once every sample is acked
-    done INTEGER NOT NULL DEFAULT 0       -- the server acknowledged the finish
+    done INTEGER NOT NULL DEFAULT 0,      -- the server acknowledged the finish
+    refused TEXT                          -- the server refused its data for good: code, message
 );
 CREATE TABLE IF NOT EXISTS samples (
     workout_id TEXT NOT NULL,
@@ -52,7 +53,8 @@ CREATE TABLE IF NOT EXISTS samples (
 
 
 RETRYABLE = {"unavailable", "rate_limited", "seq_gap"}
-"""Error codes that a later try may not get; any other stops `sync` with DeviceError."""
+"""Error codes that a later try may not get. Any other sets that workout aside (`refused()`):
+its samples stay in the buffer, and the other workouts go on."""
 
 
 class SyncStats(msgspec.Struct, kw_only=True):
@@ -111,9 +113,12 @@ class OfflineDevice:
                 raise ValueError(f"sample {sample!r} would be refused: {exc}") from None
         with self._db:  # one transaction
             self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT next_seq FROM workouts WHERE workout_id = ?", (wid,)).fetchone()
+            row = self._db.execute("SELECT next_seq, finish_at FROM workouts WHERE workout_id = ?",
+                                   (wid,)).fetchone()
             if row is None:
                 raise KeyError(f"workout {workout_id} was not begun on this device")
+            if row[1] is not None:
+                raise ValueError(f"workout {workout_id} is finished; begin a new one")
             seq = int(row[0])
             rows = [(wid, seq + i, self._encode(list(s))) for i, s in enumerate(samples)]
             self._db.executemany("INSERT INTO samples VALUES (?, ?, ?)", rows)
@@ -133,9 +138,15 @@ class OfflineDevice:
         return int(self._db.execute("SELECT count(*) FROM samples").fetchone()[0])
 
     def unfinished(self) -> int:
-        """Workouts with samples or a finish still to deliver."""
+        """Workouts with samples or a finish still to deliver (not counting refused ones)."""
         return int(self._db.execute(
-            "SELECT count(*) FROM workouts WHERE done = 0").fetchone()[0])
+            "SELECT count(*) FROM workouts WHERE done = 0 AND refused IS NULL").fetchone()[0])
+
+    def refused(self) -> dict[uuid.UUID, str]:
+        """Workouts the server refused for good (e.g. finished by the server after a long
+        silence), with its reason; their samples are kept here, not sent again."""
+        return {uuid.UUID(w): r for w, r in self._db.execute(
+            "SELECT workout_id, refused FROM workouts WHERE refused IS NOT NULL")}
 
     # -- syncing ---------------------------------------------------------------------
 
@@ -161,8 +172,6 @@ class OfflineDevice:
                     if until_empty:
                         return
             except DeviceError as exc:
-                if exc.error.code not in RETRYABLE:
-                    raise  # the server refuses this data for good: the caller must decide
                 self._failed(exc)
             except (TimeoutError, OSError) as exc:
                 self._failed(exc)
@@ -179,27 +188,46 @@ class OfflineDevice:
         log.info("sync interrupted (%s: %s); reconnecting", type(exc).__name__, exc)
 
     def _nothing_to_send(self) -> bool:
-        return self.unfinished() == 0 or (
-            self.pending() == 0 and self._db.execute(
-                "SELECT count(*) FROM workouts WHERE done = 0 AND finish_at IS NOT NULL"
-            ).fetchone()[0] == 0)
+        """No workout has samples, or a finish, left to deliver."""
+        left = self._db.execute(
+            "SELECT count(*) FROM workouts w WHERE done = 0 AND refused IS NULL AND "
+            "(finish_at IS NOT NULL OR EXISTS (SELECT 1 FROM samples s "
+            "WHERE s.workout_id = w.workout_id))").fetchone()[0]
+        return int(left) == 0
 
     async def _deliver(self, client: DeviceClient, until_empty: bool) -> None:
+        acked: dict[uuid.UUID, int] = {}  # per workout started on this connection, its ack
         while True:
             self._recorded.clear()
             for wid, sport, started_at, finish_at in self._db.execute(
-                    "SELECT workout_id, sport, started_at, finish_at FROM workouts WHERE done = 0"
-            ).fetchall():
-                await self._deliver_workout(client, uuid.UUID(wid), sport, started_at, finish_at)
+                    "SELECT workout_id, sport, started_at, finish_at FROM workouts "
+                    "WHERE done = 0 AND refused IS NULL").fetchall():
+                workout = uuid.UUID(wid)
+                try:
+                    await self._deliver_workout(client, workout, sport, started_at, finish_at, acked)
+                except DeviceError as exc:
+                    if exc.error.code in RETRYABLE:
+                        raise
+                    self._set_aside(workout, exc)
             if until_empty and self._nothing_to_send():
                 return
             if not until_empty:
                 await self._recorded.wait()
 
+    def _set_aside(self, wid: uuid.UUID, exc: DeviceError) -> None:
+        self.stats.errors += 1
+        log.warning("workout %s refused by the server (%s); its samples stay in the buffer",
+                    wid, exc)
+        self._db.execute("UPDATE workouts SET refused = ? WHERE workout_id = ?",
+                         (f"{exc.error.code}: {exc.error.message}", str(wid)))
+
     async def _deliver_workout(self, client: DeviceClient, wid: uuid.UUID, sport: Sport,
-                               started_at: int, finish_at: int | None) -> None:
-        acked = (await client.start(wid, sport, started_at)).seq  # what the server already holds
-        self._forget_through(wid, acked)
+                               started_at: int, finish_at: int | None,
+                               acks: dict[uuid.UUID, int]) -> None:
+        if wid not in acks:  # once per connection: its ack says what the server holds
+            acks[wid] = (await client.start(wid, sport, started_at)).seq
+            self._forget_through(wid, acks[wid])
+        acked = acks[wid]
         while batch := self._db.execute(
                 "SELECT seq, sample FROM samples WHERE workout_id = ? AND seq > ? ORDER BY seq "
                 "LIMIT ?", (str(wid), acked, self.batch_size)).fetchall():
@@ -218,10 +246,7 @@ class OfflineDevice:
                     await asyncio.sleep(1.0)
                     continue
                 raise
-            if ack.seq < first:  # e.g. the server dropped something: resend from its ack
-                acked = ack.seq
-                continue
-            acked = ack.seq
+            acked = acks[wid] = ack.seq  # below `first` if the server lost something: resend
             self._forget_through(wid, acked)
         if finish_at is not None:
             await client.finish(wid, finish_at)

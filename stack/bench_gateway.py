@@ -54,6 +54,7 @@ class Device:
         self.client = DeviceClient(url, token, subprotocol=protocol.MSGPACK)
         self.wid = uuid.uuid4()
         self.seq = 0
+        self.started = False
         self.t0 = int(time.time() * 1000) - 3_600_000
 
 
@@ -78,6 +79,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
         async with gate:
             await device.client.__aenter__()
             await device.client.start(device.wid, "run", device.t0)
+            device.started = True
             opened += 1
 
     async def stream(device: Device, offset: float, until: float, measuring: list[bool]) -> None:
@@ -107,7 +109,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
             progress.update(bar, completed=opened)
             await asyncio.sleep(0.2)
         failed = [r for r in opening.result() if isinstance(r, BaseException)]
-        live = [d for d in devices if d.client._ws is not None]
+        live = [d for d in devices if d.started]
         progress.update(bar, completed=opened)
         warmup = 3.0
         until = time.monotonic() + warmup + seconds
@@ -126,7 +128,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
         measuring[0] = False
         memory = _process_memory(gateway_pid) if gateway_pid else (0, 0, 0.0)
         await asyncio.gather(*streams, return_exceptions=True)
-    for d in live:
+    for d in devices:
         await d.client.close()
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -140,7 +140,9 @@ async def _stored(http: httpx.AsyncClient, tokens: list[str], crowd: list[Athlet
                 counts[athlete.workout_id] = int(resp.json()["samples_count"])
         return len(counts) == len(crowd)
 
-    await wait_until_async(caught_up, timeout_s=60, interval_s=1.0)
+    if not await wait_until_async(caught_up, timeout_s=60, interval_s=1.0):
+        console.print(f"[yellow]{len(crowd) - len(counts)} workouts were not stored as finished "
+                      "within 60 s; their samples count as lost[/]")
     return sum(counts.values())
 
 

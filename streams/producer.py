@@ -32,10 +32,12 @@ class EventProducer:
         start, the next call tries again."""
         if self._starting is None:
             self._starting = asyncio.ensure_future(self._producer.start())
+        starting = self._starting
         try:
-            await asyncio.shield(self._starting)
+            await asyncio.shield(starting)
         except Exception:
-            self._starting = None
+            if self._starting is starting:  # not a newer attempt's
+                self._starting = None
             raise
 
     async def stop(self) -> None:

@@ -113,3 +113,28 @@ async def test_a_day_offline_resyncs_within_a_minute(stack: Settings, tmp_path: 
     assert device.pending() == 0 and stats.acked == n
     print(f"resynced {n} samples in {took:.1f} s")  # the README quotes this figure
     assert took < 60
+
+
+async def test_a_workout_the_server_refuses_is_set_aside_and_the_others_go_on(
+        stack: Settings, tmp_path: Path) -> None:
+    """E.g. a workout the server finished while the device was away (auto-finish after a
+    long silence): its samples stay in the buffer, reported by `refused()`."""
+    from gateway.client import DeviceClient
+
+    t0 = int(time.time() * 1000) - 600_000
+    gone, fine = uuid.uuid4(), uuid.uuid4()
+    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as other_phone:
+        await other_phone.start(gone, "run", t0)
+        await other_phone.finish(gone, t0 + 1000)
+    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / "b.sqlite3")
+    for wid in (gone, fine):
+        device.begin(wid, "run", t0)
+        device.record_many(wid, [(t0 + 1000 * i, 45.0, 7.0, None, 120.0, None) for i in range(5)])
+        device.finish(wid, t0 + 10_000)
+    with pytest.raises(ValueError, match="finished"):
+        device.record(fine, (t0 + 20_000, 45.0, 7.0, None, 120.0, None))
+    stats = await device.sync(timeout_s=60)
+    assert list(device.refused()) == [gone] and "workout_finished" in device.refused()[gone]
+    assert device.pending() == 5 and device.unfinished() == 0 and stats.errors >= 1
+    assert await asyncio.to_thread(_stored, stack, fine, 5) == (5, 5)
+    device.close()

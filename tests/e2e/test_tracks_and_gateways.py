@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import tarfile
@@ -15,7 +16,7 @@ from helper_processes import Processes
 
 from actors.workout import Workout
 from gateway.client import DeviceClient
-from stack.processes import wait_until_async
+from stack.processes import wait_until, wait_until_async
 from stack.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -121,7 +122,14 @@ async def test_two_gateways_feed_one_workout_without_double_counting(
     reference.apply_samples(0, samples)
     assert summary["samples_count"] == 40 and summary["last_seq"] == 39
     assert summary["distance_m"] == pytest.approx(reference.summary().distance_m, rel=1e-9)
-    with psycopg.connect(stack.pg_dsn) as conn:
-        rows = conn.execute("SELECT count(*), count(DISTINCT seq) FROM sensor_data"
-                            " WHERE workout_id = %s", (wid,)).fetchone()
-    assert rows == (40, 40)
+    def rows() -> tuple[int, int]:
+        # The samples sink and the workouts projection are separate agents: the summary
+        # can be final before the last samples are written.
+        with psycopg.connect(stack.pg_dsn) as conn:
+            row = conn.execute("SELECT count(*), count(DISTINCT seq) FROM sensor_data"
+                               " WHERE workout_id = %s", (wid,)).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    await asyncio.to_thread(wait_until, lambda: rows()[0] >= 40, 30, 0.2)
+    await asyncio.sleep(0.5)  # nothing more arrives
+    assert rows() == (40, 40)
