@@ -132,7 +132,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from stack.simulate import run_simulate
 
     return run_simulate(Settings.from_env(), athletes=args.athletes, sport=args.sport,
-                        duration_s=args.duration, rate_hz=args.rate, dropouts=not args.no_dropouts)
+                        duration_s=args.duration, rate_hz=args.rate, dropouts=not args.no_dropouts,
+                        route_file=args.route)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -251,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds of streaming (default 60)")
     sim.add_argument("--rate", type=float, default=1.0, help="samples per second (default 1)")
     sim.add_argument("--no-dropouts", action="store_true", help="keep every connection up")
+    sim.add_argument("--route", type=Path, metavar="FILE.gpx",
+                     help="follow this GPX track (each athlete from a random point of it) "
+                          "instead of loops around a base point")
     sim.set_defaults(func=_simulate)
 
     imp = groups.add_parser(

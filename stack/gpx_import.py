@@ -56,15 +56,27 @@ def _heart_rate(point: gpxpy.gpx.GPXTrackPoint) -> float | None:
     return None
 
 
+def read_gpx(path: Path) -> gpxpy.gpx.GPX:
+    try:
+        return gpxpy.parse(path.read_text())
+    except (OSError, gpxpy.gpx.GPXException) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+def read_track(path: Path) -> list[Sample]:
+    """The file's timed track points as samples; ValueError if unreadable or empty."""
+    samples = track_samples(read_gpx(path))
+    if not samples:
+        raise ValueError(f"{path} has no track points with a time; nothing to use")
+    return samples
+
+
 def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) -> int:
     try:
-        gpx = gpxpy.parse(path.read_text())
-    except (OSError, gpxpy.gpx.GPXException) as exc:
-        console.print(f"[red]cannot read {path}:[/] {exc}")
-        return 2
-    samples = track_samples(gpx)
-    if not samples:
-        console.print(f"[red]{path} has no track points with a time[/]; nothing to import")
+        gpx = read_gpx(path)
+        samples = read_track(path)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
         return 2
     return asyncio.run(_replay(settings, token or settings.dev_token, gpx, samples, sport))
 

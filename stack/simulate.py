@@ -27,7 +27,7 @@ from rich.table import Table
 from gateway.offline import OfflineDevice, SyncStats
 from stack.processes import wait_until_async
 from stack.settings import Settings
-from stack.simulator import Athlete, simulate
+from stack.simulator import Athlete, Route, simulate
 from streams.events import Sport
 
 console = Console(width=None if sys.stdout.isatty() else 130)
@@ -36,18 +36,30 @@ DROPOUT_PER_S = 1 / 40
 
 
 def run_simulate(settings: Settings, *, athletes: int, sport: str, duration_s: float,
-                 rate_hz: float, dropouts: bool = True) -> int:
-    return asyncio.run(_simulate(settings, athletes, sport, duration_s, rate_hz, dropouts))  # type: ignore[arg-type]
+                 rate_hz: float, dropouts: bool = True, route_file: Path | None = None) -> int:
+    route = None
+    if route_file is not None:
+        from stack.gpx_import import read_track
+
+        try:
+            points = read_track(route_file)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/]")
+            return 2
+        route = Route.of([(s[1], s[2], s[3]) for s in points if s[1] is not None and s[2] is not None])
+    return asyncio.run(_simulate(settings, athletes, sport, duration_s, rate_hz, dropouts,  # type: ignore[arg-type]
+                                 route))
 
 
 async def _simulate(settings: Settings, count: int, sport: Sport, duration_s: float,
-                    rate_hz: float, dropouts: bool) -> int:
+                    rate_hz: float, dropouts: bool, route: Route | None) -> int:
     run_id = uuid.uuid4().hex[:8]
     folder = settings.home_path / "simulate" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     n = max(1, int(duration_s * rate_hz))
     t0 = int(time.time() * 1000)
-    crowd = [simulate(f"athlete {i + 1}", sport, n, t0, seed=i, rate_hz=rate_hz) for i in range(count)]
+    crowd = [simulate(f"athlete {i + 1}", sport, n, t0, seed=i, rate_hz=rate_hz, route=route)
+             for i in range(count)]
     async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as http:
         with console.status(f"registering {count} athletes …"):
             try:

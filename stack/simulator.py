@@ -28,9 +28,30 @@ class Athlete(msgspec.Struct, frozen=True, kw_only=True):
     samples: list[Sample]
 
 
+class Route(msgspec.Struct, frozen=True):
+    """A path to follow (e.g. a GPX track): points and the distance along it to each."""
+
+    lat: list[float]
+    lon: list[float]
+    alt: list[float]
+    along_m: list[float]
+
+    @classmethod
+    def of(cls, points: list[tuple[float, float, float | None]]) -> Route:
+        lat, lon = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+        alt = np.array([np.nan if p[2] is None else p[2] for p in points])
+        alt = np.where(np.isnan(alt), np.nanmean(alt) if np.isfinite(alt).any() else 0.0, alt)
+        north = np.diff(lat) * M_PER_DEG_LAT
+        east = np.diff(lon) * M_PER_DEG_LAT * np.cos(np.radians(lat[:-1]))
+        along = np.concatenate(([0.0], np.cumsum(np.hypot(north, east))))
+        return cls(lat.tolist(), lon.tolist(), alt.tolist(), along.tolist())
+
+
 def simulate(name: str, sport: Sport, n: int, t0_ms: int, seed: int,
-             base: tuple[float, float] = (48.8566, 2.3522), rate_hz: float = 1.0) -> Athlete:
-    """`n` samples at `rate_hz` starting at `t0_ms`."""
+             base: tuple[float, float] = (48.8566, 2.3522), rate_hz: float = 1.0,
+             route: Route | None = None) -> Athlete:
+    """`n` samples at `rate_hz` starting at `t0_ms`: laps of a loop around `base`, or
+    along `route` (from a random point of it, round again at its end)."""
     dt_s = 1.0 / rate_hz
     rng = np.random.default_rng(seed)
     v0 = TYPICAL_SPEED_MPS.get(sport, 3.0) * rng.uniform(0.85, 1.15)
@@ -48,11 +69,18 @@ def simulate(name: str, sport: Sport, n: int, t0_ms: int, seed: int,
     angle = along_m / radius_m + rng.uniform(0, 2 * math.pi)
     m_per_deg_lon = M_PER_DEG_LAT * math.cos(math.radians(centre_lat))
     noise_north, noise_east = gps_error_m(rng, n), gps_error_m(rng, n)
-    lat = centre_lat + (radius_m * np.sin(angle) + noise_north) / M_PER_DEG_LAT
-    lon = centre_lon + (radius_m * np.cos(angle) + noise_east) / m_per_deg_lon
+    if route is not None and route.along_m[-1] > 0:
+        at = (along_m + rng.uniform(0, route.along_m[-1])) % route.along_m[-1]
+        lat = np.interp(at, route.along_m, route.lat) + noise_north / M_PER_DEG_LAT
+        m_per_deg_lon = M_PER_DEG_LAT * math.cos(math.radians(route.lat[0]))
+        lon = np.interp(at, route.along_m, route.lon) + noise_east / m_per_deg_lon
+        alt = np.interp(at, route.along_m, route.alt) + rng.normal(0, 1.5, n)
+    else:
+        lat = centre_lat + (radius_m * np.sin(angle) + noise_north) / M_PER_DEG_LAT
+        lon = centre_lon + (radius_m * np.cos(angle) + noise_east) / m_per_deg_lon
+        alt = 35 + 8 * np.sin(angle * 2) + rng.normal(0, 1.5, n)
     spikes = rng.random(n) < 0.004
     lat = lat + spikes * rng.choice([-1, 1], n) * 400 / M_PER_DEG_LAT
-    alt = 35 + 8 * np.sin(angle * 2) + rng.normal(0, 1.5, n)
 
     effort = speed / TYPICAL_SPEED_MPS.get(sport, 3.0)
     target_hr = 70 + 85 * effort + np.arange(n) * dt_s * 0.01  # drift: ~+0.6 bpm per minute

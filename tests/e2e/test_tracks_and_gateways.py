@@ -83,7 +83,7 @@ async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Set
     assert 0 < summary["moving_time_s"] < summary["duration_s"] == pytest.approx(7190, abs=1)
 
 
-def test_stride_import_replays_a_gpx_file(stack: Settings, real_track: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(stack: Settings, real_track: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "ride.gpx"
     path.write_text(real_track)
     out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path), "--sport", "ride"],
@@ -94,6 +94,11 @@ def test_stride_import_replays_a_gpx_file(stack: Settings, real_track: str, tmp_
     distance = next(line for line in out.stdout.splitlines() if line.startswith("│ distance"))
     ours, theirs = (float(cell.strip().removesuffix(" m")) for cell in distance.split("│")[2:4])
     assert ours == pytest.approx(theirs, rel=0.02)  # spikes filtered: a little shorter
+    # The same file as a route for simulated athletes.
+    sim = subprocess.run([sys.executable, "-m", "stack.cli", "simulate", "--athletes", "3",
+                          "--duration", "6", "--sport", "ride", "--route", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
     bad = tmp_path / "broken.gpx"
     bad.write_text("<gpx><trk>")
     refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad)],
