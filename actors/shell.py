@@ -236,15 +236,15 @@ class WorkoutHost:
                                          message="this workout belongs to another athlete"))
                     continue
                 due = now - slot.metrics_sent_at >= self._config.metrics_interval_s
-                running = slot
+                running = slot  # until the command returns (any other exception rolls it back)
                 try:
                     events = command(workout, due)
-                except WorkoutError as exc:
+                except WorkoutError as exc:  # refused before changing anything
+                    running = None
                     replies.append(Reply(acked_seq=workout.acked_seq, status=workout.state.status,
                                          error_code=exc.code, message=exc.message))
                     continue
-                finally:
-                    running = None
+                running = None
                 replies.append(None)
                 if not events:
                     continue
@@ -282,8 +282,8 @@ class WorkoutHost:
     @classmethod
     def _roll_back(cls, work: list[tuple[_Slot, str, Command]], replies: list[Reply | None],
                    changed: dict[uuid.UUID, tuple[_Slot, bool]], exc: BaseException) -> list[Reply]:
-        """Changed workouts go back to their last durable snapshot; their batches (and any
-        not run) are answered `unavailable`, the others as they were."""
+        """Changed workouts go back to their last durable snapshot and their batches are
+        answered `unavailable`; the others keep their answer, or get their true ack."""
         for slot, _ in changed.values():
             _restore(slot)
         out = []
