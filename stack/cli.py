@@ -137,7 +137,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from stack.gpx_import import run_import
+    from stack.track_import import run_import
 
     return run_import(Settings.from_env(), args.file, args.sport, args.token)
 
@@ -258,11 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_simulate)
 
     imp = groups.add_parser(
-        "import", help="replay a recorded GPX workout through the device protocol",
+        "import", help="replay a recorded GPX or FIT workout through the device protocol",
         description="Streams the track points of a GPX file (time, position, elevation, and heart "
-        "rate from Garmin's TrackPointExtension) as one workout, with their original times, then "
-        "prints the platform's summary next to the file's own figures.")
-    imp.add_argument("file", type=Path, help="a .gpx file")
+        "rate from Garmin's TrackPointExtension) or the records of a FIT file as one workout, "
+        "with their original times, then prints the platform's summary next to gpxpy's figures "
+        "over the same points.")
+    imp.add_argument("file", type=Path, help="a .gpx or .fit file")
     imp.add_argument("--sport", default="run",
                      choices=["run", "ride", "walk", "swim", "row", "hike", "ski", "other"],
                      help="sport of the workout (default run)")

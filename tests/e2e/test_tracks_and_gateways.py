@@ -107,6 +107,27 @@ def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(  # type: igno
     assert refused.returncode == 2 and "cannot read" in refused.stdout
 
 
+def test_stride_import_reads_fit_records(stack: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A FIT file (written by a small FIT writer: file_id and record messages, CRC-16) of a
+    10-minute run due north at 2.78 m/s with heart rate."""
+    from fit_writer import write
+
+    t0 = (int(time.time()) - 3 * 3600) * 1000
+    points = [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0 + 0.1 * i, 120 + i % 30) for i in range(600)]
+    path = tmp_path / "run.fit"
+    write(str(path), points)
+    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert next(line for line in lines if line.startswith("│ points")).count("600") == 2
+    distance = next(line for line in lines if line.startswith("│ distance"))
+    ours = float(distance.split("│")[2].strip().removesuffix(" m"))
+    assert ours == pytest.approx(599 * 2.5e-5 * 111_195.08, rel=0.01)  # the straight line
+    heart = next(line for line in lines if line.startswith("│ heart rate"))
+    assert "in the file" in heart and "None" not in heart
+
+
 async def test_two_gateways_feed_one_workout_without_double_counting(
     stack: Settings, processes: Processes
 ) -> None:

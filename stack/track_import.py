@@ -1,15 +1,19 @@
-"""`stride import FILE.gpx`: replay a recorded workout through the device protocol.
+"""`stride import FILE.gpx|FILE.fit`: replay a recorded workout through the device protocol.
 
-The track's points become samples `[t_ms, lat, lon, alt_m, hr_bpm, null]` (heart rate from
-the Garmin TrackPointExtension `hr` element when present), streamed with their original
-times as one athlete's workout, so history can be loaded and the platform's metrics
-compared with the file's own length.
+The track's points become samples `[t_ms, lat, lon, alt_m, hr_bpm, null]`, streamed with
+their original times as one athlete's workout, so history can be loaded and the platform's
+metrics compared with the file's own figures (gpxpy's, over the same points).
+- GPX: heart rate from the Garmin TrackPointExtension `hr` element when present.
+- FIT (Garmin's garmin-fit-sdk decoder): `record` messages; positions are in semicircles
+  (degrees = semicircles × 180 / 2³¹), altitude `enhanced_altitude` or `altitude`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import gpxpy
@@ -56,11 +60,51 @@ def _heart_rate(point: gpxpy.gpx.GPXTrackPoint) -> float | None:
     return None
 
 
+SEMICIRCLE_DEG = 180 / 2**31
+
+
 def read_gpx(path: Path) -> gpxpy.gpx.GPX:
+    """A GPX file, or a FIT file's records as one GPX track (ValueError if unreadable)."""
+    if path.suffix.lower() == ".fit":
+        return _fit_as_gpx(path)
     try:
         return gpxpy.parse(path.read_text())
     except (OSError, gpxpy.gpx.GPXException) as exc:
         raise ValueError(f"cannot read {path}: {exc}") from None
+
+
+def _fit_as_gpx(path: Path) -> gpxpy.gpx.GPX:
+    from garmin_fit_sdk import Decoder, Stream
+
+    try:
+        decoder = Decoder(Stream.from_file(str(path)))
+        if not decoder.is_fit():
+            raise ValueError(f"cannot read {path}: not a FIT file")
+        decoder = Decoder(Stream.from_file(str(path)))  # is_fit() read the header
+        messages, errors = decoder.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if errors:
+        raise ValueError(f"cannot read {path}: {errors[0]}")
+    segment = gpxpy.gpx.GPXTrackSegment()
+    for record in messages.get("record_mesgs", []):
+        lat, lon = record.get("position_lat"), record.get("position_long")
+        at = record.get("timestamp")
+        point = gpxpy.gpx.GPXTrackPoint(
+            latitude=lat * SEMICIRCLE_DEG if lat is not None else None,
+            longitude=lon * SEMICIRCLE_DEG if lon is not None else None,
+            elevation=record.get("enhanced_altitude", record.get("altitude")),
+            time=at if isinstance(at, dt.datetime) else None)
+        if record.get("heart_rate") is not None:
+            hr = ET.Element("hr")
+            hr.text = str(record["heart_rate"])
+            point.extensions.append(hr)
+        segment.points.append(point)
+    track = gpxpy.gpx.GPXTrack()
+    track.segments.append(segment)
+    gpx = gpxpy.gpx.GPX()
+    gpx.tracks.append(track)
+    return gpx
 
 
 def read_track(path: Path) -> list[Sample]:
@@ -111,7 +155,8 @@ async def _replay(settings: Settings, token: str, gpx: gpxpy.gpx.GPX, samples: l
     # gpxpy's figures over the same path: every point of every track, joined in time order
     # (its own per-track totals would leave out the way between tracks).
     joined = gpxpy.gpx.GPXTrackSegment(
-        sorted((p for t in gpx.tracks for seg in t.segments for p in seg.points if p.time),
+        sorted((p for t in gpx.tracks for seg in t.segments for p in seg.points
+                if p.time and p.latitude is not None and p.longitude is not None),
                key=lambda p: p.time))  # type: ignore[arg-type,return-value]
     table = Table(title=f"imported workout {wid}")
     table.add_column("figure")
