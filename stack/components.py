@@ -44,6 +44,8 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     managed: bool
     """True when `stride stack` runs it; False when it is an existing server from settings."""
     pid: int | None = None
+    lag: dict[str, int] | None = None
+    """The worker's consumer lag per topic (records not yet committed), when Kafka answers."""
 
 
 def tcp_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -348,6 +350,24 @@ class Worker(PythonService):
 
     def healthy(self) -> bool:
         return self._http_ok(self.url + "/healthz/")
+
+    def status(self) -> Status:
+        base = super().status()
+        return msgspec.structs.replace(base, lag=self.lag())
+
+    def lag(self) -> dict[str, int] | None:
+        """Records the worker has not yet committed, per topic it consumes; None when Kafka
+        does not answer within 10 s."""
+        import asyncio
+
+        from streams import topics
+        from streams.lag import consumer_lag
+
+        try:
+            return asyncio.run(asyncio.wait_for(consumer_lag(
+                self.settings.kafka, topics.WORKER_GROUP, list(topics.WORKER_CONSUMES)), 10))
+        except Exception:
+            return None
 
 
 class Gateway(PythonService):

@@ -92,11 +92,13 @@ def status(settings: Settings, as_json: bool = False) -> int:
         sys.stdout.write(json.dumps(msgspec.to_builtins(report), indent=2) + "\n")
         return 0 if all_healthy else 1
     table = Table(title="Stride local stack")
-    for col in ("component", "health", "address", "pid", "run by"):
+    for col in ("component", "health", "address", "pid", "run by", "consumer lag"):
         table.add_column(col)
     for name, s in report.items():
         health = "[green]healthy[/]" if s.healthy else "[red]down[/]"
-        table.add_row(name, health, s.url, str(s.pid or "-"), "stride" if s.managed else "external")
+        lag = "" if s.lag is None else f"{sum(s.lag.values()):,} records"
+        table.add_row(name, health, s.url, str(s.pid or "-"), "stride" if s.managed else "external",
+                      lag)
     Console().print(table)
     return 0 if all_healthy else 1
 

@@ -24,7 +24,7 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     redis_url: str
     redis_prefix: str
     topic_prefix: str = ""
-    app_id: str = "stride-streams"
+    app_id: str = topics.WORKER_GROUP
 
 
 class Deps:

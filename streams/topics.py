@@ -13,6 +13,11 @@ LIFECYCLE = "workout.lifecycle"
 RISK_ALERTS = "risk.alerts"
 DEAD_LETTER = "stride.deadletter"
 
+WORKER_GROUP = "stride-streams"
+"""The Faust app id, which is the worker's Kafka consumer group."""
+WORKER_CONSUMES = (SAMPLES, LIFECYCLE)
+"""Topics the worker's agents consume (streams/agents/)."""
+
 
 class TopicSpec(msgspec.Struct, frozen=True):
     name: str

@@ -24,6 +24,9 @@ def test_status_json_reports_every_component_healthy(stack: Settings) -> None:
     assert all(c["healthy"] for c in report.values())
     assert report["gateway"]["url"] == stack.gateway_url
     assert "***" in report["postgres"]["url"]  # the password is never printed
+    lag = report["worker"]["lag"]  # records the worker has not yet committed, per topic
+    assert set(lag) == {"telemetry.samples", "workout.lifecycle"}
+    assert all(isinstance(n, int) and n >= 0 for n in lag.values())
 
 
 def test_up_is_idempotent(stack: Settings) -> None:

@@ -79,3 +79,40 @@ async def test_published_events_come_back_decoded_and_keyed_by_workout(
         key, back = decoded[event.workout_id]
         assert key == event.workout_id.bytes
         assert back == event
+
+
+async def test_consumer_lag_counts_what_a_group_has_not_committed(
+    stack: Settings, test_topics: str, unique: str
+) -> None:
+    from aiokafka import TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    from streams.lag import consumer_lag
+
+    topic = test_topics + topics.SAMPLES
+    producer = EventProducer(stack.kafka, topic_prefix=test_topics)
+    try:
+        await producer.publish([(topics.SAMPLES, events.SamplesAccepted(
+            workout_id=uuid.uuid4(), user_id=uuid.uuid4(), sport="run", seq=i,
+            samples=[(1000 * i, 45.0, 7.0, None, None, None)])) for i in range(12)])
+    finally:
+        await producer.stop()
+    group = f"lag-{unique}"
+    assert await consumer_lag(stack.kafka, group, [topic]) == {topic: 12}  # never committed
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:  # commit everything but 5 records: they are the lag
+        partitions = [TopicPartition(topic, p) for p in range(3)]  # as the fixture made it
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        left = 5
+        commits = {}
+        for tp, end in sorted(ends.items(), key=lambda kv: kv[0].partition):
+            keep = min(left, end)
+            left -= keep
+            commits[tp] = OffsetAndMetadata(end - keep, "")
+        await consumer.commit(commits)
+    finally:
+        await consumer.stop()
+    assert await consumer_lag(stack.kafka, group, [topic]) == {topic: 5}

@@ -1,0 +1,37 @@
+"""Consumer lag of the Faust worker: how many records each topic holds that the worker has
+not yet committed (end offset − committed offset, summed over partitions)."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def consumer_lag(bootstrap: str, group_id: str, topic_names: list[str]) -> dict[str, int]:
+    """Per topic, records not yet committed by `group_id` (a partition it never committed
+    counts from its beginning). LookupError for a topic the cluster does not know."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                request_timeout_ms=5000)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group_id)
+        partitions = []
+        for described in await admin.describe_topics(topic_names):
+            if described["error_code"] != 0 or not described["partitions"]:
+                # unknown: better no figure than a zero
+                raise LookupError(f"topic {described['topic']} is not in the cluster")
+            partitions += [TopicPartition(described["topic"], p["partition"])
+                           for p in described["partitions"]]
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        lag = dict.fromkeys(topic_names, 0)
+        for tp in partitions:
+            done = committed.get(tp)
+            position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+            lag[tp.topic] += max(0, ends[tp] - position)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
