@@ -6,12 +6,14 @@
         await device.finish(workout_id, at_ms)
 
 Each call waits (up to `answer_timeout_s`, then TimeoutError) for the server's answer to its
-frame: an `Ack`, or raises `DeviceError` with the server's error frame.
+frame: an `Ack`, or raises `DeviceError` with the server's error frame. A frame refused as
+`rate_limited` is sent again, for up to `rate_limit_wait_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,9 @@ from gateway import protocol
 from gateway.protocol import Ack, Error
 from streams.events import Sample, Sport
 
+RATE_LIMIT_RETRY_S = 0.05
+"""A frame refused as `rate_limited` is sent again after this (one token at 20 frames/s)."""
+
 
 class DeviceError(Exception):
     def __init__(self, error: Error) -> None:
@@ -32,11 +37,12 @@ class DeviceError(Exception):
 
 class DeviceClient:
     def __init__(self, url: str, token: str, *, subprotocol: str = protocol.JSON,
-                 answer_timeout_s: float = 30.0) -> None:
+                 answer_timeout_s: float = 30.0, rate_limit_wait_s: float = 10.0) -> None:
         self.url = url.rstrip("/") + "/v1/ingest"
         self.token = token
         self.subprotocol = subprotocol
         self.answer_timeout_s = answer_timeout_s
+        self.rate_limit_wait_s = rate_limit_wait_s
         self._ws: Any = None
         mod = msgspec.msgpack if subprotocol == protocol.MSGPACK else msgspec.json
         self._encoder = mod.Encoder()
@@ -80,13 +86,24 @@ class DeviceClient:
                 return answers  # these two are followed by the current ack
 
     async def _expect_ack(self, frame: protocol.ClientFrame) -> Ack:
-        answers = await self.send_frame(frame)
+        answers = await self._send_within_rate_limit(frame)
         for answer in answers:
             if isinstance(answer, Error):
                 raise DeviceError(answer)
         ack = answers[-1]
         assert isinstance(ack, Ack)
         return ack
+
+    async def _send_within_rate_limit(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
+        """Send a frame, and again while the server answers `rate_limited` (nothing of it was
+        applied), a token's time apart, for at most `rate_limit_wait_s`."""
+        deadline = time.monotonic() + self.rate_limit_wait_s
+        while True:
+            answers = await self.send_frame(frame)
+            limited = isinstance(answers[0], Error) and answers[0].code == "rate_limited"
+            if not limited or time.monotonic() >= deadline:
+                return answers
+            await asyncio.sleep(RATE_LIMIT_RETRY_S)
 
     async def start(self, workout_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Ack:
         return await self._expect_ack(

@@ -239,13 +239,7 @@ class OfflineDevice:
             self.stats.resent += max(0, min(last_sent_before, batch[-1][0]) - first + 1)
             self._sent_before[str(wid)] = max(last_sent_before, batch[-1][0])
             self.stats.sent += len(batch)
-            try:
-                ack = await client.send_samples(wid, first, samples)
-            except DeviceError as exc:
-                if exc.error.code == "rate_limited":
-                    await asyncio.sleep(1.0)
-                    continue
-                raise
+            ack = await client.send_samples(wid, first, samples)  # waits out a rate limit
             acked = acks[wid] = ack.seq  # below `first` if the server lost something: resend
             self._forget_through(wid, acked)
         if finish_at is not None:

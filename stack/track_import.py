@@ -133,17 +133,9 @@ async def _replay(settings: Settings, token: str, gpx: gpxpy.gpx.GPX, samples: l
             await device.start(wid, sport, samples[0][0])
             with Progress(console=console, transient=True) as progress:
                 bar = progress.add_task(f"replaying {len(samples):,} points", total=len(samples))
-                seq = 0
-                while seq < len(samples):
-                    try:
-                        await device.send_samples(wid, seq, samples[seq:seq + BATCH])
-                    except DeviceError as exc:
-                        if exc.error.code != "rate_limited":
-                            raise
-                        await asyncio.sleep(1.0)  # nothing of it was applied: send it again
-                        continue
+                for seq in range(0, len(samples), BATCH):  # the client waits out a rate limit
+                    await device.send_samples(wid, seq, samples[seq:seq + BATCH])
                     progress.advance(bar, len(samples[seq:seq + BATCH]))
-                    seq += BATCH
             await device.finish(wid, samples[-1][0])
     except DeviceError as exc:
         console.print(f"[red]the gateway refused the track:[/] {exc}")
