@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
+import pkgutil
 import urllib.parse
 import uuid
 from typing import Any
@@ -16,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
 from actors.shell import ActorConfig
-from gateway import accounts_api, groups_api, oidc_api, workouts_api
+import gateway
 from gateway.access import PUBLIC, authenticate_guard
 from gateway.access_watch import AccessWatch
 from gateway.auth import Authenticator
@@ -64,6 +66,15 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def api_routes() -> list[Any]:
+    """The REST handlers: every `gateway/*_api.py` module exports its own `ROUTES`."""
+    routes: list[Any] = []
+    for info in sorted(pkgutil.iter_modules(gateway.__path__), key=lambda m: m.name):
+        if info.name.endswith("_api"):
+            routes.extend(importlib.import_module(f"gateway.{info.name}").ROUTES)
+    return routes
+
+
 def create_app(config: GatewayConfig) -> Litestar:
     pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
     # Every live viewer holds a pub/sub connection of its own, hence the larger pool.
@@ -105,10 +116,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         await http.aclose()
 
     return Litestar(
-        route_handlers=[
-            healthz, ingest, live,
-            *accounts_api.ROUTES, *groups_api.ROUTES, *oidc_api.ROUTES, *workouts_api.ROUTES,
-        ],
+        route_handlers=[healthz, ingest, live, *api_routes()],
         guards=[authenticate_guard],
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],

@@ -365,7 +365,8 @@ class Worker(PythonService):
 
         try:
             return asyncio.run(asyncio.wait_for(consumer_lag(
-                self.settings.kafka, topics.WORKER_GROUP, list(topics.WORKER_CONSUMES)), 10))
+                self.settings.kafka, self.settings.worker_group,
+                [self.settings.topic_prefix + t for t in topics.WORKER_CONSUMES]), 10))
         except Exception:
             return None
 

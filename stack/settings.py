@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     WebSocket (e.g. `https://app.example.org`)."""
     redis_prefix: str = "stride"
     """Prefix of every Redis key, so tests and several stacks can share one server."""
+    topic_prefix: str = ""
+    """Prefix of every Kafka topic the processes use (tests and benchmarks run on copies)."""
+    worker_group: str = "stride-streams"
+    """The stream worker's Faust app id, which is its Kafka consumer group."""
 
     @property
     def home_path(self) -> Path:
@@ -123,6 +127,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "allowed_origins",
             "kafka_heap_mb",
             "redis_prefix",
+            "topic_prefix",
+            "worker_group",
+            "worker_web_port",
             "session_lifetime_s",
             "session_idle_s",
         ):

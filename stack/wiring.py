@@ -11,7 +11,7 @@ from streams.app import StreamsConfig
 
 def actor_config(settings: Settings) -> ActorConfig:
     return ActorConfig(kafka=settings.kafka, redis_url=settings.redis_url,
-                       redis_prefix=settings.redis_prefix,
+                       redis_prefix=settings.redis_prefix, topic_prefix=settings.topic_prefix,
                        metrics_interval_s=settings.metrics_interval_s)
 
 
@@ -44,4 +44,6 @@ def streams_config(settings: Settings) -> StreamsConfig:
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         web_port=settings.worker_web_port,
+        topic_prefix=settings.topic_prefix,
+        app_id=settings.worker_group,
     )

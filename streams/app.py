@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
+import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +13,7 @@ import faust
 import msgspec
 from psycopg_pool import AsyncConnectionPool
 
-from streams import redis_pool, topics
-from streams.agents import samples_sink, workouts_projection
+from streams import agents, redis_pool, topics
 
 log = logging.getLogger("stride.streams")
 
@@ -50,12 +52,37 @@ class Deps:
                               key_serializer="raw", value_serializer="raw")
 
     async def send_dead_letter(self, key: bytes | None, value: bytes, source: str, error: str) -> None:
+        """Put a record that can never be written on the dead-letter topic, and wait until
+        Kafka has it: only then may the caller acknowledge the original."""
+        log.error("dead-lettering a record from %s: %s", source, error)
+        delay = 0.1
+        while True:
+            try:
+                delivered = await self.dead_letter.send(
+                    key=key, value=value,
+                    headers={"source": source.encode(), "error": error[:1000].encode()},
+                )
+                await delivered
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka away: the record stays unacknowledged meanwhile
+                log.warning("dead-letter send failed (retry in %.1f s): %s", delay, exc)
+                await asyncio.sleep(delay)  # backoff
+                delay = min(delay * 2, 5.0)
         self.dead_lettered += 1
-        log.error("dead-lettered a record from %s: %s", source, error)
-        await self.dead_letter.send(
-            key=key, value=value,
-            headers={"source": source.encode(), "error": error[:1000].encode()},
-        )
+
+
+def register_agents(app: faust.App, deps: Deps) -> list[str]:
+    """Autodiscovery: every module in `streams.agents` with a `register(app, deps)` is one
+    concern (a sink, a projection); returns their names."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(agents.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{agents.__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(app, deps)
+            found.append(info.name)
+    return found
 
 
 def create_app(config: StreamsConfig) -> faust.App:
@@ -76,8 +103,7 @@ def create_app(config: StreamsConfig) -> faust.App:
         value_serializer="raw",
     )
     deps = Deps(config, app)
-    samples_sink.register(app, deps)
-    workouts_projection.register(app, deps)
+    register_agents(app, deps)
 
     @app.page("/healthz/")
     async def healthz(web: Any, request: Any) -> Any:

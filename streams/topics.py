@@ -15,7 +15,7 @@ DEAD_LETTER = "stride.deadletter"
 
 WORKER_GROUP = "stride-streams"
 """The Faust app id, which is the worker's Kafka consumer group."""
-WORKER_CONSUMES = (SAMPLES, LIFECYCLE)
+WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS)
 """Topics the worker's agents consume (streams/agents/)."""
 
 

@@ -1,0 +1,132 @@
+"""How every agent consumes and writes: nothing acknowledged while unwritten.
+
+Faust's `take_events` acks a batch when the agent's loop moves on, and also when the agent
+raises or is cancelled (its `finally`). So each agent holds one extra reference on every
+message it takes (`Message.incref`) and drops it only once the batch is written or
+dead-lettered. A worker stopped or killed in the middle of a write leaves the messages
+unacknowledged, their offsets uncommitted, and the next worker reads them again; the
+writes are idempotent, so nothing is lost and nothing counted twice.
+
+Writing a batch (`write_batch`):
+- connection trouble (database, Redis, Kafka away) is retried with capped exponential
+  backoff, forever: lag grows and is visible in `stride stack status`;
+- a batch the database refuses on its merits (a constraint, a bad value) is split: each
+  record is written alone, and the ones still refused go to the dead-letter topic;
+- any other exception (a bug) is retried a few times, then treated like a refusal, so one
+  bad record cannot stall a partition forever and is never dropped silently either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+import msgspec
+import redis.exceptions
+
+from streams import events
+from streams.retry import TRANSIENT, describe, is_poison
+
+if TYPE_CHECKING:
+    from streams.app import Deps
+
+log = logging.getLogger("stride.sinks")
+
+E = TypeVar("E")
+
+SINK_TRANSIENT = (*TRANSIENT, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                  redis.exceptions.BusyLoadingError)
+UNEXPECTED_ATTEMPTS = 4
+"""Tries of a write that fails for no known reason before its records are dead-lettered."""
+
+
+class Record(NamedTuple, Generic[E]):
+    """One decoded Kafka record: raw key and value (for the dead-letter topic), topic, event."""
+
+    key: bytes | None
+    value: bytes
+    topic: str
+    event: E
+
+
+class Refused(Exception):
+    """A write that retrying cannot fix (the wrapped error says why)."""
+
+
+async def batches(stream: Any, deps: Deps, accept: tuple[type, ...], *, size: int,
+                  within_s: float) -> AsyncIterator[list[Record[Any]]]:
+    """Decoded batches of the `accept` events of a stream (other Stride events on the same
+    topics are some other agent's concern and skipped); an undecodable record goes to the
+    dead-letter topic. A batch is acknowledged when the consumer asks for the next one."""
+    async for taken in stream.take_events(size, within=within_s):
+        for event in taken:
+            event.message.incref()  # our hold: released only after the batch is written
+        records: list[Record[Any]] = []
+        for event in taken:
+            key, value, topic = event.message.key, event.value, event.message.topic
+            try:
+                decoded = events.decode(value)
+            except msgspec.MsgspecError as exc:
+                await deps.send_dead_letter(key, value, topic, f"undecodable: {describe(exc)}")
+                continue
+            if isinstance(decoded, accept):
+                records.append(Record(key, value, topic, decoded))
+        if records:
+            yield records
+        for event in taken:
+            event.ack()  # drops our hold; take_events drops its own when we come back
+
+
+async def write_batch(deps: Deps, what: str, records: Sequence[Record[E]],
+                      write: Callable[[Sequence[Record[E]]], Awaitable[object]]) -> list[Record[E]]:
+    """Write `records` with `write`; returns the ones written (the rest are dead-lettered)."""
+    if not records:
+        return []
+    try:
+        await _with_retries(lambda: write(records), what)
+        return list(records)
+    except Refused as refused:
+        if len(records) == 1:
+            await _dead_letter(deps, records[0], f"{what}: {refused}")
+            return []
+    log.warning("%s: a batch of %d was refused; writing its records one by one", what, len(records))
+    written: list[Record[E]] = []
+    for record in records:
+        try:
+            await _with_retries(lambda r=record: write([r]), what)
+            written.append(record)
+        except Refused as refused:
+            await _dead_letter(deps, record, f"{what}: {refused}")
+    return written
+
+
+async def _dead_letter(deps: Deps, record: Record[Any], why: str) -> None:
+    await deps.send_dead_letter(record.key, record.value, record.topic, why)
+
+
+async def _with_retries(write: Callable[[], Awaitable[object]], what: str,
+                        first_delay_s: float = 0.1, max_delay_s: float = 5.0) -> None:
+    delay = first_delay_s
+    unexpected = 0
+    attempt = 0
+    while True:
+        try:
+            await write()
+            return
+        except asyncio.CancelledError:
+            raise
+        except SINK_TRANSIENT as exc:
+            attempt += 1
+            log.warning("%s failed (attempt %d, retry in %.1f s): %s", what, attempt, delay, exc)
+        except Exception as exc:
+            if is_poison(exc):
+                raise Refused(describe(exc)) from exc
+            unexpected += 1
+            log.exception("%s failed unexpectedly (attempt %d of %d)", what, unexpected,
+                          UNEXPECTED_ATTEMPTS)
+            if unexpected >= UNEXPECTED_ATTEMPTS:
+                raise Refused(describe(exc)) from exc
+        await asyncio.sleep(delay)  # backoff before the next attempt
+        delay = min(delay * 2, max_delay_s)
