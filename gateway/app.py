@@ -17,8 +17,8 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
 
-from actors.shell import ActorConfig
 import gateway
+from actors.shell import ActorConfig
 from gateway.access import PUBLIC, authenticate_guard
 from gateway.access_watch import AccessWatch
 from gateway.auth import Authenticator

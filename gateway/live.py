@@ -19,14 +19,11 @@ from gateway.access_watch import POLICY_VIOLATION, Watched
 from gateway.auth import Principal, bearer_token
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
+from streams.live import athlete_channel
 
 HEALTH_FIELDS = ("hr_bpm", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s", "trimp",
                  "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert", "risk",
                  "splits")
-
-
-def live_channel(prefix: str, athlete_id: uuid.UUID) -> str:
-    return f"{prefix}:live:athlete:{athlete_id}"
 
 
 async def _allowed_athletes(conn: Any, principal: Principal, athlete: uuid.UUID | None,
@@ -81,9 +78,9 @@ async def live(socket: WebSocket) -> None:
         async def follow(athletes: set[uuid.UUID]) -> None:
             gone = watched.athletes - athletes
             if gone:
-                await pubsub.unsubscribe(*(live_channel(prefix, a) for a in gone))
+                await pubsub.unsubscribe(*(athlete_channel(prefix, a) for a in gone))
             if athletes:
-                await pubsub.subscribe(*(live_channel(prefix, a) for a in athletes))
+                await pubsub.subscribe(*(athlete_channel(prefix, a) for a in athletes))
             watched.athletes = set(athletes)
 
         async def still_allowed() -> bool:

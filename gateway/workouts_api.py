@@ -1,18 +1,22 @@
-"""REST: `GET /v1/workouts`, `GET /v1/workouts/{id}`, `GET /v1/workouts/{id}/samples`."""
+"""REST: an athlete's workouts (paginated), one workout, its samples (downsampled when the
+range is long), its per-minute metrics and its GPS path."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import urllib.parse
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from gateway.access import principal_of, sees_health_data, visible_athlete
 from gateway.errors import ApiError
 from storage import samples as samples_repo
+from storage import timeseries
 from storage import workouts as workouts_repo
 
 
@@ -63,6 +67,9 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SampleOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored sample; or, for a downsampled range, one time bucket: `t` its start, `seq`
+    its last sample, the readings averaged over its `samples`, `max_hr_bpm` its peak."""
+
     seq: int
     t: dt.datetime
     lat: float | None
@@ -70,6 +77,8 @@ class SampleOut(msgspec.Struct, frozen=True, kw_only=True):
     alt_m: float | None
     hr_bpm: float | None
     spo2_pct: float | None
+    samples: int = 1
+    max_hr_bpm: float | None = None
 
 
 def _iso(ms: int | None) -> dt.datetime | None:
@@ -117,41 +126,127 @@ async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
     return to_out(await _visible_workout(request, workout_id), sees_health_data(principal_of(request)))
 
 
-@get("/v1/workouts", summary="An athlete's workouts, newest first")
+def _encode_cursor(cursor: workouts_repo.Cursor) -> str:
+    return base64.urlsafe_b64encode(msgspec.msgpack.encode(cursor)).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> workouts_repo.Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return msgspec.msgpack.decode(raw, type=workouts_repo.Cursor)
+    except (ValueError, msgspec.MsgspecError):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API returned; "
+                       "start again without it") from None
+
+
+@get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time")
 async def list_workouts(
     request: Request,
     athlete: uuid.UUID | None = None,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-) -> list[WorkoutOut]:
+    cursor: Annotated[str | None, Parameter(
+        description="`X-Next-Cursor` of the previous page (also in its `Link: rel=next`)",
+        max_length=200)] = None,
+) -> Response[list[WorkoutOut]]:
     principal = principal_of(request)
     athlete_id = athlete or principal.user_id
+    after = _decode_cursor(cursor) if cursor else None
     async with request.app.state.pool.connection() as conn:
         await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
-        rows = await workouts_repo.list_workouts(conn, athlete_id, limit)
+        rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after)
     health = sees_health_data(principal)
-    return [to_out(r, health) for r in rows]
+    headers = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(workouts_repo.cursor_of(rows[-1]))
+        query = urllib.parse.urlencode({"athlete": str(athlete_id), "limit": limit,
+                                        "cursor": next_cursor})
+        headers = {"X-Next-Cursor": next_cursor, "Link": f'</v1/workouts?{query}>; rel="next"'}
+    return Response([to_out(r, health) for r in rows], headers=headers)
 
 
-@get("/v1/workouts/{workout_id:uuid}/samples", summary="Stored samples of a workout")
+@get("/v1/workouts/{workout_id:uuid}/samples",
+     summary="A workout's samples; a long range comes back downsampled into time buckets")
 async def get_samples(
     request: Request,
     workout_id: uuid.UUID,
     from_: Annotated[dt.datetime | None, Parameter(query="from")] = None,
     to: dt.datetime | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=100_000)] = 10_000,
-) -> list[SampleOut]:
+    limit: Annotated[int, Parameter(
+        ge=2, le=100_000, description="at most this many points; more samples are bucketed")] = 10_000,
+    bucket_s: Annotated[int | None, Parameter(
+        ge=1, le=86_400, description="bucket width in seconds (default: raw, or the "
+        "smallest round width that fits `limit` points)")] = None,
+) -> Response[list[SampleOut]]:
     await _visible_workout(request, workout_id)
-    from_ms = int(from_.timestamp() * 1000) if from_ else None
-    to_ms = int(to.timestamp() * 1000) if to else None
-    async with request.app.state.pool.connection() as conn:
-        rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit)
+    if from_ is not None and to is not None and to <= from_:
+        raise ApiError(400, "bad_range", "`to` must be after `from`")
     health = sees_health_data(principal_of(request))
+    async with request.app.state.pool.connection() as conn:
+        if bucket_s is None:
+            span = await timeseries.sample_span(conn, workout_id, from_, to)
+            if span.count > limit and span.first is not None and span.last is not None:
+                bucket_s = timeseries.bucket_for(span.last - span.first, limit)
+        if bucket_s is None:
+            from_ms = int(from_.timestamp() * 1000) if from_ else None
+            to_ms = int(to.timestamp() * 1000) if to else None
+            rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit)
+            out = [
+                SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC),
+                          lat=r.lat, lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm if health else None,
+                          spo2_pct=r.spo2_pct if health else None)
+                for r in rows
+            ]
+        else:
+            buckets = await timeseries.downsampled_samples(conn, workout_id, bucket_s, from_, to)
+            out = [
+                SampleOut(seq=b.last_seq, t=b.t, lat=b.lat, lon=b.lon, alt_m=b.alt_m,
+                          hr_bpm=b.hr_bpm if health else None,
+                          spo2_pct=b.spo2_pct if health else None, samples=b.samples,
+                          max_hr_bpm=b.max_hr_bpm if health else None)
+                for b in buckets[:limit]
+            ]
+    return Response(out, headers={"X-Bucket-Seconds": str(bucket_s or 0)})
+
+
+class MinuteOut(msgspec.Struct, frozen=True, kw_only=True):
+    minute: dt.datetime
+    distance_m: float
+    moving_time_s: float
+    avg_speed_mps: float | None
+    avg_hr: float | None
+    max_hr: float | None
+    min_spo2: float | None
+    calories_kcal: float | None
+    trimp: float | None
+
+
+@get("/v1/workouts/{workout_id:uuid}/minutes", summary="A workout's live metrics, per minute")
+async def get_minutes(request: Request, workout_id: uuid.UUID) -> list[MinuteOut]:
+    await _visible_workout(request, workout_id)
+    health = sees_health_data(principal_of(request))
+    async with request.app.state.pool.connection() as conn:
+        minutes = await timeseries.minute_metrics(conn, workout_id)
     return [
-        SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC), lat=r.lat,
-                  lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm if health else None,
-                  spo2_pct=r.spo2_pct if health else None)
-        for r in rows
+        MinuteOut(minute=m.minute, distance_m=m.distance_m, moving_time_s=m.moving_time_s,
+                  avg_speed_mps=m.avg_speed_mps, avg_hr=m.avg_hr if health else None,
+                  max_hr=m.max_hr if health else None, min_spo2=m.min_spo2 if health else None,
+                  calories_kcal=m.calories_kcal if health else None,
+                  trimp=m.trimp if health else None)
+        for m in minutes
     ]
 
 
-ROUTES = [get_workout, list_workouts, get_samples]
+@get("/v1/workouts/{workout_id:uuid}/path",
+     summary="A finished workout's route as GeoJSON (404 until it is built)")
+async def get_path(request: Request, workout_id: uuid.UUID) -> dict[str, Any]:
+    await _visible_workout(request, workout_id)
+    async with request.app.state.pool.connection() as conn:
+        path = await workouts_repo.gps_path_of(conn, workout_id)
+    if path is None:
+        raise ApiError(404, "not_ready", "the route is built once the workout has finished "
+                       "and its samples are stored; try again shortly")
+    return path
+
+
+ROUTES = [get_workout, list_workouts, get_samples, get_minutes, get_path]

@@ -88,11 +88,11 @@ def ensure_initdb(home: Path) -> None:
         raise StackError("initdb failed:\n" + (result.stdout + result.stderr)[-2000:])
 
 
-def server_argv(home: Path) -> list[str]:
+def server_argv(home: Path, port: int = PG_PORT) -> list[str]:
     data = home / "postgres" / "data"
     settings = {
         "listen_addresses": "127.0.0.1",
-        "port": str(PG_PORT),
+        "port": str(port),
         "unix_socket_directories": "",
         "max_connections": "200",
         "shared_buffers": "256MB",

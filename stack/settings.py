@@ -157,9 +157,9 @@ def local_pg_password_file(home: Path) -> Path:
     return home / "postgres" / "password"
 
 
-def local_pg_dsn(home: Path) -> str:
+def local_pg_dsn(home: Path, port: int = PG_PORT) -> str:
     """DSN of the local stack's PostgreSQL; its password is generated at `initdb` time."""
     password_file = local_pg_password_file(home)
     password = password_file.read_text().strip() if password_file.exists() else ""
     auth = f"stride:{password}@" if password else "stride@"
-    return f"postgresql://{auth}127.0.0.1:{PG_PORT}/stride?sslmode=disable"
+    return f"postgresql://{auth}127.0.0.1:{port}/stride?sslmode=disable"

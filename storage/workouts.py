@@ -74,13 +74,97 @@ async def get_workout(conn: AsyncConnection, workout_id: uuid.UUID) -> WorkoutRo
                       updated_at=row[3])
 
 
-async def list_workouts(conn: AsyncConnection, user_id: uuid.UUID, limit: int = 50) -> list[WorkoutRow]:
+class Cursor(msgspec.Struct, frozen=True, array_like=True):
+    """Where a page of an athlete's workouts ended: (start time, id) of its last row."""
+
+    start_time: dt.datetime
+    id: uuid.UUID
+
+
+async def list_workouts(conn: AsyncConnection, user_id: uuid.UUID, limit: int = 50,
+                        after: Cursor | None = None) -> list[WorkoutRow]:
+    """An athlete's workouts, newest first; `after` continues from a previous page."""
     cur = await conn.execute(
-        "SELECT id, user_id, summary::text, updated_at FROM workouts WHERE user_id = %s"
-        " ORDER BY start_time DESC LIMIT %s",
-        (user_id, limit),
+        """
+        SELECT id, user_id, summary::text, updated_at FROM workouts
+        WHERE user_id = %(user)s
+          AND (%(start)s::timestamptz IS NULL OR (start_time, id) < (%(start)s, %(id)s))
+        ORDER BY start_time DESC, id DESC
+        LIMIT %(n)s
+        """,
+        {"user": user_id, "start": after.start_time if after else None,
+         "id": after.id if after else None, "n": limit},
     )
     return [
         WorkoutRow(id=r[0], user_id=r[1], summary=_summary_decoder.decode(r[2]), updated_at=r[3])
         for r in await cur.fetchall()
     ]
+
+
+def cursor_of(row: WorkoutRow) -> Cursor:
+    started = _ts(row.summary.started_at_ms)
+    assert started is not None
+    return Cursor(started, row.id)
+
+
+# --- GPS path ---------------------------------------------------------------------------
+
+PATH_MAX_POINTS = 1000
+
+
+async def pending_gps_paths(conn: AsyncConnection, limit: int = 100) -> list[uuid.UUID]:
+    """Finished workouts without a GPS path yet, longest waiting first."""
+    cur = await conn.execute(
+        "SELECT id FROM workouts WHERE status = 'finished' AND gps_path IS NULL"
+        " ORDER BY end_time LIMIT %s", (limit,))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def build_gps_path(conn: AsyncConnection, workout_id: uuid.UUID,
+                         give_up_after_s: float | None = None) -> bool:
+    """Store a finished workout's route as GeoJSON, evenly thinned to ≤ PATH_MAX_POINTS.
+
+    Waits (returns False) while fewer samples are stored than the workout counted, unless
+    it ended more than `give_up_after_s` ago. A workout without GPS gets an empty
+    GeometryCollection, so it is not scanned again.
+    """
+    cur = await conn.execute(
+        """
+        SELECT w.samples_count, w.end_time < now() - make_interval(secs => %(give_up)s),
+               (SELECT count(*) FROM sensor_data s WHERE s.workout_id = w.id)
+        FROM workouts w
+        WHERE w.id = %(w)s AND w.status = 'finished' AND w.gps_path IS NULL
+        """,
+        {"w": workout_id, "give_up": give_up_after_s},
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    expected, overdue, stored = row
+    if stored < expected and not overdue:
+        return False
+    cur = await conn.execute(
+        """
+        WITH points AS (
+            SELECT lon, lat, row_number() OVER (ORDER BY seq) - 1 AS i, count(*) OVER () AS n
+            FROM sensor_data WHERE workout_id = %(w)s AND lat IS NOT NULL
+        )
+        SELECT lon, lat FROM points
+        WHERE i %% greatest(1, ceil(n / %(max)s::float8)::bigint) = 0 OR i = n - 1
+        ORDER BY i
+        """,
+        {"w": workout_id, "max": PATH_MAX_POINTS},
+    )
+    coordinates = [[round(lon, 6), round(lat, 6)] for lon, lat in await cur.fetchall()]
+    path = ({"type": "LineString", "coordinates": coordinates} if len(coordinates) >= 2
+            else {"type": "GeometryCollection", "geometries": []})
+    cur = await conn.execute(
+        "UPDATE workouts SET gps_path = %s WHERE id = %s AND gps_path IS NULL",
+        (_summary_json.encode(path).decode(), workout_id))
+    return cur.rowcount == 1
+
+
+async def gps_path_of(conn: AsyncConnection, workout_id: uuid.UUID) -> dict[str, object] | None:
+    cur = await conn.execute("SELECT gps_path::text FROM workouts WHERE id = %s", (workout_id,))
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else msgspec.json.decode(row[0])

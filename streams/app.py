@@ -36,15 +36,22 @@ class Deps:
         self.config = config
         self.app = app
         self._pool: AsyncConnectionPool | None = None
+        self._opening = asyncio.Lock()
         self.redis = redis_pool.connect(config.redis_url)
         self.dead_letter = app.topic(config.topic_prefix + topics.DEAD_LETTER,
                                      key_serializer="raw", value_serializer="raw")
         self.dead_lettered = 0
 
     async def pool(self) -> AsyncConnectionPool:
-        if self._pool is None:
-            self._pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=4, open=False)
-            await self._pool.open(wait=True, timeout=30)
+        """The pool, opened without waiting: while PostgreSQL is away it keeps reconnecting
+        in the background, and a write waiting for a connection times out (PoolTimeout, a
+        transient error the sinks retry) instead of the pool closing for good."""
+        async with self._opening:
+            if self._pool is None:
+                pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=4,
+                                           open=False, timeout=10)
+                await pool.open(wait=False)
+                self._pool = pool
         return self._pool
 
     def topic(self, name: str) -> Any:

@@ -1,20 +1,34 @@
-"""workout.lifecycle + workout.metrics → the `workouts` read model."""
+"""workout.lifecycle + workout.metrics → the `workouts` read model, and its GPS path.
+
+A workout's summary comes with every lifecycle and metrics event; the newest `version`
+wins, whatever order the topics deliver in. The GPS path is built from the samples table
+once the workout has finished and every sample it counted is stored (the samples sink
+reads another topic and may be behind): at completion if they are there already,
+otherwise by a timer that scans the finished workouts still without a path.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from storage.workouts import project_summary
+from storage.workouts import build_gps_path, pending_gps_paths, project_summary
 from streams import events, topics
-from streams.retry import describe, is_poison, retry_transient
+from streams.sink import Record, batches, write_batch
 
 if TYPE_CHECKING:
     from streams.app import Deps
 
 log = logging.getLogger("stride.streams")
+
+SUMMARY_EVENTS = (events.WorkoutMetricsUpdated, events.WorkoutStarted, events.WorkoutPaused,
+                  events.WorkoutResumed, events.WorkoutCompleted)
+PATH_SCAN_INTERVAL_S = 5.0
+PATH_GIVE_UP_AFTER_S = 600
+"""A finished workout whose samples are still incomplete this long after it ended (some
+were dead-lettered) gets its path from the samples that are there."""
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -24,55 +38,44 @@ def register(app: Any, deps: Deps) -> None:
 
     @app.agent(source, name="workouts_projection")
     async def workouts_projection(stream: Any) -> None:
-        async for records in stream.take_events(200, within=0.2):
-            await _project(deps, [(r.message.key, r.value, r.message.topic) for r in records])
+        async for records in batches(stream, deps, SUMMARY_EVENTS, size=500, within_s=0.2):
+            newest: dict[uuid.UUID, Record[Any]] = {}
+            for record in records:
+                seen = newest.get(record.event.workout_id)
+                if seen is None or seen.event.summary.version < record.event.summary.version:
+                    newest[record.event.workout_id] = record
+            written = await write_batch(deps, "workout projection", list(newest.values()),
+                                        lambda rs: _project(deps, rs))
+            finished = [r.event.workout_id for r in written if r.event.summary.status == "finished"]
+            if finished:
+                await _build_paths(deps, finished, give_up_after_s=None)
 
-
-async def _project(deps: Deps, records: list[tuple[bytes | None, bytes, str]]) -> None:
-    newest: dict[Any, tuple[bytes | None, bytes, str, Any]] = {}
-    for key, value, topic in records:
+    @app.timer(PATH_SCAN_INTERVAL_S)
+    async def gps_paths() -> None:
         try:
-            event = events.decode(value)
-        except msgspec.MsgspecError as exc:
-            await deps.send_dead_letter(key, value, topic, f"undecodable: {describe(exc)}")
-            continue
-        summary = getattr(event, "summary", None)
-        if summary is None:
-            await deps.send_dead_letter(key, value, topic, f"unexpected {type(event).__name__}")
-            continue
-        seen = newest.get(event.workout_id)
-        if seen is None or seen[3].summary.version < summary.version:
-            newest[event.workout_id] = (key, value, topic, event)
-    pool = await deps.pool()
-    for key, value, topic, event in newest.values():
-        async def write(e: Any = event) -> bool:
+            pool = await deps.pool()
             async with pool.connection() as conn:
-                return await project_summary(conn, e.workout_id, e.user_id, e.summary)
+                pending = await pending_gps_paths(conn)
+            await _build_paths(deps, pending, give_up_after_s=PATH_GIVE_UP_AFTER_S)
+        except Exception as exc:  # the next scan tries again
+            log.warning("GPS path scan failed: %s", exc)
+
+
+async def _project(deps: Deps, records: Sequence[Record[Any]]) -> None:
+    pool = await deps.pool()
+    async with pool.connection() as conn, conn.transaction():
+        for record in records:
+            e = record.event
+            await project_summary(conn, e.workout_id, e.user_id, e.summary)
+
+
+async def _build_paths(deps: Deps, workout_ids: Sequence[uuid.UUID],
+                       give_up_after_s: float | None) -> None:
+    """Best effort: a path not built now is built by a later scan."""
+    pool = await deps.pool()
+    for workout_id in workout_ids:
         try:
-            await retry_transient(write, "workout projection")
+            async with pool.connection() as conn:
+                await build_gps_path(conn, workout_id, give_up_after_s=give_up_after_s)
         except Exception as exc:
-            if not is_poison(exc):
-                raise
-            await deps.send_dead_letter(key, value, topic, describe(exc))
-            continue
-        await _publish_live(deps, event)
-
-
-def live_update(event: Any) -> dict[str, Any]:
-    """What a coach's live feed receives for one workout event."""
-    update = {"type": "update", "event": type(event).__name__, "workout_id": str(event.workout_id),
-              "athlete_id": str(event.user_id), "summary": msgspec.to_builtins(event.summary)}
-    if isinstance(event, events.WorkoutMetricsUpdated):
-        update |= {"t_ms": event.t_ms, "speed_mps": event.speed_mps, "hr_bpm": event.hr_bpm,
-                   "spo2_pct": event.spo2_pct}
-    return update
-
-
-async def _publish_live(deps: Deps, event: Any) -> None:
-    """Fan the update out to coaches watching (Redis pub/sub); a live view may miss one
-    update when Redis is briefly away, the database row is the truth."""
-    channel = f"{deps.config.redis_prefix}:live:athlete:{event.user_id}"
-    try:
-        await deps.redis.publish(channel, msgspec.json.encode(live_update(event)))
-    except Exception as exc:  # never hold back the projection for the live view
-        log.warning("live update for %s not published: %s", event.workout_id, exc)
+            log.warning("GPS path of %s not built yet: %s", workout_id, exc)

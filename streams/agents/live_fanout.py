@@ -1,0 +1,87 @@
+"""workout.metrics + workout.lifecycle → Redis: each workout's live state and the pub/sub
+channels a coach's live view listens to (per workout, per athlete, per group).
+
+Only the newest event of each workout in a batch goes out: after a backlog a coach wants
+where the athlete is now, not a replay. Group channels follow the athletes' active live
+consents, looked up in PostgreSQL and cached for `CONSENTS_TTL_S`; the gateway checks
+access again on every feed it serves.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from streams import events, live, topics
+from streams.sink import Record, batches, write_batch
+
+if TYPE_CHECKING:
+    from streams.app import Deps
+
+CONSENTS_TTL_S = 2.0
+LIVE_EVENTS = (events.WorkoutMetricsUpdated, events.WorkoutStarted, events.WorkoutPaused,
+               events.WorkoutResumed, events.WorkoutCompleted)
+
+
+class ConsentCache:
+    """athlete → groups allowed to watch them live, refreshed after `ttl_s`."""
+
+    def __init__(self, deps: Deps, ttl_s: float = CONSENTS_TTL_S) -> None:
+        self._deps = deps
+        self._ttl_s = ttl_s
+        self._groups: dict[uuid.UUID, tuple[float, list[uuid.UUID]]] = {}
+
+    async def groups_of(self, athletes: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        now = time.monotonic()
+        stale = [a for a in athletes if a not in self._groups or self._groups[a][0] < now]
+        if stale:
+            pool = await self._deps.pool()
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT athlete_id, group_id FROM consents"
+                    " WHERE athlete_id = ANY(%s) AND scope = 'live' AND withdrawn_at IS NULL",
+                    (stale,))
+                found: dict[uuid.UUID, list[uuid.UUID]] = {a: [] for a in stale}
+                for athlete, group in await cur.fetchall():
+                    found[athlete].append(group)
+            for athlete, groups in found.items():
+                self._groups[athlete] = (now + self._ttl_s, groups)
+        return {a: self._groups[a][1] for a in athletes}
+
+
+def register(app: Any, deps: Deps) -> None:
+    source = app.topic(deps.config.topic_prefix + topics.METRICS,
+                       deps.config.topic_prefix + topics.LIFECYCLE,
+                       key_serializer="raw", value_serializer="raw")
+    consents = ConsentCache(deps)
+
+    @app.agent(source, name="live_fanout")
+    async def live_fanout(stream: Any) -> None:
+        async for records in batches(stream, deps, LIVE_EVENTS, size=1000, within_s=0.1):
+            newest: dict[uuid.UUID, Record[Any]] = {}
+            for record in records:
+                seen = newest.get(record.event.workout_id)
+                if seen is None or seen.event.summary.version <= record.event.summary.version:
+                    newest[record.event.workout_id] = record
+            await write_batch(deps, "live fan-out", list(newest.values()),
+                              lambda rs: _publish(deps, consents, rs))
+
+
+async def _publish(deps: Deps, consents: ConsentCache, records: Sequence[Record[Any]]) -> None:
+    prefix = deps.config.redis_prefix
+    groups = await consents.groups_of({r.event.user_id for r in records})
+    async with deps.redis.pipeline(transaction=False) as pipe:
+        for record in records:
+            event = record.event
+            payload = msgspec.json.encode(live.live_update(event))
+            ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
+            pipe.set(live.workout_key(prefix, event.workout_id), payload, ex=ttl)
+            pipe.publish(live.workout_channel(prefix, event.workout_id), payload)
+            pipe.publish(live.athlete_channel(prefix, event.user_id), payload)
+            for group in groups[event.user_id]:
+                pipe.publish(live.group_channel(prefix, group), payload)
+        await pipe.execute()

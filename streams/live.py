@@ -1,0 +1,48 @@
+"""Names and payloads of the live fan-out in Redis, shared by the worker and the gateway.
+
+- `{prefix}:live:state:{id}` (a key): the newest live update of a workout, JSON, kept a
+  while after its last change so a coach opening the view sees where everyone is.
+- `{prefix}:live:workout:{id}`, `…:live:athlete:{id}`, `…:live:group:{id}` (pub/sub
+  channels): every update, for whoever watches that workout, athlete or group. A group
+  channel carries only athletes with an active live consent for that group.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+
+from streams import events
+
+STATE_TTL_S = 2 * 3600
+"""A live workout's state outlives a long pause."""
+FINISHED_TTL_S = 600
+"""A finished workout's final state stays visible for a while, then the database has it."""
+
+
+def workout_key(prefix: str, workout_id: uuid.UUID) -> str:
+    return f"{prefix}:live:state:{workout_id}"
+
+
+def workout_channel(prefix: str, workout_id: uuid.UUID) -> str:
+    return f"{prefix}:live:workout:{workout_id}"
+
+
+def athlete_channel(prefix: str, athlete_id: uuid.UUID) -> str:
+    return f"{prefix}:live:athlete:{athlete_id}"
+
+
+def group_channel(prefix: str, group_id: uuid.UUID) -> str:
+    return f"{prefix}:live:group:{group_id}"
+
+
+def live_update(event: Any) -> dict[str, Any]:
+    """What a coach's live feed receives for one workout event."""
+    update = {"type": "update", "event": type(event).__name__, "workout_id": str(event.workout_id),
+              "athlete_id": str(event.user_id), "summary": msgspec.to_builtins(event.summary)}
+    if isinstance(event, events.WorkoutMetricsUpdated):
+        update |= {"t_ms": event.t_ms, "speed_mps": event.speed_mps, "hr_bpm": event.hr_bpm,
+                   "spo2_pct": event.spo2_pct, "pace_s_per_km": event.pace_s_per_km}
+    return update
