@@ -238,15 +238,15 @@ async def get_minutes(request: Request, workout_id: uuid.UUID) -> list[MinuteOut
 
 
 @get("/v1/workouts/{workout_id:uuid}/path",
-     summary="A finished workout's route as GeoJSON (404 until it is built)")
+     summary="A workout's route: a GeoJSON Feature, its geometry null until the workout has "
+             "finished and its samples are stored")
 async def get_path(request: Request, workout_id: uuid.UUID) -> dict[str, Any]:
-    await _visible_workout(request, workout_id)
+    row = await _visible_workout(request, workout_id)
     async with request.app.state.pool.connection() as conn:
         path = await workouts_repo.gps_path_of(conn, workout_id)
-    if path is None:
-        raise ApiError(404, "not_ready", "the route is built once the workout has finished "
-                       "and its samples are stored; try again shortly")
-    return path
+    return {"type": "Feature", "geometry": path,
+            "properties": {"workout_id": str(workout_id), "sport": row.summary.sport,
+                           "status": row.summary.status, "ready": path is not None}}
 
 
 ROUTES = [get_workout, list_workouts, get_samples, get_minutes, get_path]

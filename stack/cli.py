@@ -1,6 +1,6 @@
 """`stride`: run and inspect the Stride platform.
 
-  stride stack up|down|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
+  stride stack up|down|restart|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride demo                        bring the stack up and stream simulated athletes through it
@@ -22,6 +22,9 @@ from storage.accounts import Role
 Handler = Callable[[argparse.Namespace], int]
 
 
+COMPONENTS = ["redis", "postgres", "kafka", "ray", "worker", "gateway"]
+
+
 def _stack_up(args: argparse.Namespace) -> int:
     from stack.lifecycle import up
 
@@ -31,7 +34,14 @@ def _stack_up(args: argparse.Namespace) -> int:
 def _stack_down(args: argparse.Namespace) -> int:
     from stack.lifecycle import down
 
-    return down(Settings.from_env())
+    return down(Settings.from_env(), only=args.only)
+
+
+def _stack_restart(args: argparse.Namespace) -> int:
+    from stack.lifecycle import down, up
+
+    down(Settings.from_env(), only=args.only)
+    return up(Settings.from_env(), only=args.only)
 
 
 def _stack_status(args: argparse.Namespace) -> int:
@@ -168,12 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
         "Ray, the Faust worker and the gateway, in that order. Components already running are "
         "left alone. Fails with what to fix if a component does not become healthy.",
     )
-    up.add_argument("--only", nargs="+", metavar="NAME",
-                    choices=["redis", "postgres", "kafka", "ray", "worker", "gateway"],
+    up.add_argument("--only", nargs="+", metavar="NAME", choices=COMPONENTS,
                     help="start only these components (e.g. --only postgres redis)")
     up.set_defaults(func=_stack_up)
     down = stack_cmds.add_parser("down", help="stop what `up` started (by pid file); data is kept")
+    down.add_argument("--only", nargs="+", metavar="NAME", choices=COMPONENTS,
+                      help="stop only these components (e.g. --only gateway worker)")
     down.set_defaults(func=_stack_down)
+    restart = stack_cmds.add_parser(
+        "restart", help="stop and start again (e.g. the worker and gateway after a code change)")
+    restart.add_argument("--only", nargs="+", metavar="NAME", choices=COMPONENTS,
+                         help="restart only these components (default: all)")
+    restart.set_defaults(func=_stack_restart)
     st = stack_cmds.add_parser(
         "status", help="each component's address and health; exit 1 if any is down"
     )

@@ -75,9 +75,9 @@ def migrate_db(settings: Settings) -> int:
     return 0
 
 
-def down(settings: Settings) -> int:
+def down(settings: Settings, only: list[str] | None = None) -> int:
     for component in reversed(_components(settings)):
-        if component.external:
+        if component.external or (only and component.name not in only):
             continue
         with console.status(f"stopping {component.name} …"):
             stopped = component.stop()

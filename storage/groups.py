@@ -130,11 +130,14 @@ async def my_consents(conn: AsyncConnection, athlete_id: uuid.UUID) -> list[Cons
 
 
 async def coach_may_watch(conn: AsyncConnection, coach_id: uuid.UUID, athlete_id: uuid.UUID) -> bool:
-    """Whether `coach_id` coaches a group to which `athlete_id` currently grants live access."""
+    """Whether `coach_id` coaches a group to which `athlete_id` belongs and currently grants
+    live access (consent alone is not enough: an athlete who left keeps no watcher)."""
     cur = await conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM consents c JOIN user_groups ug ON ug.group_id = c.group_id"
+        "SELECT EXISTS (SELECT 1 FROM consents c"
+        " JOIN user_groups coach ON coach.group_id = c.group_id"
+        " JOIN user_groups member ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
         " WHERE c.athlete_id = %s AND c.scope = 'live' AND c.withdrawn_at IS NULL"
-        " AND ug.user_id = %s AND ug.role = 'coach')", (athlete_id, coach_id))
+        " AND coach.user_id = %s AND coach.role = 'coach')", (athlete_id, coach_id))
     row = await cur.fetchone()
     return bool(row and row[0])
 
@@ -153,8 +156,9 @@ def _consent(row: tuple[object, ...]) -> Consent:
 
 
 async def consenting_athletes(conn: AsyncConnection, group_id: uuid.UUID) -> set[uuid.UUID]:
-    """Athletes who currently let this group's coaches watch them live."""
+    """Members who currently let this group's coaches watch them live."""
     cur = await conn.execute(
-        "SELECT athlete_id FROM consents WHERE group_id = %s AND scope = 'live'"
-        " AND withdrawn_at IS NULL", (group_id,))
+        "SELECT c.athlete_id FROM consents c"
+        " JOIN user_groups member ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
+        " WHERE c.group_id = %s AND c.scope = 'live' AND c.withdrawn_at IS NULL", (group_id,))
     return {r[0] for r in await cur.fetchall()}

@@ -28,7 +28,7 @@ LIVE_EVENTS = (events.WorkoutMetricsUpdated, events.WorkoutStarted, events.Worko
 
 
 class ConsentCache:
-    """athlete → groups allowed to watch them live, refreshed after `ttl_s`."""
+    """athlete → groups they belong to and let watch them live, refreshed after `ttl_s`."""
 
     def __init__(self, deps: Deps, ttl_s: float = CONSENTS_TTL_S) -> None:
         self._deps = deps
@@ -42,8 +42,9 @@ class ConsentCache:
             pool = await self._deps.pool()
             async with pool.connection() as conn:
                 cur = await conn.execute(
-                    "SELECT athlete_id, group_id FROM consents"
-                    " WHERE athlete_id = ANY(%s) AND scope = 'live' AND withdrawn_at IS NULL",
+                    "SELECT c.athlete_id, c.group_id FROM consents c JOIN user_groups member"
+                    " ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
+                    " WHERE c.athlete_id = ANY(%s) AND c.scope = 'live' AND c.withdrawn_at IS NULL",
                     (stale,))
                 found: dict[uuid.UUID, list[uuid.UUID]] = {a: [] for a in stale}
                 for athlete, group in await cur.fetchall():

@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import websockets
 
@@ -42,12 +43,14 @@ POLICY: dict[str, set[str]] = {
     "session": {"owner"},
     "group_member": {"owner", "coach"},       # a group named in a body: you must belong to it
     "admin_user": {"admin"},                  # role management
+    "notification": {"owner"},                # your own inbox
     "self": set(CALLERS) - {"anonymous"},     # your own account: any logged-in user
 }
 # Path or query parameter → kind of object; body field → kind of object.
 OBJECTS = {"workout_id": "workout", "athlete": "athlete", "group_id": "group",
            "consent_id": "consent", "session_id": "session", "user_id": "admin_user",
-           "role": "admin_user", "provider": "self"}
+           "role": "admin_user", "provider": "self", "sport": "self",
+           "notification_id": "notification"}
 BODY_OBJECTS = {"group_id": "group_member"}
 
 
@@ -75,6 +78,13 @@ class World:
                         json={"user_id": str(self.owner.id), "role": "athlete"})
         sessions = (await http.get("/v1/sessions", headers=self.owner.headers)).json()
         self.session = sessions[0]["id"]
+        with psycopg.connect(self.stack.pg_dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "INSERT INTO notification_logs (user_id, notification_type, channel, message,"
+                " status) VALUES (%s, 'risk.alert', 'in_app', 'matrix', 'delivered') RETURNING id",
+                (self.owner.id,)).fetchone()
+            assert row is not None
+            self.notification = str(row[0])
         self.workout = uuid.uuid4()
         t0 = int(time.time() * 1000)
         async with DeviceClient(self.stack.gateway_ws_url, self.owner.token) as device:
@@ -90,7 +100,8 @@ class World:
     def value(self, name: str) -> str:
         return {"workout_id": str(self.workout), "athlete": str(self.owner.id),
                 "group_id": self.group, "consent_id": self.consent, "session_id": self.session,
-                "user_id": str(self.owner.id), "role": "coach", "provider": "mock"}[name]
+                "user_id": str(self.owner.id), "role": "coach", "provider": "mock",
+                "sport": "run", "notification_id": self.notification}[name]
 
     def headers(self, caller: str) -> dict[str, str]:
         return {} if caller == "anonymous" else getattr(self, caller).headers

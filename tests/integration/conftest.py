@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from stream_worker import StreamWorker
 
 from stack.settings import Settings
-from stream_worker import StreamWorker
 
 
 @pytest.fixture
@@ -24,3 +24,21 @@ async def stream_worker(stack: Settings, unique: str, migrated_db: str,
     finally:
         worker.stop()
         await worker.delete_topics()
+
+
+@pytest.fixture(scope="session")
+async def timescale_dsn() -> AsyncIterator[str]:
+    """DSN of a real TimescaleDB (PGlite + TimescaleDB 2.23 in Node, `stack/timescale_local.py`),
+    started once per session (installing its npm packages first if needed) and stopped at the
+    end. It does not need the local stack. One connection at a time, no COPY FROM STDIN, in
+    memory and shared by every test of the session: use names of the test's own."""
+    import asyncio
+
+    from stack.timescale_local import TimescaleServer
+
+    server = TimescaleServer()
+    await asyncio.to_thread(server.start)
+    try:
+        yield server.dsn
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -212,6 +212,8 @@ async def test_live_metrics_are_stored_rolled_up_per_minute_and_fanned_out(
     async with await psycopg.AsyncConnection.connect(stream_worker.pg_dsn, autocommit=True) as conn:
         cur = await conn.execute("INSERT INTO groups (name, sport) VALUES ('club', 'run') RETURNING id")
         group = (await cur.fetchone())[0]  # type: ignore[index]
+        await conn.execute("INSERT INTO user_groups (user_id, group_id) VALUES (%s, %s)",
+                           (ATHLETE, group))
         await conn.execute("INSERT INTO consents (athlete_id, group_id) VALUES (%s, %s)",
                            (ATHLETE, group))
     redis = aioredis.from_url(stack.redis_url)
