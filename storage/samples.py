@@ -45,20 +45,38 @@ def rows_of(batches: Iterable[SamplesAccepted]) -> list[tuple[object, ...]]:
     ]
 
 
-async def write_samples(conn: AsyncConnection, batches: Iterable[SamplesAccepted]) -> int:
-    """Write every sample of `batches` once; returns how many rows were new."""
+_INSERT_UNNEST = """
+INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct)
+SELECT w, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt, round(hr)::smallint, spo2
+FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::real[],
+            %s::real[], %s::real[]) AS r(w, seq, t_ms, lat, lon, alt, hr, spo2)
+ON CONFLICT (workout_id, seq, t) DO NOTHING
+"""
+
+
+async def write_samples(conn: AsyncConnection, batches: Iterable[SamplesAccepted],
+                        copy: bool = True) -> int:
+    """Write every sample of `batches` once; returns how many rows were new.
+
+    COPY into a staging table, then one INSERT … SELECT … ON CONFLICT DO NOTHING (the sink's
+    path). `copy=False` sends the rows as arrays instead (INSERT … unnest): the same conflict
+    rule, for servers without COPY (the TimescaleDB test server).
+    """
     rows = rows_of(batches)
     if not rows:
         return 0
+    if not copy:
+        cur = await conn.execute(_INSERT_UNNEST, [list(column) for column in zip(*rows, strict=True)])
+        return cur.rowcount
     async with conn.transaction():
         await conn.execute(_STAGE_DDL)
         async with conn.cursor() as cur:
             async with cur.copy(
                 "COPY sensor_stage (workout_id, seq, t_ms, lat, lon, alt_m, hr_bpm, spo2_pct)"
                 " FROM STDIN"
-            ) as copy:
+            ) as copy_in:
                 for row in rows:
-                    await copy.write_row(row)
+                    await copy_in.write_row(row)
             await cur.execute(_MERGE)
             return cur.rowcount
 

@@ -229,9 +229,10 @@ NICE_BUCKETS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 
 def bucket_for(span: dt.timedelta, max_points: int) -> int:
-    """The smallest round bucket width (s) that shows `span` in at most `max_points` buckets."""
-    needed = span.total_seconds() / max(1, max_points - 1)  # a span may straddle one more
+    """The smallest round bucket width (s) that shows `span` in at most `max_points` buckets
+    (a span of S seconds touches at most S // width + 1 buckets)."""
+    seconds = span.total_seconds()
     for width in NICE_BUCKETS_S:
-        if width >= needed:
+        if seconds // width + 1 <= max_points:
             return width
-    return int(needed // 3600 + 1) * 3600
+    return int(seconds // (3600 * max(1, max_points - 1)) + 1) * 3600

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,18 +27,16 @@ async def stream_worker(stack: Settings, unique: str, migrated_db: str,
 
 
 @pytest.fixture(scope="session")
-async def timescale_dsn() -> AsyncIterator[str]:
+def timescale_dsn() -> Iterator[str]:
     """DSN of a real TimescaleDB (PGlite + TimescaleDB 2.23 in Node, `stack/timescale_local.py`),
     started once per session (installing its npm packages first if needed) and stopped at the
     end. It does not need the local stack. One connection at a time, no COPY FROM STDIN, in
     memory and shared by every test of the session: use names of the test's own."""
-    import asyncio
-
     from stack.timescale_local import TimescaleServer
 
     server = TimescaleServer()
-    await asyncio.to_thread(server.start)
+    server.start()
     try:
         yield server.dsn
     finally:
-        await asyncio.to_thread(server.stop)
+        server.stop()
