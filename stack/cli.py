@@ -3,6 +3,8 @@
   stride stack up|down|restart|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
+  stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
+  stride bench actors|gateway|sinks  measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
 """
@@ -138,6 +140,19 @@ def _bench_gateway(args: argparse.Namespace) -> int:
     return run(Settings.from_env(), args.connections, args.seconds, args.frames_per_s)
 
 
+def _bench_sinks(args: argparse.Namespace) -> int:
+    from stack.bench_sinks import run
+
+    return run(Settings.from_env(), args.rate, args.seconds, args.batch, args.metrics_every)
+
+
+def _leaderboards_rebuild(args: argparse.Namespace) -> int:
+    from stack.leaderboards_cli import rebuild
+
+    print(rebuild(Settings.from_env()))
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from stack.simulate import run_simulate
 
@@ -252,6 +267,34 @@ def build_parser() -> argparse.ArgumentParser:
     gateway_bench.add_argument("--frames-per-s", type=float, default=1.0, metavar="F",
                                help="frames a second per connection (default 1)")
     gateway_bench.set_defaults(func=_bench_gateway)
+    sinks_bench = bench_cmds.add_parser(
+        "sinks", help="stream worker throughput, consumer lag, leaderboard latency, reads",
+        description="Runs a second stream worker (every agent) beside the stack's, on its own "
+        "topics, consumer group, database and Redis prefix, and streams synthetic workouts "
+        "into it: --rate samples a second in batches of --batch, live metrics every "
+        "--metrics-every s per workout, for --seconds. Samples the consumer lag every 5 s, "
+        "times workout completion → leaderboard score in Redis, then drains the backlog, checks "
+        "that the samples table holds exactly what was produced and times reading a 2-hour "
+        "workout in 1-minute buckets. Writes JSON, Markdown and an SVG lag plot under "
+        "bench/results/; exits 1 if a sample is missing. Needs a running stack.")
+    sinks_bench.add_argument("--rate", type=int, default=10_000,
+                             help="samples a second (default 10000)")
+    sinks_bench.add_argument("--seconds", type=int, default=60,
+                             help="seconds of load (default 60; the target is 600)")
+    sinks_bench.add_argument("--batch", type=int, default=5,
+                             help="samples per event, as actors emit them (default 5)")
+    sinks_bench.add_argument("--metrics-every", type=float, default=10.0, metavar="S",
+                             help="live metrics per workout every S seconds (default 10)")
+    sinks_bench.set_defaults(func=_bench_sinks)
+
+    boards = groups.add_parser("leaderboards", help="the Redis leaderboards")
+    boards_cmds = boards.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rebuild = boards_cmds.add_parser(
+        "rebuild", help="recompute the Redis leaderboards from PostgreSQL",
+        description="Rewrites every day, week and all-time board still kept in Redis from the "
+        "`leaderboard` table (each key swapped in atomically; stale keys removed). Safe while "
+        "the stream worker runs. Use it after Redis lost its data.")
+    rebuild.set_defaults(func=_leaderboards_rebuild)
 
     sim = groups.add_parser(
         "simulate", help="athletes streaming through the offline-first device SDK",

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from stream_worker import StreamWorker
 
 from stack.settings import Settings
+from stack.worker_process import StreamWorker
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import msgspec
 import psycopg
 import pytest
 import redis.asyncio as aioredis
-from stream_worker import StreamWorker
 
 from stack.settings import Settings
+from stack.worker_process import StreamWorker
 from storage import groups as groups_repo
 from storage import notifications as repo
 from streams import topics

@@ -16,9 +16,9 @@ import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from private_postgres import PrivatePostgres
-from stream_worker import StreamWorker, _free_port
 
 from stack.settings import Settings
+from stack.worker_process import StreamWorker, free_port
 from storage import timeseries
 from storage.users import ensure_dev_user
 from streams import events, live, topics
@@ -109,7 +109,7 @@ async def test_a_postgres_restart_delays_writes_but_loses_none(
         stack: Settings, unique: str, eventually) -> None:  # type: ignore[no-untyped-def]
     home = stack.home_path / "test-pg" / unique
     home.mkdir(parents=True)
-    pg = PrivatePostgres(home, _free_port())
+    pg = PrivatePostgres(home, free_port())
     pg.start()  # initdb makes the password the DSN carries
     worker = StreamWorker(stack, unique, pg.dsn, home)
     try:

@@ -1,7 +1,8 @@
-"""A stream worker of its own for a test: own topics, consumer group, database and Redis prefix.
+"""A stream worker of its own: own topics, consumer group, database and Redis prefix.
 
 `StreamWorker` runs `stride worker run` as a separate process (the real Faust worker, with
-every agent), so tests can kill it with SIGKILL and start it again, exactly as in production.
+every agent) beside the stack's, for tests (which SIGKILL and restart it, exactly as in
+production) and for `stride bench sinks`.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from stack.settings import Settings
 from streams import topics
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -33,6 +34,8 @@ def _free_port() -> int:
 class StreamWorker:
     def __init__(self, stack: Settings, unique: str, pg_dsn: str, home: Path,
                  partitions: int = 3) -> None:
+        """`unique` names the topics (`{unique}.…`), group and Redis prefix; `home` holds
+        the worker's data and its log."""
         self.stack = stack
         self.topic_prefix = f"{unique}."
         self.redis_prefix = f"test-{unique}"
@@ -40,7 +43,7 @@ class StreamWorker:
         self.pg_dsn = pg_dsn
         self.home = home
         self.partitions = partitions
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = home / "worker.log"
 
