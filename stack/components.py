@@ -16,6 +16,7 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -46,6 +47,8 @@ class Status(msgspec.Struct, frozen=True, kw_only=True):
     pid: int | None = None
     lag: dict[str, int] | None = None
     """The worker's consumer lag per topic (records not yet committed), when Kafka answers."""
+    dead_letters: int | None = None
+    """Records on the worker's dead-letter topic, when Kafka answers."""
 
 
 def tcp_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
@@ -353,21 +356,32 @@ class Worker(PythonService):
 
     def status(self) -> Status:
         base = super().status()
-        return msgspec.structs.replace(base, lag=self.lag())
+        return msgspec.structs.replace(base, lag=self.lag(), dead_letters=self.dead_letters())
 
     def lag(self) -> dict[str, int] | None:
         """Records the worker has not yet committed, per topic it consumes; None when Kafka
         does not answer within 10 s."""
-        import asyncio
-
         from streams import topics
         from streams.lag import consumer_lag
 
+        return self._ask_kafka(consumer_lag(
+            self.settings.kafka, self.settings.worker_group,
+            [self.settings.topic_prefix + t for t in topics.WORKER_CONSUMES]))
+
+    def dead_letters(self) -> int | None:
+        """Records on the dead-letter topic (within its 30-day retention)."""
+        from streams import topics
+        from streams.lag import records_held
+
+        return self._ask_kafka(records_held(self.settings.kafka,
+                                            self.settings.topic_prefix + topics.DEAD_LETTER))
+
+    @staticmethod
+    def _ask_kafka(question: Any) -> Any:
         try:
-            return asyncio.run(asyncio.wait_for(consumer_lag(
-                self.settings.kafka, self.settings.worker_group,
-                [self.settings.topic_prefix + t for t in topics.WORKER_CONSUMES]), 10))
+            return asyncio.run(asyncio.wait_for(question, 10))
         except Exception:
+            question.close()  # never awaited when the loop could not start it
             return None
 
 

@@ -97,6 +97,8 @@ def status(settings: Settings, as_json: bool = False) -> int:
     for name, s in report.items():
         health = "[green]healthy[/]" if s.healthy else "[red]down[/]"
         lag = "" if s.lag is None else f"{sum(s.lag.values()):,} records"
+        if s.dead_letters:
+            lag += f", {s.dead_letters:,} dead-lettered"
         table.add_row(name, health, s.url, str(s.pid or "-"), "stride" if s.managed else "external",
                       lag)
     Console().print(table)

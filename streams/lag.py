@@ -17,13 +17,7 @@ async def consumer_lag(bootstrap: str, group_id: str, topic_names: list[str]) ->
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group_id)
-        partitions = []
-        for described in await admin.describe_topics(topic_names):
-            if described["error_code"] != 0 or not described["partitions"]:
-                # unknown: better no figure than a zero
-                raise LookupError(f"topic {described['topic']} is not in the cluster")
-            partitions += [TopicPartition(described["topic"], p["partition"])
-                           for p in described["partitions"]]
+        partitions = await _partitions(admin, topic_names)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
         lag = dict.fromkeys(topic_names, 0)
@@ -32,6 +26,36 @@ async def consumer_lag(bootstrap: str, group_id: str, topic_names: list[str]) ->
             position = done.offset if done is not None and done.offset >= 0 else starts[tp]
             lag[tp.topic] += max(0, ends[tp] - position)
         return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topic_names: list[str]) -> list[TopicPartition]:
+    partitions = []
+    for described in await admin.describe_topics(topic_names):
+        if described["error_code"] != 0 or not described["partitions"]:
+            # unknown: better no figure than a zero
+            raise LookupError(f"topic {described['topic']} is not in the cluster")
+        partitions += [TopicPartition(described["topic"], p["partition"])
+                       for p in described["partitions"]]
+    return partitions
+
+
+async def records_held(bootstrap: str, topic: str) -> int:
+    """Records a topic holds now (end − beginning offsets over its partitions): for the
+    dead-letter topic, the records dead-lettered within its retention."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                request_timeout_ms=5000)
+    await admin.start()
+    await consumer.start()
+    try:
+        partitions = await _partitions(admin, [topic])
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        return sum(ends[tp] - starts[tp] for tp in partitions)
     finally:
         await consumer.stop()
         await admin.close()
