@@ -48,7 +48,7 @@ class Deps:
         transient error the sinks retry) instead of the pool closing for good."""
         async with self._opening:
             if self._pool is None:
-                pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=4,
+                pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=8,
                                            open=False, timeout=10)
                 await pool.open(wait=False)
                 self._pool = pool
