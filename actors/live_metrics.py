@@ -98,8 +98,12 @@ def summary_fields(m: MetricsState, profile: AthleteProfile, current_risk: risk.
     }
 
 
-def live_readings(m: MetricsState) -> dict[str, float | None]:
-    """The current readings for a live view."""
-    return {"speed_mps": m.distance.speed_mps, "hr_bpm": heart_rate.result(m.heart_rate).hr_bpm,
+def live_readings(m: MetricsState, profile: AthleteProfile) -> dict[str, float | int | None]:
+    """The current readings for a live view: speed, pace, heart rate and its zone (1..5),
+    SpO2, and the last accepted position."""
+    hr_bpm = heart_rate.result(m.heart_rate).hr_bpm
+    return {"speed_mps": m.distance.speed_mps, "hr_bpm": hr_bpm,
+            "hr_zone": heart_rate.current_zone(hr_bpm, profile),
             "spo2_pct": spo2.result(m.spo2).spo2_pct,
-            "pace_s_per_km": splits.result(m.splits).pace_s_per_km}
+            "pace_s_per_km": splits.result(m.splits).pace_s_per_km,
+            "lat": m.distance.last_lat, "lon": m.distance.last_lon}

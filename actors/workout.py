@@ -237,11 +237,10 @@ class Workout:
 
     def metrics(self, now_ms: int) -> events.WorkoutMetricsUpdated:
         self._fold_unfolded()
-        now = live_metrics.live_readings(self.state.metrics)
+        now = live_metrics.live_readings(self.state.metrics, self.state.profile)
         return events.WorkoutMetricsUpdated(
             workout_id=self.state.workout_id, user_id=self.state.user_id, t_ms=now_ms,
-            summary=self.summary(), speed_mps=now["speed_mps"], hr_bpm=now["hr_bpm"],
-            spo2_pct=now["spo2_pct"], pace_s_per_km=now["pace_s_per_km"],
+            summary=self.summary(), **now,  # type: ignore[arg-type]
         )
 
     # -- snapshots --------------------------------------------------------------------

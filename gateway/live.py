@@ -21,7 +21,7 @@ from storage import groups as groups_repo
 from storage import workouts as workouts_repo
 from streams.live import athlete_channel
 
-HEALTH_FIELDS = ("hr_bpm", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s", "trimp",
+HEALTH_FIELDS = ("hr_bpm", "hr_zone", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s", "trimp",
                  "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert", "risk",
                  "splits")
 

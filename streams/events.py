@@ -92,8 +92,13 @@ class WorkoutMetricsUpdated(Event, frozen=True, kw_only=True, tag="workout_metri
     summary: WorkoutSummary
     speed_mps: float | None = None
     hr_bpm: float | None = None
+    hr_zone: int | None = None
+    """The heart-rate zone (1..5) of `hr_bpm`; None below zone 1."""
     spo2_pct: float | None = None
     pace_s_per_km: float | None = None
+    lat: float | None = None
+    lon: float | None = None
+    """The last accepted position (a rejected GPS spike never shows)."""
 
 
 class RiskAlert(Event, frozen=True, kw_only=True, tag="risk_alert"):

@@ -44,5 +44,6 @@ def live_update(event: Any) -> dict[str, Any]:
               "athlete_id": str(event.user_id), "summary": msgspec.to_builtins(event.summary)}
     if isinstance(event, events.WorkoutMetricsUpdated):
         update |= {"t_ms": event.t_ms, "speed_mps": event.speed_mps, "hr_bpm": event.hr_bpm,
-                   "spo2_pct": event.spo2_pct, "pace_s_per_km": event.pace_s_per_km}
+                   "hr_zone": event.hr_zone, "spo2_pct": event.spo2_pct,
+                   "pace_s_per_km": event.pace_s_per_km, "lat": event.lat, "lon": event.lon}
     return update

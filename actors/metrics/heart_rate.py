@@ -205,6 +205,14 @@ def _update_one(state: HeartRateState, reading_bpm: float, hr_bpm: float, dt_s: 
 
 
 @functools.lru_cache(maxsize=256)
+def current_zone(hr_bpm: float | None, profile: AthleteProfile) -> int | None:
+    """The zone (1..5) a heart rate is in now; None below zone 1 or without a reading."""
+    if hr_bpm is None:
+        return None
+    zone = zone_of(hr_bpm, _zone_bounds(profile))
+    return None if zone < 0 else zone + 1
+
+
 def _zone_bounds(profile: AthleteProfile) -> tuple[float, ...]:
     """`zone_bounds_bpm` as a tuple, once per profile (the profile is frozen)."""
     return tuple(zone_bounds_bpm(profile).tolist())
