@@ -37,17 +37,19 @@ class Watched:
 
     def __init__(self, principal: Principal, still_allowed: Callable[[], Awaitable[bool]],
                  close: Callable[[int, str], Awaitable[None]],
-                 athletes: set[uuid.UUID] | None = None) -> None:
+                 athletes: set[uuid.UUID] | None = None, any_consent: bool = False) -> None:
         self.principal = principal
         self.still_allowed = still_allowed
         self.close = close
         self.athletes = athletes or set()
+        self.any_consent = any_consent  # a group feed: any consent change may concern it
 
     def concerned_by(self, note: AccessChanged) -> bool:
         p = self.principal
         return ((note.session_id is not None and note.session_id == p.session_id)
                 or (note.user_id is not None and note.user_id == p.user_id)
-                or (note.athlete_id is not None and note.athlete_id in self.athletes))
+                or (note.athlete_id is not None
+                    and (self.any_consent or note.athlete_id in self.athletes)))
 
 
 class AccessWatch:

@@ -25,6 +25,7 @@ from gateway.auth import Authenticator
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.ingest import Connections, IngestLimits, ingest
 from gateway.live import live
+from gateway.live_hub import LiveHub
 from gateway.oidc import OidcClient, OidcProvider
 from gateway.throttle import LoginThrottle
 from streams import redis_pool
@@ -77,8 +78,7 @@ def api_routes() -> list[Any]:
 
 def create_app(config: GatewayConfig) -> Litestar:
     pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
-    # Every live viewer holds a pub/sub connection of its own, hence the larger pool.
-    redis = redis_pool.connect(config.redis_url, max_connections=1024)
+    redis = redis_pool.connect(config.redis_url, max_connections=256)
     http = httpx.AsyncClient(timeout=10)
 
     async def on_startup(app: Litestar) -> None:
@@ -99,6 +99,8 @@ def create_app(config: GatewayConfig) -> Litestar:
         app.state.throttle = LoginThrottle(redis, config.redis_prefix)
         app.state.access_watch = AccessWatch(redis, config.redis_prefix)
         app.state.access_watch.start()
+        app.state.live_hub = LiveHub(redis)
+        app.state.live_hub.start()
         app.state.ingest_limits = config.ingest
         app.state.device_connections = Connections(config.ingest.max_connections_per_user)
         app.state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
@@ -111,6 +113,7 @@ def create_app(config: GatewayConfig) -> Litestar:
 
     async def on_shutdown(app: Litestar) -> None:
         await app.state.access_watch.stop()
+        await app.state.live_hub.stop()
         await pool.close()
         await redis.aclose()
         await http.aclose()

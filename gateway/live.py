@@ -1,14 +1,35 @@
 """`WS /v1/live?athlete=…` or `?group=…`: a coach's live feed — a snapshot, then updates.
 
-Updates come from Redis pub/sub (one channel per athlete, fed by the stream worker). Who
-may watch is decided when the feed opens and again whenever access changes (AccessWatch):
-a withdrawn consent, a logout or an ended session closes the feed at once.
+Server → client, JSON text frames:
+- `snapshot`: `athletes` [{athlete_id, name}] the feed shows, and `workouts`: each visible
+  workout that is live or finished within the last 30 minutes, with its newest live update;
+  sent first, and again after the gateway lost Redis for a while;
+- `update`: a workout event (`event`: WorkoutMetricsUpdated ~1 Hz, WorkoutStarted, …Paused,
+  …Resumed, …Completed) with the summary and, for metrics, the live readings;
+- `alert`: a risk alert as it happens (level, reasons);
+- `athletes`: the athletes shown changed (a consent was granted or withdrawn);
+- `heartbeat`: after 10 s without anything else.
+
+Updates come through the process's one Redis subscription (`LiveHub`). Each feed has a
+bounded outbox that keeps only the newest update of each workout (alerts and control
+messages queue), `MAX_QUEUED_BYTES` in all: a slow coach sees fewer intermediate values,
+never an older one, and never slows another coach. A coach too slow even for that (a send
+blocked for `SEND_TIMEOUT_S`, or the outbox full) is closed with 1013 — the close frame
+follows what the link already holds — and reconnects for a fresh snapshot. Who may watch
+is decided when the feed opens and again whenever access changes (AccessWatch): a
+withdrawn consent, a logout or an ended session closes it (1008), or for a group feed drops
+that athlete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
 import uuid
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -17,13 +38,22 @@ from litestar import WebSocket, websocket
 from gateway.access import PUBLIC, may_see_athlete, sees_health_data
 from gateway.access_watch import POLICY_VIOLATION, Watched
 from gateway.auth import Principal, bearer_token
+from gateway.live_hub import Listener
 from storage import groups as groups_repo
-from storage import workouts as workouts_repo
-from streams.live import athlete_channel
+from streams import live as live_keys
 
-HEALTH_FIELDS = ("hr_bpm", "hr_zone", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s", "trimp",
-                 "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert", "risk",
-                 "splits")
+log = logging.getLogger("stride.live")
+
+HEALTH_FIELDS = ("hr_bpm", "hr_zone", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s",
+                 "trimp", "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert",
+                 "risk", "splits")
+TRY_AGAIN_LATER = 1013
+SEND_TIMEOUT_S = 5.0
+CLOSE_WAIT_S = 30.0
+HEARTBEAT_S = 10.0
+MAX_QUEUED_BYTES = 4 * 2**20
+"""What may wait for one coach: a group of 50 live workouts needs about 75 KiB."""
+RECENTLY_FINISHED = dt.timedelta(minutes=30)
 
 
 async def _allowed_athletes(conn: Any, principal: Principal, athlete: uuid.UUID | None,
@@ -40,10 +70,11 @@ async def _allowed_athletes(conn: Any, principal: Principal, athlete: uuid.UUID 
 
 
 def _strip_health(payload: dict[str, Any]) -> dict[str, Any]:
+    payload = dict(payload)
     for key in HEALTH_FIELDS:
         payload.pop(key, None)
-        if isinstance(payload.get("summary"), dict):
-            payload["summary"].pop(key, None)
+    if isinstance(payload.get("summary"), dict):
+        payload["summary"] = {k: v for k, v in payload["summary"].items() if k not in HEALTH_FIELDS}
     return payload
 
 
@@ -52,6 +83,163 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value) if value else None
     except ValueError:
         return None
+
+
+class Outbox:
+    """What waits to be sent on one feed: control messages and alerts in order, then the
+    newest update of each workout (in the order the workouts first queued). At most
+    `max_bytes` wait; beyond that the coach is too slow (`overflowed`)."""
+
+    def __init__(self, max_bytes: int = MAX_QUEUED_BYTES) -> None:
+        self.latest: dict[str, bytes] = {}
+        self.control: deque[bytes] = deque()
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
+        self.overflowed = False
+        self.ready = asyncio.Event()
+
+    def update(self, workout_id: str, data: bytes) -> None:
+        older = self.latest.get(workout_id)
+        self.latest[workout_id] = data  # replaces a queued older one in place
+        self._queued(len(data) - (len(older) if older is not None else 0))
+
+    def put(self, data: bytes) -> None:
+        self.control.append(data)
+        self._queued(len(data))
+
+    def _queued(self, size: int) -> None:
+        self.queued_bytes += size
+        if self.queued_bytes > self.max_bytes:
+            self.overflowed = True
+        self.ready.set()
+
+    def clear_updates(self) -> None:
+        self.queued_bytes -= sum(len(d) for d in self.latest.values())
+        self.latest.clear()
+
+    def take(self) -> bytes | None:
+        if self.control:
+            data = self.control.popleft()
+        elif self.latest:
+            data = self.latest.pop(next(iter(self.latest)))
+        else:
+            self.ready.clear()
+            return None
+        self.queued_bytes -= len(data)
+        return data
+
+
+class Feed:
+    """One coach's connection: its athletes, its outbox and its writer."""
+
+    def __init__(self, socket: WebSocket, principal: Principal, athletes: set[uuid.UUID],
+                 group: uuid.UUID | None) -> None:
+        self.socket = socket
+        self.state = socket.app.state
+        self.principal = principal
+        self.health = sees_health_data(principal)
+        self.group = group
+        self.athletes = set(athletes)
+        self._shown = {str(a) for a in athletes}
+        self.outbox = Outbox()
+        self.listener = Listener(self.deliver, self.resync)
+        self.closing: tuple[int, str] | None = None
+        self.watched: Watched | None = None
+
+    # -- from the hub (never blocks) --
+
+    def deliver(self, payload: dict[str, Any], raw: bytes) -> None:
+        if payload.get("athlete_id") not in self._shown:
+            return  # in flight while the athlete was being dropped
+        kind = payload.get("type")
+        if kind == "alert":
+            if self.health:  # risk flags are health data
+                self.outbox.put(raw)
+            return
+        data = raw if self.health else msgspec.json.encode(_strip_health(payload))
+        self.outbox.update(str(payload.get("workout_id")), data)
+
+    def resync(self) -> None:
+        asyncio.ensure_future(self.send_snapshot())
+
+    # -- athletes --
+
+    def channels(self, athletes: set[uuid.UUID]) -> set[str]:
+        prefix = self.state.redis_prefix
+        return {live_keys.athlete_channel(prefix, a) for a in athletes}
+
+    async def follow(self, athletes: set[uuid.UUID]) -> None:
+        gone, new = self.athletes - athletes, athletes - self.athletes
+        hub = self.state.live_hub
+        if gone:
+            await hub.remove(self.listener, self.channels(gone))
+        self.athletes = set(athletes)
+        self._shown = {str(a) for a in athletes}
+        if self.watched is not None:
+            self.watched.athletes = self.athletes
+        if new:
+            await hub.add(self.listener, self.channels(new))
+        if gone or new:
+            async with self.state.pool.connection() as conn:
+                names = await groups_repo.athlete_names(conn, self.athletes)
+            self.outbox.put(msgspec.json.encode({"type": "athletes", "athletes": [
+                {"athlete_id": str(a), "name": names.get(a, "Athlete")} for a in self.athletes]}))
+
+    # -- snapshot --
+
+    async def send_snapshot(self) -> None:
+        state = self.state
+        async with state.pool.connection() as conn:
+            names = await groups_repo.athlete_names(conn, self.athletes)
+            cur = await conn.execute(
+                "SELECT id, user_id, summary::text FROM workouts WHERE user_id = ANY(%s)"
+                " AND (status <> 'finished' OR end_time > now() - %s) ORDER BY start_time",
+                (list(self.athletes), RECENTLY_FINISHED))
+            rows = await cur.fetchall()
+        live_states = await state.redis.mget(
+            [live_keys.workout_key(state.redis_prefix, r[0]) for r in rows]) if rows else []
+        workouts = []
+        for (workout_id, athlete_id, summary), newest in zip(rows, live_states, strict=True):
+            item = msgspec.json.decode(newest) if newest else {
+                "type": "update", "workout_id": str(workout_id), "athlete_id": str(athlete_id),
+                "summary": msgspec.json.decode(summary)}
+            workouts.append(item if self.health else _strip_health(item))
+        self.outbox.clear_updates()  # the snapshot supersedes them
+        self.outbox.put(msgspec.json.encode({
+            "type": "snapshot",
+            "athletes": [{"athlete_id": str(a), "name": names.get(a, "Athlete")}
+                         for a in sorted(self.athletes)],
+            "workouts": workouts}))
+
+    # -- writer --
+
+    async def write(self) -> None:
+        """Send what the outbox holds; a heartbeat when idle; close a coach too slow."""
+        last_sent = time.monotonic()
+        while self.closing is None:
+            data = self.outbox.take()
+            if data is None:
+                idle = HEARTBEAT_S - (time.monotonic() - last_sent)
+                if idle > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.outbox.ready.wait(), idle)
+                    continue
+                data = msgspec.json.encode({"type": "heartbeat",
+                                            "t_ms": int(time.time() * 1000)})
+            if self.outbox.overflowed:
+                self.closing = (TRY_AGAIN_LATER, "too slow: reconnect for a fresh snapshot")
+                break
+            try:
+                await asyncio.wait_for(self.socket.send_data(data, mode="text"), SEND_TIMEOUT_S)
+            except TimeoutError:
+                self.closing = (TRY_AGAIN_LATER, "too slow: reconnect for a fresh snapshot")
+                break
+            last_sent = time.monotonic()
+        if self.closing is not None:
+            # The close frame queues behind what the link already holds: it goes out as soon
+            # as the coach reads again, and the connection is dropped if it never does.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.socket.close(*self.closing), CLOSE_WAIT_S)
 
 
 @websocket("/v1/live", opt=PUBLIC)  # authenticates and authorizes itself before accepting
@@ -71,76 +259,40 @@ async def live(socket: WebSocket) -> None:
     await socket.accept(subprotocols="stride.v1.json"
                         if "stride.v1.json" in socket.headers.get("sec-websocket-protocol", "")
                         else None)
-    health = sees_health_data(principal)
-    prefix = state.redis_prefix
+    feed = Feed(socket, principal, set(), group)
 
-    async with state.redis.pubsub() as pubsub:
-        async def follow(athletes: set[uuid.UUID]) -> None:
-            gone = watched.athletes - athletes
-            if gone:
-                await pubsub.unsubscribe(*(athlete_channel(prefix, a) for a in gone))
-            if athletes:
-                await pubsub.subscribe(*(athlete_channel(prefix, a) for a in athletes))
-            watched.athletes = set(athletes)
+    async def still_allowed() -> bool:
+        current = await state.auth.authenticate(token)
+        if current is None:
+            return False
+        async with state.pool.connection() as conn:
+            now_allowed = await _allowed_athletes(conn, current, athlete, group)
+        if now_allowed is None or (athlete is not None and not now_allowed):
+            return False
+        await feed.follow(now_allowed)
+        return True
 
-        async def still_allowed() -> bool:
-            current = await state.auth.authenticate(token)
-            if current is None:
-                return False
-            async with state.pool.connection() as conn:
-                now_allowed = await _allowed_athletes(conn, current, athlete, group)
-            if now_allowed is None or (athlete is not None and not now_allowed):
-                return False
-            await follow(now_allowed)
-            return True
+    async def close(code: int, reason: str) -> None:
+        feed.closing = (code, reason)
+        feed.outbox.ready.set()
+        await socket.close(code, reason)
 
-        watched = Watched(principal, still_allowed, lambda code, why: socket.close(code, why))
-        await follow(allowed)
-        state.access_watch.register(watched)
-        try:
-            await _snapshot(socket, state, allowed, health)
-            await _forward(socket, pubsub, health)
-        finally:
-            state.access_watch.unregister(watched)
-
-
-async def _snapshot(socket: WebSocket, state: Any, athletes: set[uuid.UUID], health: bool) -> None:
-    async with state.pool.connection() as conn:
-        rows = [r for a in athletes for r in await workouts_repo.list_workouts(conn, a, 20)
-                if r.summary.status != "finished"]
-    workouts = []
-    for row in rows:
-        item = {"workout_id": str(row.id), "athlete_id": str(row.user_id),
-                "summary": msgspec.to_builtins(row.summary)}
-        workouts.append(item if health else _strip_health(item))
-    await socket.send_data(msgspec.json.encode({"type": "snapshot", "workouts": workouts}))
-
-
-async def _forward(socket: WebSocket, pubsub: Any, health: bool) -> None:
-    closed = asyncio.Event()
-
-    async def watch_client() -> None:
-        while True:
+    watched = Watched(principal, still_allowed, close, any_consent=group is not None)
+    feed.watched = watched
+    await feed.follow(allowed)
+    feed.outbox.control.clear()  # the snapshot below names the athletes
+    state.access_watch.register(watched)
+    writer = asyncio.create_task(feed.write())
+    try:
+        await feed.send_snapshot()
+        while not writer.done():
             message = await socket.receive()
             if message["type"] == "websocket.disconnect":
-                closed.set()
-                return
-
-    reader = asyncio.create_task(watch_client())
-    try:
-        while not closed.is_set() and socket.connection_state != "disconnect":
-            if not pubsub.subscribed:  # nobody to show yet (e.g. no consents in the group)
-                try:
-                    await asyncio.wait_for(closed.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
-                continue
-            msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if msg is None:
-                continue
-            payload = msgspec.json.decode(msg["data"])
-            await socket.send_data(msgspec.json.encode(payload if health else _strip_health(payload)))
+                break
     except Exception:  # the socket was closed under us (access ended, or the coach left)
-        return
+        log.debug("live feed ended", exc_info=True)
     finally:
-        reader.cancel()
+        state.access_watch.unregister(watched)
+        await state.live_hub.remove(feed.listener, feed.channels(feed.athletes))
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)

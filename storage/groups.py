@@ -162,3 +162,14 @@ async def consenting_athletes(conn: AsyncConnection, group_id: uuid.UUID) -> set
         " JOIN user_groups member ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
         " WHERE c.group_id = %s AND c.scope = 'live' AND c.withdrawn_at IS NULL", (group_id,))
     return {r[0] for r in await cur.fetchall()}
+
+
+async def athlete_names(conn: AsyncConnection, athletes: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """How a coach's live view names its athletes: first and last name as given, or
+    "Athlete" when neither is set (the e-mail address is never shown)."""
+    if not athletes:
+        return {}
+    cur = await conn.execute(
+        "SELECT id, nullif(btrim(concat_ws(' ', first_name, last_name)), '') FROM users"
+        " WHERE id = ANY(%s)", (list(athletes),))
+    return {r[0]: r[1] or "Athlete" for r in await cur.fetchall()}

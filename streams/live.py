@@ -47,3 +47,10 @@ def live_update(event: Any) -> dict[str, Any]:
                    "hr_zone": event.hr_zone, "spo2_pct": event.spo2_pct,
                    "pace_s_per_km": event.pace_s_per_km, "lat": event.lat, "lon": event.lon}
     return update
+
+
+def live_alert(alert: events.RiskAlert) -> dict[str, Any]:
+    """A risk alert as a coach's live feed receives it."""
+    return {"type": "alert", "workout_id": str(alert.workout_id),
+            "athlete_id": str(alert.user_id), "at_ms": alert.at_ms, "level": alert.level,
+            "reasons": alert.reasons, "acwr": alert.acwr}

@@ -1,10 +1,10 @@
-"""workout.metrics + workout.lifecycle → Redis: each workout's live state and the pub/sub
-channels a coach's live view listens to (per workout, per athlete, per group).
+"""workout.metrics + workout.lifecycle + risk.alerts → Redis: each workout's live state and
+the pub/sub channels a coach's live view listens to (per workout, per athlete, per group).
 
-Only the newest event of each workout in a batch goes out: after a backlog a coach wants
-where the athlete is now, not a replay. Group channels follow the athletes' active live
-consents, looked up in PostgreSQL and cached for `CONSENTS_TTL_S`; the gateway checks
-access again on every feed it serves.
+Only the newest summary event of each workout in a batch goes out: after a backlog a coach
+wants where the athlete is now, not a replay. Every risk alert goes out. Group channels
+follow the athletes' active live consents, looked up in PostgreSQL and cached for
+`CONSENTS_TTL_S`; the gateway checks access again on every feed it serves.
 """
 
 from __future__ import annotations
@@ -57,18 +57,24 @@ class ConsentCache:
 def register(app: Any, deps: Deps) -> None:
     source = app.topic(deps.config.topic_prefix + topics.METRICS,
                        deps.config.topic_prefix + topics.LIFECYCLE,
+                       deps.config.topic_prefix + topics.RISK_ALERTS,
                        key_serializer="raw", value_serializer="raw")
     consents = ConsentCache(deps)
 
     @app.agent(source, name="live_fanout")
     async def live_fanout(stream: Any) -> None:
-        async for records in batches(stream, deps, LIVE_EVENTS, size=1000, within_s=0.1):
+        async for records in batches(stream, deps, (*LIVE_EVENTS, events.RiskAlert), size=1000,
+                                     within_s=0.05):
             newest: dict[uuid.UUID, Record[Any]] = {}
+            alerts = []
             for record in records:
+                if isinstance(record.event, events.RiskAlert):
+                    alerts.append(record)
+                    continue
                 seen = newest.get(record.event.workout_id)
                 if seen is None or seen.event.summary.version <= record.event.summary.version:
                     newest[record.event.workout_id] = record
-            await write_batch(deps, "live fan-out", list(newest.values()),
+            await write_batch(deps, "live fan-out", [*newest.values(), *alerts],
                               lambda rs: _publish(deps, consents, rs))
 
 
@@ -78,9 +84,12 @@ async def _publish(deps: Deps, consents: ConsentCache, records: Sequence[Record[
     async with deps.redis.pipeline(transaction=False) as pipe:
         for record in records:
             event = record.event
-            payload = msgspec.json.encode(live.live_update(event))
-            ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
-            pipe.set(live.workout_key(prefix, event.workout_id), payload, ex=ttl)
+            if isinstance(event, events.RiskAlert):
+                payload = msgspec.json.encode(live.live_alert(event))
+            else:
+                payload = msgspec.json.encode(live.live_update(event))
+                ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
+                pipe.set(live.workout_key(prefix, event.workout_id), payload, ex=ttl)
             pipe.publish(live.workout_channel(prefix, event.workout_id), payload)
             pipe.publish(live.athlete_channel(prefix, event.user_id), payload)
             for group in groups[event.user_id]:
