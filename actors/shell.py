@@ -37,6 +37,8 @@ from streams.producer import EventProducer
 log = logging.getLogger("stride.actors")
 SNAPSHOT_TTL_S = 30 * 24 * 3600
 METRICS_CHUNK = 50
+EARLY_OK = 0.8
+"""A batch may carry live metrics from 80 % of the interval on (at most 1.25× the rate)."""
 """Workouts whose owed metrics the background task folds and sends in one go."""
 YIELD_EVERY_S = 0.005
 """Folding many workouts in one call gives the event loop back this often, so other calls'
@@ -235,7 +237,9 @@ class WorkoutHost:
                     replies.append(Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
                                          message="this workout belongs to another athlete"))
                     continue
-                due = now - slot.metrics_sent_at >= self._config.metrics_interval_s
+                # A batch a little early for the interval still carries live metrics: a
+                # device sending once a second must not wait for the next tick half the time.
+                due = now - slot.metrics_sent_at >= self._config.metrics_interval_s * EARLY_OK
                 running = slot  # until the command returns (any other exception rolls it back)
                 try:
                     events = command(workout, due)

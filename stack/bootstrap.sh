@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Stride needs on a Debian machine, idempotently:
-#   - Debian packages that are missing: Java 17, Maven, Redis, PostgreSQL 15;
+#   - Debian packages that are missing: Java 17, Maven, Redis, PostgreSQL 15, and Chromium
+#     (only the coach page's browser test uses it, driven by Playwright with this system
+#     browser: nothing downloads a browser of its own);
 #   - the virtual env at .venv with Stride and its Python dependencies.
 # The Kafka broker jars are fetched from Maven Central by `stride stack up` itself.
 set -euo pipefail
@@ -12,6 +14,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v chromium >/dev/null || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"

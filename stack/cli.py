@@ -4,7 +4,7 @@
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
-  stride bench actors|gateway|sinks  measure the platform on this machine
+  stride bench actors|gateway|sinks|live   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
 """
@@ -144,6 +144,13 @@ def _bench_sinks(args: argparse.Namespace) -> int:
     from stack.bench_sinks import run
 
     return run(Settings.from_env(), args.rate, args.seconds, args.batch, args.metrics_every)
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    from stack.bench_live import run
+
+    return run(Settings.from_env(), args.coaches, args.athletes_per_coach, args.seconds,
+               args.batch_every)
 
 
 def _leaderboards_rebuild(args: argparse.Namespace) -> int:
@@ -286,6 +293,23 @@ def build_parser() -> argparse.ArgumentParser:
     sinks_bench.add_argument("--metrics-every", type=float, default=10.0, metavar="S",
                              help="live metrics per workout every S seconds (default 10)")
     sinks_bench.set_defaults(func=_bench_sinks)
+
+    live_bench = bench_cmds.add_parser(
+        "live", help="device send → coach receive latency through the whole stack",
+        description="Creates --coaches coaches, each with a group of --athletes-per-coach "
+        "consenting athletes (accounts `bench-live-<run>-…@stride.test`, made directly in "
+        "PostgreSQL). Every athlete streams a workout at 1 Hz, sending a batch every "
+        "--batch-every s; every coach watches its group on WS /v1/live. Reports how long a "
+        "batch takes from its device to a coach's screen (p50/p99), under bench/results/. "
+        "Start the stack with STRIDE_PLACEMENT=sharded for more than a few dozen athletes.")
+    live_bench.add_argument("--coaches", type=int, default=20, help="coaches (default 20)")
+    live_bench.add_argument("--athletes-per-coach", type=int, default=25,
+                            help="athletes in each coach's group (default 25)")
+    live_bench.add_argument("--seconds", type=int, default=30,
+                            help="seconds measured after a 5 s warm-up (default 30)")
+    live_bench.add_argument("--batch-every", type=float, default=1.0, metavar="S",
+                            help="each device sends a batch every S seconds (default 1)")
+    live_bench.set_defaults(func=_bench_live)
 
     boards = groups.add_parser("leaderboards", help="the Redis leaderboards")
     boards_cmds = boards.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -1,13 +1,24 @@
-"""`stride demo`: bring the stack up, stream simulated athletes, show what the platform computes."""
+"""`stride demo`: bring the stack up, then a coach, a group and simulated athletes streaming
+through it; the coach page at `/` shows them live while the terminal shows their summaries.
+
+The coach account (e-mail and a generated password, printed once at the start and again at
+the end) coaches a new group; every athlete has an account, joins the group and lets its
+coaches watch live. With two athletes or more, the first finishes early and the last one's
+SpO2 drops below 88 % a quarter of the way in, so the page shows a finished workout and a
+risk alert.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import time
+import uuid
 from typing import Any
 
 import httpx
+import msgspec
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -19,8 +30,19 @@ from stack.settings import Settings
 from stack.simulator import Athlete, simulate
 
 NAMES = ["Ada", "Bruno", "Chiara", "Dmitri", "Eun-ji", "Farid", "Greta", "Hugo", "Ines", "Jonas"]
+LOW_SPO2_PCT = 86.5
+"""Below 90 % (low) and 88 % (severe EIH) once sustained for 30 s: the risk level goes high."""
+EARLY_FINISH = 0.6
+"""The first athlete stops after this share of the samples."""
 # Piped output (CI logs) gets a fixed width instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 130)
+
+
+class Coach(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    password: str
+    token: str
+    group_name: str
 
 
 def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str,
@@ -31,14 +53,33 @@ def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str
     return asyncio.run(_demo(settings, athletes, duration_s, sport, speedup))
 
 
+def _crowd(count: int, sport: str, n: int, t0_ms: int) -> list[Athlete]:
+    crowd = [simulate(NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i}"), sport,  # type: ignore[arg-type]
+                      n, t0_ms, seed=i) for i in range(count)]
+    if count >= 2:
+        first, last = crowd[0], crowd[-1]
+        crowd[0] = msgspec.structs.replace(first, samples=first.samples[:max(2, int(n * EARLY_FINISH))])
+        crowd[-1] = msgspec.structs.replace(last, samples=[
+            (*s[:5], LOW_SPO2_PCT + (i % 3) * 0.3) if i >= n // 4 else s
+            for i, s in enumerate(last.samples)])
+    return crowd
+
+
 async def _demo(settings: Settings, count: int, duration_s: float, sport: str, speedup: int) -> int:
     seconds = int(duration_s)
     t0 = int(time.time() * 1000) - seconds * speedup * 1000
-    crowd = [simulate(NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i}"), sport,  # type: ignore[arg-type]
-                      seconds * speedup, t0, seed=i) for i in range(count)]
-    headers = {"Authorization": f"Bearer {settings.dev_token}"}
-    async with httpx.AsyncClient(base_url=settings.gateway_url, headers=headers) as http:
-        streams = [asyncio.create_task(_stream(settings, a, speedup)) for a in crowd]
+    crowd = _crowd(count, sport, seconds * speedup, t0)
+    async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as http:
+        with console.status(f"creating a coach, a group and {count} athletes …"):
+            try:
+                coach, tokens = await _accounts(http, crowd, sport)
+            except (httpx.HTTPError, RuntimeError) as exc:
+                console.print(f"[red]cannot set up the demo accounts at {settings.gateway_url}:[/] {exc}")
+                return 1
+        _coach_page(settings, coach, count)
+        http.headers["Authorization"] = f"Bearer {coach.token}"
+        streams = [asyncio.create_task(_stream(settings, token, a, speedup))
+                   for token, a in zip(tokens, crowd, strict=True)]
         with Live(_table(crowd, {}, "streaming"), console=console, refresh_per_second=2) as live:
             while not all(s.done() for s in streams):
                 live.update(_table(crowd, await _summaries(http, crowd), "streaming"))
@@ -57,13 +98,62 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
             live.update(_table(crowd, summaries, "finished" if done else "not all stored yet"))
     for err in errors:
         console.print(f"[red]an athlete's stream failed:[/] {err}")
-    _where_to_look(settings, crowd)
+    _where_to_look(settings, crowd, coach)
     return 1 if errors else 0
 
 
-async def _stream(settings: Settings, athlete: Athlete, speedup: int) -> None:
+async def _register(http: httpx.AsyncClient, email: str, password: str, **profile: Any) -> tuple[str, str]:
+    """A new account, logged in: (user id, token)."""
+    made = await http.post("/v1/auth/register", json={"email": email, "password": password, **profile})
+    if made.status_code != 201:
+        raise RuntimeError(f"register {email}: {made.status_code} {made.text}")
+    login = await http.post("/v1/auth/login", json={"email": email, "password": password})
+    if login.status_code != 200:
+        raise RuntimeError(f"login {email}: {login.status_code} {login.text}")
+    return str(made.json()["id"]), str(login.json()["token"])
+
+
+async def _accounts(http: httpx.AsyncClient, crowd: list[Athlete], sport: str) -> tuple[Coach, list[str]]:
+    """The coach, the group, and every athlete in it with a live consent: (coach, tokens)."""
+    run_id = uuid.uuid4().hex[:6]
+    email, password = f"coach-{run_id}@stride.test", secrets.token_urlsafe(12)
+    _, coach_token = await _register(http, email, password, first_name="Coach")
+    coach_headers = {"Authorization": f"Bearer {coach_token}"}
+    group_name = f"Demo squad {run_id}"
+    made = await http.post("/v1/groups", headers=coach_headers, json={"name": group_name, "sport": sport})
+    if made.status_code != 201:
+        raise RuntimeError(f"create group: {made.status_code} {made.text}")
+    group_id = made.json()["id"]
+
+    async def athlete(i: int, a: Athlete) -> str:
+        profile = {"first_name": a.name, "sex": "female" if i % 2 else "male", "weight_kg": 60 + i % 25,
+                   "birth_date": f"{1970 + i % 35}-06-15", "hr_rest": 50 + i % 15}
+        user_id, token = await _register(http, f"demo-{run_id}-{i}@stride.test",
+                                         secrets.token_urlsafe(16), **profile)
+        added = await http.post(f"/v1/groups/{group_id}/members", headers=coach_headers,
+                                json={"user_id": user_id, "role": "athlete"})
+        consent = await http.post("/v1/consents", headers={"Authorization": f"Bearer {token}"},
+                                  json={"group_id": group_id})
+        if added.status_code != 204 or consent.status_code != 201:
+            raise RuntimeError(f"group membership of {a.name}: {added.text} {consent.text}")
+        return token
+
+    tokens = await asyncio.gather(*(athlete(i, a) for i, a in enumerate(crowd)))
+    return Coach(email=email, password=password, token=coach_token, group_name=group_name), tokens
+
+
+def _coach_page(settings: Settings, coach: Coach, count: int) -> None:
+    console.print(f"""
+[bold]Coach page[/]  open [link={settings.gateway_url}/]{settings.gateway_url}/[/link] and log in as
+  e-mail    {coach.email}
+  password  {coach.password}   (generated for this run: shown here only)
+  group     {coach.group_name} ({count} athletes streaming now)
+""", soft_wrap=True)
+
+
+async def _stream(settings: Settings, token: str, athlete: Athlete, speedup: int) -> None:
     """Send `speedup` samples per second of wall time, as a phone batching its readings."""
-    async with DeviceClient(settings.gateway_ws_url, settings.dev_token) as device:
+    async with DeviceClient(settings.gateway_ws_url, token) as device:
         first_t = athlete.samples[0][0]
         await device.start(athlete.workout_id, athlete.sport, first_t)
         for seq in range(0, len(athlete.samples), speedup):
@@ -76,7 +166,10 @@ async def _stream(settings: Settings, athlete: Athlete, speedup: int) -> None:
 async def _summaries(http: httpx.AsyncClient, crowd: list[Athlete]) -> dict[Any, dict[str, Any]]:
     out = {}
     for athlete in crowd:
-        resp = await http.get(f"/v1/workouts/{athlete.workout_id}")
+        try:
+            resp = await http.get(f"/v1/workouts/{athlete.workout_id}")
+        except httpx.HTTPError:
+            continue  # the gateway is restarting, say: the table shows the rest
         if resp.status_code == 200:
             out[athlete.workout_id] = resp.json()
     return out
@@ -104,15 +197,17 @@ def _table(crowd: list[Athlete], summaries: dict[Any, dict[str, Any]], phase: st
     return table
 
 
-def _where_to_look(settings: Settings, crowd: list[Athlete]) -> None:
+def _where_to_look(settings: Settings, crowd: list[Athlete], coach: Coach) -> None:
     url = settings.gateway_url
-    auth = f"Authorization: Bearer {settings.dev_token}"
+    login = (f"curl -s -X POST {url}/v1/auth/login -H 'content-type: application/json' "
+             f"""-d '{{"email":"{coach.email}","password":"{coach.password}"}}'""")
     console.print(f"""
 [bold]Where to look[/]
-  API               {url}/v1/workouts   (header: {auth})
-  OpenAPI page      {url}/schema
-  one workout       curl -H '{auth}' {url}/v1/workouts/{crowd[0].workout_id}
+  coach page        {url}/   (log in as {coach.email}, password {coach.password})
+  a token           {login}
+  one workout       curl -H 'Authorization: Bearer <token>' {url}/v1/workouts/{crowd[0].workout_id}
   its samples       {url}/v1/workouts/{crowd[0].workout_id}/samples
+  OpenAPI page      {url}/schema
   device WebSocket  {settings.gateway_ws_url}/v1/ingest  (stride.v1.json or stride.v1.msgpack)
   stack             stride stack status · stride stack logs · stride stack down
 The stack keeps running until `.venv/bin/stride stack down`.""", soft_wrap=True)
