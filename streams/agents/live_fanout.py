@@ -64,7 +64,7 @@ def register(app: Any, deps: Deps) -> None:
     @app.agent(source, name="live_fanout")
     async def live_fanout(stream: Any) -> None:
         async for records in batches(stream, deps, (*LIVE_EVENTS, events.RiskAlert), size=1000,
-                                     within_s=0.05):
+                                     within_s=0.01):
             newest: dict[uuid.UUID, Record[Any]] = {}
             alerts = []
             for record in records:
