@@ -1,0 +1,334 @@
+"""The coach page (`/`) in headless Chromium, driven by Playwright with Debian's `chromium`.
+
+1. The whole path: a coach logs in through the form, opens a group while three athletes
+   stream through the device WebSocket, and sees the tiles and their numbers change, a
+   low-SpO2 athlete's risk badge and alert with its reason, a workout finish, and the route
+   and heart-rate chart of a tile chosen with the keyboard. A screenshot is saved to
+   `.stack/test-artifacts/coach-page.png`.
+2. The page's side of the live protocol against a scripted feed (Playwright answers the
+   page's WebSocket): 50 tiles updating while the frame rate is measured (written to
+   `.stack/test-artifacts/coach-page-frames.json`), unknown messages ignored, an `athletes`
+   message dropping a tile, a 1013 close followed by a reconnect that rebuilds the page from
+   the new snapshot, tiles going stale, and a 1008 close ending access for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright, expect
+
+from gateway.client import DeviceClient
+from stack.settings import Settings
+from stack.simulator import simulate
+
+pytestmark = pytest.mark.e2e
+
+RATE_HZ = 4.0
+"""Samples per second of wall time; each is 1 s of sample time, so they start in the past."""
+SAMPLES = 480
+"""At most 2 minutes of streaming; the test stops the streams when it is done."""
+LOW_SPO2_PCT = 86.0
+"""Below 90 % (low after 30 s) and below 88 % (severe): the risk level rises."""
+FRAME_TARGET_FPS = 30.0
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Debian's `chromium` is needed for the browser tests: `make setup` installs it "
+                    "(or apt-get install chromium)")
+    return path
+
+
+def _artifacts(stack: Settings) -> Path:
+    folder = stack.home_path.resolve() / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def _browser(pw: Any) -> Browser:
+    return await pw.chromium.launch(executable_path=_chromium(), headless=True)
+
+
+def _page_errors(page: Page) -> list[str]:
+    """JavaScript exceptions and console errors (a CSP violation is one) the page reports."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"exception: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    return errors
+
+
+async def _group(http: httpx.AsyncClient, coach: Any, athletes: list[Any]) -> tuple[str, str]:
+    name = f"Coach page {uuid.uuid4().hex[:6]}"
+    made = await http.post("/v1/groups", headers=coach.headers, json={"name": name, "sport": "run"})
+    assert made.status_code == 201, made.text
+    group = made.json()["id"]
+    for athlete in athletes:
+        added = await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
+                                json={"user_id": str(athlete.id), "role": "athlete"})
+        assert added.status_code == 204, added.text
+        consent = await http.post("/v1/consents", headers=athlete.headers, json={"group_id": group})
+        assert consent.status_code == 201, consent.text
+    return group, name
+
+
+async def _log_in_and_open(page: Page, stack: Settings, coach: Any, group_name: str) -> None:
+    await page.goto(f"{stack.gateway_url}/")
+    await page.get_by_label("E-mail").fill(coach.email)
+    await page.get_by_label("Password").fill(coach.password)
+    await page.get_by_role("button", name="Log in").click()
+    await page.get_by_label("Group you coach").select_option(label=f"{group_name} (run)")
+    await page.get_by_role("button", name="Watch live").click()
+    await expect(page.get_by_role("heading", level=1, name=group_name)).to_be_visible()
+
+
+async def _stream(stack: Settings, token: str, samples: list[Any], stop: asyncio.Event,
+                  finish: asyncio.Event | None = None) -> None:
+    """One sample per 1/RATE_HZ s until `stop` (or `finish`, then finish the workout)."""
+    workout_id = uuid.uuid4()
+    async with DeviceClient(stack.gateway_ws_url, token) as device:
+        await device.start(workout_id, "run", samples[0][0])
+        last_t = samples[0][0]
+        for seq, sample in enumerate(samples):
+            if stop.is_set() or (finish is not None and finish.is_set()):
+                break
+            tick = time.monotonic()
+            await device.send_samples(workout_id, seq, [sample])
+            last_t = sample[0]
+            await asyncio.sleep(max(0.0, 1 / RATE_HZ - (time.monotonic() - tick)))
+        if finish is not None and finish.is_set():
+            await device.finish(workout_id, last_t)
+
+
+def _tile(page: Page, athlete_id: Any) -> Any:
+    return page.locator(f'#tiles .tile[data-athlete-id="{athlete_id}"]')
+
+
+async def test_a_coach_watches_a_group_live_in_the_browser(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    coach = account()
+    runner, breathless, finisher = (account(first_name=n, last_name="Tester", hr_max=190, hr_rest=55)
+                                    for n in ("Ada", "Bea", "Cleo"))
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        _, group_name = await _group(http, coach, [runner, breathless, finisher])
+
+    # Sample time starts SAMPLES s ago and runs 4x faster than the clock: never in the future.
+    t0 = int(time.time() * 1000) - SAMPLES * 1000
+    tracks = [simulate(a.email, "run", SAMPLES, t0, seed=i).samples
+              for i, a in enumerate((runner, breathless, finisher))]
+    tracks[1] = [(*s[:5], LOW_SPO2_PCT) for s in tracks[1]]
+    stop, finish_now = asyncio.Event(), asyncio.Event()
+    streams = [asyncio.create_task(_stream(stack, runner.token, tracks[0], stop)),
+               asyncio.create_task(_stream(stack, breathless.token, tracks[1], stop)),
+               asyncio.create_task(_stream(stack, finisher.token, tracks[2], stop, finish_now))]
+    screenshot = _artifacts(stack) / "coach-page.png"
+    try:
+        async with async_playwright() as pw:
+            browser = await _browser(pw)
+            page = await browser.new_page(viewport={"width": 1440, "height": 1000})
+            errors = _page_errors(page)
+            await _log_in_and_open(page, stack, coach, group_name)
+
+            await expect(page.locator("#tiles .tile")).to_have_count(3, timeout=30_000)
+            # The numbers move while the athletes stream.
+            distance = _tile(page, runner.id).locator(".dist-v")
+            await expect(distance).to_have_text(re.compile(r"^\d+(\.\d+)? k?m$"), timeout=20_000)
+            before = await distance.text_content()
+            await expect(distance).not_to_have_text(before or "", timeout=20_000)
+            await expect(_tile(page, runner.id).locator(".hr-v")).to_have_text(re.compile(r"^\d+$"))
+            await expect(_tile(page, runner.id).locator(".state-text")).to_have_text("live")
+
+            # SpO2 below 90 % for 30 s of sample time (~8 s here) raises the risk level.
+            low = _tile(page, breathless.id)
+            await expect(low).to_have_attribute("data-risk", re.compile("^(moderate|high)$"),
+                                                timeout=60_000)
+            await expect(low.locator(".risk-reasons")).to_contain_text("SpO2")
+            await expect(low.locator(".risk-badge")).to_have_text(re.compile("(moderate|high) risk"))
+            alert = page.locator(f'#alerts li[data-athlete-id="{breathless.id}"]').first
+            await expect(alert).to_contain_text("SpO2")
+            await expect(alert).to_contain_text(re.compile("(moderate|high) risk"))
+
+            # Keyboard: focus a tile, press Enter, and its route and heart rate are drawn.
+            await _tile(page, runner.id).focus()
+            await page.keyboard.press("Enter")
+            await expect(_tile(page, runner.id)).to_have_attribute("aria-pressed", "true")
+            await expect(page.locator("#detail")).to_be_visible()
+            await expect(page.locator("#route polyline")).to_have_count(1, timeout=15_000)
+            await expect(page.locator("#hr-chart polyline")).to_have_count(1, timeout=15_000)
+            points = await page.locator("#route polyline").get_attribute("points")
+            assert points is not None and len(points.split()) >= 2
+
+            finish_now.set()
+            done = _tile(page, finisher.id)
+            await expect(done).to_have_attribute("data-state", "finished", timeout=45_000)
+            await expect(done.locator(".state-text")).to_have_text("finished")
+
+            await page.screenshot(path=str(screenshot), full_page=True)
+            print(f"\nscreenshot of the coach page: {screenshot}")
+            assert errors == [], errors
+            await browser.close()
+    except BaseException as exc:  # a stream that died explains a page that stopped moving
+        failed = await _stop(streams, stop)
+        if failed:
+            exc.add_note(f"device streams failed: {failed!r}")
+        raise
+    failed = await _stop(streams, stop)
+    assert not failed, f"a device stream failed: {failed!r}"
+
+
+async def _stop(streams: list[asyncio.Task[None]], stop: asyncio.Event) -> list[BaseException]:
+    stop.set()
+    results = await asyncio.wait_for(asyncio.gather(*streams, return_exceptions=True), 60)
+    return [r for r in results if isinstance(r, BaseException)]
+
+
+# -- the page's side of the live protocol, against a scripted feed --------------------------
+
+def _workout(athlete_id: str, workout_id: str, status: str = "active",
+             distance_m: float = 0.0) -> dict[str, Any]:
+    summary = {"version": int(distance_m), "status": status, "sport": "run",
+               "started_at_ms": int(time.time() * 1000) - 600_000, "ended_at_ms": None,
+               "distance_m": distance_m, "duration_s": 600.0 + distance_m / 3,
+               "moving_time_s": 590.0, "avg_speed_mps": 3.1, "avg_pace_s_per_km": 322.0,
+               "calories_kcal": 120.0 + distance_m / 20, "avg_hr": 140.0, "max_hr": 160.0,
+               "min_spo2": 95.0, "spo2_low_alert": False,
+               "risk": {"level": "low", "acwr": None, "reasons": []}}
+    return {"workout_id": workout_id, "athlete_id": athlete_id, "summary": summary}
+
+
+def _update(w: dict[str, Any], distance_m: float, hr_bpm: float) -> str:
+    fresh = _workout(w["athlete_id"], w["workout_id"], distance_m=distance_m)
+    return json.dumps({"type": "update", "event": "WorkoutMetricsUpdated", **fresh,
+                       "t_ms": int(time.time() * 1000), "speed_mps": 3.1, "hr_bpm": hr_bpm,
+                       "hr_zone": 3, "spo2_pct": 97.0, "pace_s_per_km": 322.0,
+                       "lat": 48.85 + distance_m * 1e-6, "lon": 2.35})
+
+
+MEASURE_FRAMES_JS = """async (ms) => {
+  const longTasks = [];
+  let observer = null;
+  try {
+    observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) longTasks.push(e.duration);
+    });
+    observer.observe({ type: 'longtask' });
+  } catch (e) { observer = null; }
+  const gaps = [];
+  let frames = 0;
+  const start = performance.now();
+  let last = start;
+  await new Promise((done) => {
+    const tick = (t) => {
+      frames += 1; gaps.push(t - last); last = t;
+      if (t - start < ms) requestAnimationFrame(tick); else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  if (observer) observer.disconnect();
+  gaps.sort((a, b) => a - b);
+  const seconds = (last - start) / 1000;
+  return { frames, seconds, fps: frames / seconds,
+           p95_frame_ms: gaps[Math.floor(gaps.length * 0.95)], max_frame_ms: gaps[gaps.length - 1],
+           long_tasks: longTasks.length, long_task_ms: longTasks.reduce((a, b) => a + b, 0) };
+}"""
+
+
+async def test_the_page_keeps_up_with_50_athletes_and_follows_the_feed_protocol(
+        stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    coach = account()
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        _, group_name = await _group(http, coach, [])
+    athletes = [{"athlete_id": str(uuid.uuid4()), "name": f"Runner {i:02d}"} for i in range(50)]
+    workouts = [_workout(a["athlete_id"], str(uuid.uuid4())) for a in athletes]
+    feeds: list[WebSocketRoute] = []
+
+    def on_feed(ws: WebSocketRoute) -> None:
+        feeds.append(ws)
+        if len(feeds) == 1:
+            ws.send(json.dumps({"type": "snapshot", "athletes": athletes, "workouts": workouts}))
+        else:  # after the reconnect: ten athletes, one finished and one paused
+            again = [dict(w) for w in workouts[:10]]
+            again[0] = _workout(athletes[0]["athlete_id"], workouts[0]["workout_id"], "finished", 5000)
+            again[1] = _workout(athletes[1]["athlete_id"], workouts[1]["workout_id"], "paused", 4000)
+            ws.send(json.dumps({"type": "snapshot", "athletes": athletes[:10], "workouts": again}))
+
+    async with async_playwright() as pw:
+        browser = await _browser(pw)
+        page = await browser.new_page(viewport={"width": 1440, "height": 1000})
+        errors = _page_errors(page)
+        await page.route_web_socket(re.compile(r"/v1/live\?"), on_feed)
+        # These workouts exist only in the scripted feed: no stored samples.
+        await page.route(re.compile(r"/v1/workouts/[^/]+/samples"), lambda route: route.fulfill(json=[]))
+        await _log_in_and_open(page, stack, coach, group_name)
+        tiles = page.locator("#tiles .tile")
+        await expect(tiles).to_have_count(50, timeout=15_000)
+        await expect(tiles.first.locator(".name")).to_have_text("Runner 00")
+
+        # One athlete open (its route and heart-rate chart redraw on each of its updates), and
+        # 50 tiles, each updated 4 times a second (the live feed sends one a second), for 3 s.
+        await tiles.first.click()
+        await expect(page.locator("#detail")).to_be_visible()
+        measuring = asyncio.create_task(page.evaluate(MEASURE_FRAMES_JS, 3000))
+        sent, distance = 0, 0.0
+        started = time.monotonic()
+        while not measuring.done() and time.monotonic() - started < 10:
+            distance += 1.0
+            for w in workouts:
+                feeds[0].send(_update(w, distance, 120 + distance % 40))
+                sent += 1
+            await asyncio.sleep(0.25)
+        frames = await measuring
+        frames |= {"tiles": 50, "updates_sent": sent,
+                   "updates_per_s": sent / (time.monotonic() - started)}
+        report = _artifacts(stack) / "coach-page-frames.json"
+        report.write_text(json.dumps(frames, indent=2))
+        print(f"\nframes while updating 50 tiles: {json.dumps(frames)} (written to {report})")
+        last = _tile(page, athletes[49]["athlete_id"])
+        await expect(last.locator(".dist-v")).to_have_text(f"{round(distance)} m")
+        await expect(page.locator("#route polyline")).to_have_count(1)
+        await expect(page.locator("#hr-chart polyline")).to_have_count(1)
+        assert frames["fps"] >= FRAME_TARGET_FPS, frames
+
+        # A risk alert from the feed: in the list, and on the tile's badge.
+        feeds[0].send(json.dumps({"type": "alert", "workout_id": workouts[3]["workout_id"],
+                                  "athlete_id": athletes[3]["athlete_id"], "at_ms": int(time.time() * 1000),
+                                  "level": "high", "reasons": ["SpO2 below 90 % for 31 s"], "acwr": None}))
+        alert = page.locator(f'#alerts li[data-athlete-id="{athletes[3]["athlete_id"]}"]')
+        await expect(alert).to_contain_text("Runner 03")
+        await expect(alert).to_contain_text("SpO2 below 90 % for 31 s")
+        await expect(_tile(page, athletes[3]["athlete_id"])).to_have_attribute("data-risk", "high")
+
+        feeds[0].send(json.dumps({"type": "mystery", "anything": [1, 2]}))  # ignored
+        feeds[0].send(json.dumps({"type": "heartbeat", "t_ms": int(time.time() * 1000)}))
+        feeds[0].send(json.dumps({"type": "athletes", "athletes": athletes[:49]}))
+        await expect(tiles).to_have_count(49)
+        await expect(_tile(page, athletes[49]["athlete_id"])).to_have_count(0)
+
+        # 1013: the page was too slow; it reconnects and rebuilds from the new snapshot.
+        await feeds[0].close(code=1013, reason="too slow")
+        await expect(tiles).to_have_count(10, timeout=10_000)
+        assert len(feeds) == 2
+        await expect(_tile(page, athletes[0]["athlete_id"]).locator(".state-text")).to_have_text("finished")
+        await expect(_tile(page, athletes[1]["athlete_id"]).locator(".state-text")).to_have_text("paused")
+        await expect(page.locator("#conn")).to_have_text("Live")
+        # Nothing more arrives: after 10 s the active tiles say so.
+        await expect(_tile(page, athletes[2]["athlete_id"]).locator(".state-text")).to_have_text(
+            re.compile(r"^stale"), timeout=15_000)
+
+        # 1008: access ended. The page says so, drops the data and does not reconnect.
+        await feeds[1].close(code=1008, reason="access ended")
+        await expect(page.locator("#ended")).to_contain_text("Access ended")
+        await expect(tiles).to_have_count(0)
+        await page.wait_for_timeout(2_500)  # longer than the first reconnect delay would be
+        assert len(feeds) == 2, "the page reconnected after its access ended"
+        assert errors == [], errors
+        await browser.close()
