@@ -356,9 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = groups.add_parser(
         "demo", help="bring the stack up and stream simulated athletes through it",
-        description="Starts the local stack if needed, streams simulated athletes over the "
-        "device WebSocket, shows each workout's live summary as the platform computes it, and "
-        "prints where to look. The stack keeps running afterwards: `stride stack down` stops it.",
+        description="Starts the local stack if needed, creates a coach and a group of "
+        "consenting athletes, streams the athletes over the device WebSocket (one finishes "
+        "early, one's SpO2 drops), shows each workout's live summary as the platform computes "
+        "it, and prints where to look: the coach page at / with the coach's login. The stack "
+        "keeps running afterwards: `stride stack down` stops it.",
     )
     demo.add_argument("--athletes", type=int, default=4, help="simulated athletes (default 4)")
     demo.add_argument("--duration", type=float, default=45.0,
