@@ -129,8 +129,38 @@ class WorkoutCompleted(Event, frozen=True, kw_only=True, tag="workout_completed"
     summary: WorkoutSummary
 
 
+class RecommendedWorkout(msgspec.Struct, frozen=True, kw_only=True):
+    template_id: str
+    sport: str
+    duration_min: int
+    target_zone: int
+    intensity: str
+    score: float
+
+
+class PromoOffer(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    title: str
+    expires_on: str
+    """ISO date (YYYY-MM-DD), the last day the code is valid."""
+
+
+class RecommendationsReady(Event, frozen=True, kw_only=True, tag="recommendations_ready"):
+    """What the recommender produced for an athlete after `workout_id` (the seed's
+    NewRecommendationsReady). `recommendation_id` is derived from the trigger, so a replayed
+    event stores nothing twice."""
+
+    recommendation_id: uuid.UUID
+    model_type: str
+    model_version: str
+    generated_at_ms: int
+    expires_at_ms: int
+    workouts: list[RecommendedWorkout]
+    promos: list[PromoOffer] = []
+
+
 LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutCompleted
-AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent
+AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent | RecommendationsReady
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)

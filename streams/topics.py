@@ -12,10 +12,11 @@ METRICS = "workout.metrics"
 LIFECYCLE = "workout.lifecycle"
 RISK_ALERTS = "risk.alerts"
 DEAD_LETTER = "stride.deadletter"
+RECOMMENDATIONS = "recommendations.ready"
 
 WORKER_GROUP = "stride-streams"
 """The Faust app id, which is the worker's Kafka consumer group."""
-WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS)
+WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS)
 """Topics the worker's agents consume (streams/agents/)."""
 
 
@@ -32,6 +33,7 @@ TOPICS = (
     TopicSpec(LIFECYCLE, 30 * DAY_MS),
     TopicSpec(RISK_ALERTS, 30 * DAY_MS),
     TopicSpec(DEAD_LETTER, 30 * DAY_MS),
+    TopicSpec(RECOMMENDATIONS, 7 * DAY_MS),
 )
 
 
