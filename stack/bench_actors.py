@@ -34,6 +34,18 @@ console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
 
 
+def save_report(kind: str, report: dict[str, Any], markdown: str) -> Path:
+    """Write a bench's figures to bench/results/<kind>-<time>.json and .md, print the
+    Markdown, and say where they went."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"{kind}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    stem.with_suffix(".md").write_text(markdown)
+    console.print(markdown)
+    console.print(f"written: {stem}.json and .md")
+    return stem
+
+
 def _track(n: int, t0: int) -> list[tuple[int, float, float, float, float, float]]:
     return [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0 + 1e-5 * (i % 7), 200.0 + (i % 50) * 0.2,
              130.0 + i % 30, 97.0) for i in range(n)]
@@ -289,12 +301,7 @@ def run(settings: Settings, placement: str, workouts: int, seconds: int, batch_e
                                  metrics_every, start_rate))
     report = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "fold_us_per_sample": cost, "memory": memory, "stack": live}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"actors-{placement}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    stem.with_suffix(".md").write_text(_markdown(report))
-    console.print(_markdown(report))
-    console.print(f"written: {stem}.json and .md")
+    save_report(f"actors-{placement}", report, _markdown(report))
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import statistics
 import time
 import uuid
@@ -25,7 +24,7 @@ from gateway import protocol
 from gateway.auth import new_token
 from gateway.client import DeviceClient, DeviceError
 from gateway.ingest import IngestLimits
-from stack.bench_actors import RESULTS, _pct, _process_memory
+from stack.bench_actors import _pct, _process_memory, save_report
 from stack.processes import ProcessTable
 from stack.settings import Settings
 
@@ -146,9 +145,6 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
 
 def run(settings: Settings, connections: int, seconds: int, frames_per_s: float) -> int:
     report = asyncio.run(run_bench(settings, connections, seconds, frames_per_s))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"gateway-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
     lines = ["# Gateway, one process", "", "| figure | value |", "|---|---|",
              f"| device connections open | {report['open']} of {report['connections']} |",
              f"| offered | {report['frames_per_s_each']:g} one-sample frames/s each |",
@@ -159,8 +155,6 @@ def run(settings: Settings, connections: int, seconds: int, frames_per_s: float)
              f"| gateway CPU | {report['gateway_cpu_cores'] or float('nan'):.2f} cores |",
              f"| gateway memory RSS / PSS | {report['gateway_rss_mib']:.0f} / "
              f"{report['gateway_pss_mib']:.0f} MiB |"]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    console.print("\n".join(lines))
-    console.print(f"written: {stem}.json and .md")
+    save_report("gateway", report, "\n".join(lines) + "\n")
     return 0 if report["open"] else 1
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 import uuid
 from typing import Any
@@ -27,7 +26,7 @@ from rich.progress import Progress
 from gateway import protocol
 from gateway.auth import new_token
 from gateway.client import DeviceClient, DeviceError
-from stack.bench_actors import RESULTS, _pct, _process_memory
+from stack.bench_actors import _pct, _process_memory, save_report
 from stack.processes import ProcessTable
 from stack.settings import Settings
 
@@ -210,10 +209,5 @@ def _markdown(r: dict[str, Any]) -> str:
 
 def run(settings: Settings, coaches: int, per_coach: int, seconds: int, batch_every: float) -> int:
     result = asyncio.run(run_bench(settings, coaches, per_coach, seconds, batch_every))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"live-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    stem.with_suffix(".md").write_text(_markdown(result))
-    console.print(_markdown(result))
-    console.print(f"written: {stem}.json and .md")
+    save_report("live", result, _markdown(result))
     return 0

@@ -10,14 +10,13 @@ worker include opening its connections). Afterwards: how long the backlog took t
 drain, whether the samples table holds exactly what was produced, and how long reading a
 2-hour workout downsampled to 1-minute buckets takes.
 
-Written to bench/results/sinks-<time>.{json,md,svg} (the SVG plots the lag over time).
+Written to bench/results/sinks-<time>.{json,md} and sinks-lag-<time>.svg (the lag over time).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import statistics
 import time
 import uuid
@@ -29,7 +28,7 @@ from psycopg.conninfo import make_conninfo
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from stack.bench_actors import RESULTS, _pct, _process_memory
+from stack.bench_actors import RESULTS, _pct, _process_memory, save_report
 from stack.settings import Settings
 from stack.worker_process import StreamWorker
 from storage import samples, timeseries
@@ -306,13 +305,8 @@ def run(settings: Settings, rate: int, seconds: int, batch: int = 5,
         metrics_every: float = 10.0) -> int:
     result = asyncio.run(_run(settings, rate, seconds, batch, metrics_every))
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"sinks-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
-    svg_path = stem.with_suffix(".svg")
-    svg_path.write_text(_svg(result["lag_series"], result["seconds"]))
-    stem.with_suffix(".json").write_text(json.dumps({"when": when, **result}, indent=2))
-    stem.with_suffix(".md").write_text(_markdown(result, when, svg_path.name))
-    console.print(_markdown(result, when, svg_path.name))
-    console.print(f"written: {stem}.json, .md and .svg")
+    svg_name = f"sinks-lag-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.svg"
+    (RESULTS / svg_name).write_text(_svg(result["lag_series"], result["seconds"]))
+    save_report("sinks", {"when": when, **result}, _markdown(result, when, svg_name))
     exact = result["samples_stored"] == result["samples_produced"]
     return 0 if exact else 1
