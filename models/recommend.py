@@ -1,0 +1,153 @@
+"""Workout recommendation: a catalogue of templates, ranked for one athlete by a small scorer.
+
+The scorer is a one-hidden-layer MLP from the athlete's standardized RecommendInput to one logit
+per catalogue template, trained with softmax cross-entropy on which template synthetic athletes
+chose (models/synthetic.py). Two hard rules are applied after scoring, so no weight can break
+them:
+- a template that needs equipment the athlete does not have is never recommended;
+- at risk_probability ≥ HIGH_RISK_PROBABILITY (0.5) no `hard` template is ever recommended.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import numpy as np
+import torch
+from torch import nn
+
+from models.features import RECOMMEND_FEATURES, Inventory, RecommendInput, recommend_matrix
+from streams.events import Sport
+
+Intensity = Literal["easy", "moderate", "hard"]
+HIGH_RISK_PROBABILITY = 0.5
+"""At or above this injury-risk probability hard sessions are withheld (a policy, not a finding)."""
+INTENSITY_LEVEL: dict[Intensity, int] = {"easy": 0, "moderate": 1, "hard": 2}
+
+
+class WorkoutTemplate(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    sport: Sport
+    duration_min: int
+    target_zone: int
+    """Heart-rate zone 1..5 (%HRmax bands, REFERENCE.md "Heart rate")."""
+    intensity: Intensity
+    needs: Inventory
+    """Equipment the session needs: "bike", "treadmill", or "none"."""
+    title: str
+
+
+def _t(id_: str, sport: Sport, minutes: int, zone: int, intensity: Intensity, needs: Inventory,
+       title: str) -> WorkoutTemplate:
+    return WorkoutTemplate(id=id_, sport=sport, duration_min=minutes, target_zone=zone, intensity=intensity,
+                           needs=needs, title=title)
+
+
+CATALOGUE: tuple[WorkoutTemplate, ...] = (
+    _t("walk-brisk-45", "walk", 45, 2, "easy", "none", "Brisk walk"),
+    _t("walk-long-90", "walk", 90, 1, "easy", "none", "Long walk"),
+    _t("hike-120", "hike", 120, 2, "moderate", "none", "Hill hike"),
+    _t("run-recovery-30", "run", 30, 1, "easy", "none", "Recovery run"),
+    _t("run-easy-45", "run", 45, 2, "easy", "none", "Easy run"),
+    _t("run-long-90", "run", 90, 2, "moderate", "none", "Long run"),
+    _t("run-tempo-40", "run", 40, 4, "hard", "none", "Tempo run"),
+    _t("run-intervals-35", "run", 35, 5, "hard", "none", "Track intervals 6x800 m"),
+    _t("run-fartlek-45", "run", 45, 3, "moderate", "none", "Fartlek"),
+    _t("treadmill-easy-30", "run", 30, 2, "easy", "treadmill", "Treadmill easy run"),
+    _t("treadmill-hills-40", "run", 40, 4, "hard", "treadmill", "Treadmill hill repeats"),
+    _t("treadmill-walk-incline-45", "walk", 45, 3, "moderate", "treadmill", "Incline treadmill walk"),
+    _t("ride-endurance-90", "ride", 90, 2, "moderate", "bike", "Endurance ride"),
+    _t("ride-recovery-40", "ride", 40, 1, "easy", "bike", "Recovery spin"),
+    _t("ride-sweetspot-60", "ride", 60, 3, "moderate", "bike", "Sweet-spot ride"),
+    _t("ride-vo2-45", "ride", 45, 5, "hard", "bike", "VO2max intervals 5x3 min"),
+    _t("ride-long-150", "ride", 150, 2, "moderate", "bike", "Long ride"),
+    _t("swim-technique-30", "swim", 30, 2, "easy", "none", "Technique swim"),
+    _t("swim-intervals-40", "swim", 40, 4, "hard", "none", "Swim intervals"),
+    _t("row-steady-30", "row", 30, 3, "moderate", "none", "Steady row"),
+)
+TEMPLATE_IDS: tuple[str, ...] = tuple(t.id for t in CATALOGUE)
+
+
+class Recommendation(msgspec.Struct, frozen=True, kw_only=True):
+    template_id: str
+    sport: Sport
+    duration_min: int
+    target_zone: int
+    intensity: Intensity
+    needs: Inventory
+    title: str
+    score: float
+    """Model probability that the athlete picks this template among those allowed, 0..1."""
+
+
+def allowed_mask(inventory: np.ndarray, risk_probability: np.ndarray) -> np.ndarray:
+    """(n, len(CATALOGUE)) booleans: the templates the hard rules allow for each athlete.
+    `inventory` holds Inventory strings, `risk_probability` probabilities."""
+    needs = np.array([t.needs for t in CATALOGUE])
+    hard = np.array([t.intensity == "hard" for t in CATALOGUE])
+    inv = np.asarray(inventory).reshape(-1, 1)
+    has_kit = (needs == "none") | (needs == inv)
+    risky = (np.asarray(risk_probability, dtype=np.float64) >= HIGH_RISK_PROBABILITY).reshape(-1, 1)
+    return np.asarray(has_kit & ~(risky & hard))
+
+
+class RecommendNet(nn.Module):
+    def __init__(self, n_features: int = len(RECOMMEND_FEATURES), hidden: int = 64,
+                 n_templates: int = len(CATALOGUE)) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, n_templates))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(self.net(z))
+
+
+def masked_scores(logits: torch.Tensor, allowed: np.ndarray) -> np.ndarray:
+    """Softmax over the allowed templates only; disallowed ones score exactly 0."""
+    masked = logits.masked_fill(~torch.from_numpy(allowed), float("-inf"))
+    return np.asarray(torch.softmax(masked, dim=1).detach().numpy(), dtype=np.float64)
+
+
+class Recommender:
+    def __init__(self, net: RecommendNet, mean: np.ndarray, std: np.ndarray) -> None:
+        self.net, self.mean, self.std = net.eval(), mean.astype(np.float32), std.astype(np.float32)
+
+    @classmethod
+    def load(cls, path: Path) -> Recommender:
+        """From an artifact directory written by models.train.train_recommender."""
+        meta = json.loads((Path(path) / "meta.json").read_text())
+        if meta["type"] != "recommend" or tuple(meta["features"]) != RECOMMEND_FEATURES:
+            raise ValueError(f"{path} is not a recommender artifact for these features")
+        if tuple(meta["templates"]) != TEMPLATE_IDS:
+            raise ValueError(f"{path} was trained on another workout catalogue")
+        net = RecommendNet(hidden=int(meta["hidden"]))
+        net.load_state_dict(torch.load(Path(path) / "model.pt", weights_only=True))
+        return cls(net, np.array(meta["mean"]), np.array(meta["std"]))
+
+    def scores(self, batch: list[RecommendInput]) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, allowed), each (len(batch), len(CATALOGUE)): scores after the hard rules."""
+        z = (recommend_matrix(batch) - self.mean) / self.std
+        with torch.no_grad():
+            logits = self.net(torch.from_numpy(z))
+        allowed = allowed_mask(np.array([x.inventory for x in batch]),
+                               np.array([x.risk_probability for x in batch]))
+        return masked_scores(logits, allowed), allowed
+
+    def recommend(self, batch: list[RecommendInput], k: int = 5) -> list[list[Recommendation]]:
+        """The k best allowed templates for each input, best first (fewer if fewer are allowed)."""
+        if not batch:
+            return []
+        scores, allowed = self.scores(batch)
+        out = []
+        for row, ok in zip(scores, allowed, strict=True):
+            order = [int(j) for j in np.argsort(-row, kind="stable") if ok[j]][:k]
+            out.append([_recommendation(CATALOGUE[j], float(row[j])) for j in order])
+        return out
+
+
+def _recommendation(t: WorkoutTemplate, score: float) -> Recommendation:
+    return Recommendation(template_id=t.id, sport=t.sport, duration_min=t.duration_min,
+                          target_zone=t.target_zone, intensity=t.intensity, needs=t.needs, title=t.title,
+                          score=score)

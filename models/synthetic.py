@@ -1,0 +1,186 @@
+"""Synthetic training data for the risk and recommendation models, and every assumption in it.
+
+No labelled public data links these features to injuries or to workout choices, so the labels
+below are *made up to encode published heuristics*; a model trained on them can at best learn
+those heuristics back. Metrics on this data say that training works, not that the model
+predicts real injuries. Everything is drawn from `np.random.default_rng(seed)`, so a seed fixes
+the data exactly.
+
+Risk (`risk_dataset`)
+---------------------
+Athletes: 42 days of daily Banister TRIMP (oldest first, the last day is today, including the
+workout in progress), from which models.features.load_features computes the EWMA loads, ACWR,
+monotony, strain and 7-day TRIMP exactly as at serving time.
+- habitual load B ~ LogNormal(ln 60, 0.45) AU/day; sessions per week s uniform on 3..7, each day a
+  session with probability s/7; a session's load is B·7/s × Gamma(mean 1, CV c), c ~ U(0.1, 0.8)
+  per athlete (low c with daily sessions gives high monotony);
+- the last 7 days are scaled by m ~ LogNormal(0, 0.35): spikes (m > 1) and tapers (m < 1), which
+  spreads the ACWR over roughly 0.6-2.0;
+- age ~ U(18, 70) years;
+- cardiac drift % = 2 + 4·(ACWR − 1) + 0.05·(age − 35) + N(0, 3), clipped to [−5, 30]
+  (fatigue and age raise drift; Friel's 5 % decoupling threshold sits inside the spread);
+- minimum SpO2 %: with probability 0.12 exercise-induced hypoxaemia, N(90.5, 2.5), else
+  N(96, 1.0); clipped to [80, 100] (REFERENCE.md "SpO2" ranges).
+Label: injury (or overload) within the coming week ~ Bernoulli(sigmoid(logit)), where
+logit = RISK_INTERCEPT plus these effects (log-odds):
+- ACWR above 1.3:      +3.0 per unit of ACWR above 1.3 (Gabbett 2016: spikes raise risk;
+                       1.3-1.5 mild, ≥ 1.5 a flag). ACWR 1.8 → +1.5, odds × 4.5;
+- ACWR below 0.8:      +2.0 per unit below 0.8 (under-loading, Gabbett 2016's U shape);
+- monotony above 2.0:  +0.6 per unit above 2.0 (Foster 1998: monotony > 2 with high load
+                       preceded illness);
+- strain above 1500:   +0.5 per 1000 AU above 1500 (Foster 1998);
+- chronic load:        −0.6 per 30 AU above 60 AU/day (+0.6 per 30 below): fitness protects
+                       (Gabbett 2016, the "training-injury prevention paradox");
+- cardiac drift:       +0.12 per % above 5 %;
+- minimum SpO2:        +0.45 per % below 93 % (moderate EIH and worse);
+- age:                 +0.03 per year above 35;
+- acute load and 7-day TRIMP: no direct effect (they act through the ACWR and strain).
+The intercept puts the base rate near 15 %.
+
+Recommendation (`recommend_dataset`)
+------------------------------------
+Athletes: age ~ U(18, 70); sex male/female 50/50; weight ~ N(70, 9) kg women, N(82, 11) kg men,
+clipped to [45, 140]; goal and inventory uniform over their three values; chronic load
+~ LogNormal(ln 60, 0.45), ACWR ~ LogNormal(0, 0.3), acute = chronic × ACWR; risk probability
+= sigmoid(−1.2 + 3·max(0, ACWR − 1.3) + N(0, 1)) (about 15 % end at ≥ 0.5).
+Each athlete picks the allowed template (models.recommend.allowed_mask: equipment at hand, no
+hard session at risk ≥ 0.5) of highest utility + Gumbel noise (scale 1.0), with utility:
+- goal: −0.8 per zone away from the goal's zone (endurance 2, weight loss 3, speed 4.5) and
+  −1 per 25 min away from its duration (endurance 80, weight loss 50, speed 35 min);
+- equipment: +0.8 for a template using equipment the athlete has (they own it to use it);
+- load: −1.5·(ACWR − 1.3) per intensity level (easy 0, moderate 1, hard 2) above ACWR 1.3;
+  +0.5 for moderate sessions below ACWR 0.8 (rebuilding);
+- risk: −3·risk probability per intensity level;
+- age: −0.02 per year above 35 per intensity level, +0.02 per year above 35 for walks/swims;
+- weight: +0.5 per 20 kg above 80 kg for low-impact sports (ride, swim, walk, row), and the
+  same amount subtracted for runs;
+- sex: no effect.
+The chosen template is the one relevant item when measuring hit rate and NDCG.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from models.features import GOALS, INVENTORIES, RECOMMEND_FEATURES, RISK_FEATURES, load_features
+from models.recommend import CATALOGUE, INTENSITY_LEVEL, allowed_mask
+
+HISTORY_DAYS = 42
+RISK_INTERCEPT = -3.1
+GOAL_ZONE = {"endurance": 2.0, "weight_loss": 3.0, "speed": 4.5}
+GOAL_MINUTES = {"endurance": 80.0, "weight_loss": 50.0, "speed": 35.0}
+LOW_IMPACT = ("ride", "swim", "walk", "row")
+
+
+class RiskData(msgspec.Struct, frozen=True, kw_only=True):
+    x: np.ndarray
+    """(n, len(RISK_FEATURES)) float32, columns in RISK_FEATURES order."""
+    y: np.ndarray
+    """(n,) float32 labels 0/1."""
+    p_true: np.ndarray
+    """(n,) the generating probability, for checking calibration against the truth."""
+
+
+class RecommendData(msgspec.Struct, frozen=True, kw_only=True):
+    x: np.ndarray
+    """(n, len(RECOMMEND_FEATURES)) float32."""
+    allowed: np.ndarray
+    """(n, len(CATALOGUE)) bool: the hard rules."""
+    chosen: np.ndarray
+    """(n,) int64: index into CATALOGUE of the template picked."""
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.maximum(x, 0.0))
+
+
+def daily_loads(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, HISTORY_DAYS) daily TRIMP histories, oldest first."""
+    base = rng.lognormal(np.log(60.0), 0.45, size=(n, 1))
+    sessions = rng.integers(3, 8, size=(n, 1))
+    cv = rng.uniform(0.1, 0.8, size=(n, 1))
+    trains = rng.random((n, HISTORY_DAYS)) < sessions / 7.0
+    shape = 1.0 / cv**2
+    size = rng.gamma(np.broadcast_to(shape, (n, HISTORY_DAYS)), 1.0) / shape
+    loads = np.where(trains, base * 7.0 / sessions * size, 0.0)
+    loads[:, -7:] *= rng.lognormal(0.0, 0.35, size=(n, 1))
+    return np.asarray(loads, dtype=np.float64)
+
+
+def risk_logit(f: dict[str, np.ndarray]) -> np.ndarray:
+    """The generating log-odds; the effects are listed in the module docstring."""
+    return np.asarray(RISK_INTERCEPT
+                      + 3.0 * _relu(f["acwr"] - 1.3) + 2.0 * _relu(0.8 - f["acwr"])
+                      + 0.6 * _relu(f["monotony"] - 2.0) + 0.5 * _relu(f["strain"] - 1500.0) / 1000.0
+                      - 0.6 * (f["chronic_load"] - 60.0) / 30.0
+                      + 0.12 * _relu(f["cardiac_drift_pct"] - 5.0) + 0.45 * _relu(93.0 - f["min_spo2"])
+                      + 0.03 * (f["age"] - 35.0))
+
+
+def risk_dataset(n: int, seed: int) -> RiskData:
+    rng = np.random.default_rng(seed)
+    f = load_features(daily_loads(rng, n))
+    f["age"] = rng.uniform(18.0, 70.0, size=n)
+    f["cardiac_drift_pct"] = np.clip(2.0 + 4.0 * (f["acwr"] - 1.0) + 0.05 * (f["age"] - 35.0)
+                                     + rng.normal(0.0, 3.0, size=n), -5.0, 30.0)
+    eih = rng.random(n) < 0.12
+    f["min_spo2"] = np.clip(np.where(eih, rng.normal(90.5, 2.5, size=n), rng.normal(96.0, 1.0, size=n)),
+                            80.0, 100.0)
+    p = _sigmoid(risk_logit(f))
+    y = (rng.random(n) < p).astype(np.float32)
+    x = np.stack([f[name] for name in RISK_FEATURES], axis=1).astype(np.float32)
+    return RiskData(x=x, y=y, p_true=p)
+
+
+def _athletes(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    male = rng.random(n) < 0.5
+    chronic = rng.lognormal(np.log(60.0), 0.45, size=n)
+    acwr = rng.lognormal(0.0, 0.3, size=n)
+    weight_kg = np.where(male, rng.normal(82.0, 11.0, n), rng.normal(70.0, 9.0, n))
+    return {
+        "age": rng.uniform(18.0, 70.0, size=n), "male": male.astype(np.float64),
+        "weight_kg": np.clip(weight_kg, 45.0, 140.0),
+        "goal": np.array(GOALS)[rng.integers(0, 3, size=n)],
+        "inventory": np.array(INVENTORIES)[rng.integers(0, 3, size=n)],
+        "acute_load": chronic * acwr, "chronic_load": chronic, "acwr": acwr,
+        "risk_probability": _sigmoid(-1.2 + 3.0 * _relu(acwr - 1.3) + rng.normal(0.0, 1.0, size=n)),
+    }
+
+
+def utility(a: dict[str, np.ndarray]) -> np.ndarray:
+    """(n, len(CATALOGUE)) noiseless utilities; the terms are listed in the module docstring."""
+    zone = np.array([t.target_zone for t in CATALOGUE], dtype=np.float64)
+    minutes = np.array([t.duration_min for t in CATALOGUE], dtype=np.float64)
+    level = np.array([INTENSITY_LEVEL[t.intensity] for t in CATALOGUE], dtype=np.float64)
+    needs = np.array([t.needs for t in CATALOGUE])
+    sport = np.array([t.sport for t in CATALOGUE])
+    col = {k: v.reshape(-1, 1) for k, v in a.items()}
+    goal_zone = np.vectorize(GOAL_ZONE.__getitem__)(col["goal"])
+    goal_min = np.vectorize(GOAL_MINUTES.__getitem__)(col["goal"])
+    u = -0.8 * np.abs(zone - goal_zone) - np.abs(minutes - goal_min) / 25.0
+    u = u + 0.8 * ((needs != "none") & (needs == col["inventory"]))
+    u = u - 1.5 * _relu(col["acwr"] - 1.3) * level + 0.5 * (col["acwr"] < 0.8) * (level == 1)
+    u = u - 3.0 * col["risk_probability"] * level
+    older = col["age"] - 35.0
+    u = u - 0.02 * _relu(older) * level + 0.02 * _relu(older) * np.isin(sport, ("walk", "swim"))
+    heavy = 0.5 * _relu(col["weight_kg"] - 80.0) / 20.0
+    u = u + heavy * np.isin(sport, LOW_IMPACT) - heavy * (sport == "run")
+    return np.asarray(u)
+
+
+def recommend_dataset(n: int, seed: int) -> RecommendData:
+    rng = np.random.default_rng(seed)
+    a = _athletes(rng, n)
+    allowed = allowed_mask(a["inventory"], a["risk_probability"])
+    noisy = utility(a) + rng.gumbel(0.0, 1.0, size=(n, len(CATALOGUE)))
+    chosen = np.where(allowed, noisy, -np.inf).argmax(axis=1)
+    onehot = {f"goal_{g}": (a["goal"] == g) for g in GOALS} | {
+        f"inventory_{i}": (a["inventory"] == i) for i in INVENTORIES}
+    cols = a | onehot
+    x = np.stack([np.asarray(cols[name], dtype=np.float64) for name in RECOMMEND_FEATURES], axis=1)
+    return RecommendData(x=x.astype(np.float32), allowed=allowed, chosen=chosen.astype(np.int64))
