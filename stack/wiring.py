@@ -46,4 +46,6 @@ def streams_config(settings: Settings) -> StreamsConfig:
         web_port=settings.worker_web_port,
         topic_prefix=settings.topic_prefix,
         app_id=settings.worker_group,
+        ray_address=settings.ray_address,
+        ray_namespace=settings.ray_namespace,
     )

@@ -27,6 +27,9 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     redis_prefix: str
     topic_prefix: str = ""
     app_id: str = topics.WORKER_GROUP
+    ray_address: str = ""
+    """Where the recommender agent finds Ray Serve."""
+    ray_namespace: str = "stride"
 
 
 class Deps:

@@ -44,13 +44,14 @@ POLICY: dict[str, set[str]] = {
     "group_member": {"owner", "coach"},       # a group named in a body: you must belong to it
     "admin_user": {"admin"},                  # role management
     "notification": {"owner"},                # your own inbox
+    "model": {"ml_engineer", "admin"},        # the model registry and its deploys
     "self": set(CALLERS) - {"anonymous"},     # your own account: any logged-in user
 }
 # Path or query parameter → kind of object; body field → kind of object.
 OBJECTS = {"workout_id": "workout", "athlete": "athlete", "group_id": "group",
            "consent_id": "consent", "session_id": "session", "user_id": "admin_user",
            "role": "admin_user", "provider": "self", "sport": "self",
-           "notification_id": "notification"}
+           "notification_id": "notification", "model_type": "model", "version": "model"}
 BODY_OBJECTS = {"group_id": "group_member"}
 
 
@@ -85,6 +86,9 @@ class World:
                 (self.owner.id,)).fetchone()
             assert row is not None
             self.notification = str(row[0])
+            self.model_version = f"matrix-{uuid.uuid4().hex[:8]}"  # a type nothing serves
+            conn.execute("INSERT INTO ai_models (type, version, path) VALUES ('matrix', %s,"
+                         " '/nonexistent')", (self.model_version,))
         self.workout = uuid.uuid4()
         t0 = int(time.time() * 1000)
         async with DeviceClient(self.stack.gateway_ws_url, self.owner.token) as device:
@@ -101,7 +105,8 @@ class World:
         return {"workout_id": str(self.workout), "athlete": str(self.owner.id),
                 "group_id": self.group, "consent_id": self.consent, "session_id": self.session,
                 "user_id": str(self.owner.id), "role": "coach", "provider": "mock",
-                "sport": "run", "notification_id": self.notification}[name]
+                "sport": "run", "notification_id": self.notification,
+                "model_type": "matrix", "version": self.model_version}[name]
 
     def headers(self, caller: str) -> dict[str, str]:
         return {} if caller == "anonymous" else getattr(self, caller).headers
