@@ -4,6 +4,7 @@
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
+  stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
   stride bench actors|gateway|sinks|live   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
@@ -151,6 +152,27 @@ def _bench_live(args: argparse.Namespace) -> int:
 
     return run(Settings.from_env(), args.coaches, args.athletes_per_coach, args.seconds,
                args.batch_every)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from stack import models_cli
+
+    settings = Settings.from_env()
+    if args.action == "train":
+        return models_cli.train(settings, args.type, args.version, seed=args.seed,
+                                register=not args.no_register, by=args.by)
+    if args.action == "register":
+        return models_cli.register(settings, args.type, args.version, args.source, by=args.by)
+    if args.action == "list":
+        return models_cli.list_models(settings, args.type)
+    if args.action == "show":
+        return models_cli.show(settings, args.type, args.version)
+    if args.action == "deploy":
+        return models_cli.deploy(settings, args.type, args.version, by=args.by,
+                                 batching=not args.no_batching)
+    if args.action == "rollback":
+        return models_cli.rollback(settings, args.type, by=args.by)
+    return models_cli.status(settings)
 
 
 def _leaderboards_rebuild(args: argparse.Namespace) -> int:
@@ -310,6 +332,44 @@ def build_parser() -> argparse.ArgumentParser:
     live_bench.add_argument("--batch-every", type=float, default=1.0, metavar="S",
                             help="each device sends a batch every S seconds (default 1)")
     live_bench.set_defaults(func=_bench_live)
+
+    models = groups.add_parser(
+        "models", help="the model registry and Ray Serve: train, register, deploy, roll back",
+        description="ML models (models/) are trained here from a seed, registered with a "
+        "checksum in `ai_models`, and served on the stack's Ray Serve as the applications "
+        "`risk` and `recommend`. A deploy is a rolling update that drops no request; rollback "
+        "returns to the version deployed before. BY names who acts (an account's e-mail).")
+    models_cmds = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kinds = ["risk", "recommend"]
+    m_train = models_cmds.add_parser("train", help="train from a seed on synthetic data, "
+                                     "store under .stack/models/ and register")
+    m_train.add_argument("type", choices=kinds)
+    m_train.add_argument("version", help="a name for this version, e.g. 2026-11-25a")
+    m_train.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    m_train.add_argument("--no-register", action="store_true", help="only train and store")
+    m_reg = models_cmds.add_parser("register", help="register an artifact folder or fsspec URL")
+    m_reg.add_argument("type", choices=kinds)
+    m_reg.add_argument("version")
+    m_reg.add_argument("source", help="a folder with model.pt and meta.json, or an fsspec URL")
+    m_list = models_cmds.add_parser("list", help="registered versions, newest first")
+    m_list.add_argument("type", nargs="?", choices=kinds)
+    m_show = models_cmds.add_parser("show", help="one version (default: the deployed one), "
+                                    "its metrics and the deploy history")
+    m_show.add_argument("type", choices=kinds)
+    m_show.add_argument("version", nargs="?")
+    m_deploy = models_cmds.add_parser("deploy", help="serve this version (rolling, no request "
+                                      "dropped)")
+    m_deploy.add_argument("type", choices=kinds)
+    m_deploy.add_argument("version")
+    m_deploy.add_argument("--no-batching", action="store_true",
+                          help="answer each request alone (for comparison)")
+    m_rollback = models_cmds.add_parser("rollback", help="serve the version deployed before")
+    m_rollback.add_argument("type", choices=kinds)
+    models_cmds.add_parser("status", help="what the registry says is deployed, next to what "
+                           "Serve answers with")
+    for sub in (m_train, m_reg, m_deploy, m_rollback):
+        sub.add_argument("--by", metavar="BY", help="who acts (an account's e-mail)")
+    models.set_defaults(func=_models)
 
     boards = groups.add_parser("leaderboards", help="the Redis leaderboards")
     boards_cmds = boards.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ class ServeClient:
             handle = serve.get_app_handle(app)
             return dict(await asyncio.wait_for(handle.remote(request), SERVE_TIMEOUT_S))
         except Exception as exc:  # not deployed, Ray away, a timeout: no advice this time
-            log.warning("no %s model answer: %s", app, exc)
+            log.warning("no %s model answer: %r", app, exc)
             return None
 
     def _connect(self) -> None:
@@ -72,8 +73,15 @@ class ServeClient:
         for key, value in RAY_LOOPBACK_ENV.items():
             os.environ.setdefault(key, value)
         if not ray.is_initialized():
-            ray.init(address=self._deps.config.ray_address, namespace=self._deps.config.ray_namespace,
-                     log_to_driver=False, logging_level=logging.WARNING)
+            # Faust replaces sys.stderr by a logging proxy without a file descriptor, and
+            # ray.init hands stderr to faulthandler: give it the real one meanwhile.
+            proxy, sys.stderr = sys.stderr, sys.__stderr__
+            try:
+                ray.init(address=self._deps.config.ray_address,
+                         namespace=self._deps.config.ray_namespace,
+                         log_to_driver=False, logging_level=logging.WARNING)
+            finally:
+                sys.stderr = proxy
         self._connected = True
 
 

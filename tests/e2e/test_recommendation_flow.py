@@ -1,0 +1,75 @@
+"""From a completed workout to `GET /v1/recommendations/me`, through the whole stack: the
+recommender agent asks the deployed `recommend` model on Ray Serve, the set is published on
+`recommendations.ready`, stored, cached, served — and the inference is logged."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from gateway.client import DeviceClient
+from stack.settings import Settings
+from storage import models_registry as registry
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def deployed_recommender(stack: Settings, tmp_path: Path) -> AsyncIterator[str]:
+    """A tiny recommender trained, registered in the stack's database and deployed as the
+    `recommend` application; removed again afterwards."""
+    from models.train import artifact_sha256, train_recommender
+    from serve import control
+
+    version = f"e2e-{uuid.uuid4().hex[:8]}"
+    folder = tmp_path / version
+    train_recommender(3, folder, n=2000, epochs=2)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
+        await registry.register(conn, type="recommend", version=version, path=str(folder),
+                                checksum=artifact_sha256(folder),
+                                metrics=json.loads((folder / "meta.json").read_text())["metrics"],
+                                created_by=None)
+    await control.deploy(stack, "recommend", version)
+    try:
+        yield version
+    finally:
+        control.delete("recommend")
+
+
+async def test_a_completed_workout_brings_recommendations_and_is_logged(
+        stack: Settings, account, deployed_recommender: str, eventually) -> None:  # type: ignore[no-untyped-def]
+    me = account(country="SI", sex="female", weight_kg=61)
+    workout = uuid.uuid4()
+    t0 = int(time.time() * 1000) - 300_000
+    async with DeviceClient(stack.gateway_ws_url, me.token) as device:
+        await device.start(workout, "run", t0)
+        await device.send_samples(workout, 0, [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, 300.0,
+                                                150.0, 97.0) for i in range(120)])
+        await device.finish(workout, t0 + 121_000)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=me.headers, timeout=30) as http:
+        async def recommended() -> dict | None:  # type: ignore[type-arg]
+            body = (await http.get("/v1/recommendations/me")).json()
+            return body if body["id"] is not None else None
+
+        body = await eventually(recommended, timeout_s=60)
+    assert body["model_version"] == deployed_recommender
+    assert body["after_workout"] == str(workout)
+    assert 1 <= len(body["workouts"]) <= 5
+    assert all(w["intensity"] in ("easy", "moderate", "hard") for w in body["workouts"])
+    scores = [w["score"] for w in body["workouts"]]
+    assert scores == sorted(scores, reverse=True)
+    with psycopg.connect(stack.pg_dsn) as conn:
+        logged = conn.execute(
+            "SELECT model_type, model_version, inputs->>'goal', output->>'version', latency_ms"
+            " FROM inference_log WHERE user_id = %s AND workout_id = %s", (me.id, workout)).fetchall()
+    assert len(logged) == 1
+    model_type, version, goal, answered_by, latency_ms = logged[0]
+    assert (model_type, version, answered_by) == ("recommend", deployed_recommender, deployed_recommender)
+    assert goal == "endurance" and latency_ms > 0
