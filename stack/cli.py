@@ -5,7 +5,7 @@
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
-  stride bench actors|gateway|sinks|live   measure the platform on this machine
+  stride bench actors|gateway|sinks|live|serve   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
 """
@@ -152,6 +152,12 @@ def _bench_live(args: argparse.Namespace) -> int:
 
     return run(Settings.from_env(), args.coaches, args.athletes_per_coach, args.seconds,
                args.batch_every)
+
+
+def _bench_serve(args: argparse.Namespace) -> int:
+    from stack.bench_serve import run
+
+    return run(Settings.from_env(), args.rate, args.seconds)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -332,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     live_bench.add_argument("--batch-every", type=float, default=1.0, metavar="S",
                             help="each device sends a batch every S seconds (default 1)")
     live_bench.set_defaults(func=_bench_live)
+    serve_bench = bench_cmds.add_parser(
+        "serve", help="the risk model on Ray Serve: latency, throughput, batching, a deploy",
+        description="Trains two small risk versions, deploys the first as a Serve application "
+        "of its own on the stack's Ray, sends --rate requests a second (open loop) for "
+        "--seconds with batching on and then off, then deploys the second version under load "
+        "and counts failed requests. Writes JSON and Markdown under bench/results/; exits 1 "
+        "if a request failed during the deploy. Needs a running stack.")
+    serve_bench.add_argument("--rate", type=int, default=500, help="requests a second (default 500)")
+    serve_bench.add_argument("--seconds", type=int, default=15,
+                             help="seconds of load per run (default 15)")
+    serve_bench.set_defaults(func=_bench_serve)
 
     models = groups.add_parser(
         "models", help="the model registry and Ray Serve: train, register, deploy, roll back",
