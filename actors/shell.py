@@ -111,7 +111,7 @@ class _Pauser:
 
     async def now_and_then(self) -> None:
         if time.perf_counter() - self._since >= YIELD_EVERY_S:
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # hand the loop to the devices' calls for a moment
             self._since = time.perf_counter()
 
 

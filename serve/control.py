@@ -111,7 +111,7 @@ def apply(type: str, config: dict[str, Any], timeout_s: float = 120.0, prefix: s
             return
         if time.monotonic() > deadline:
             raise DeployError(f"{type} still answers with {info['version']} after {timeout_s:.0f} s")
-        time.sleep(0.05)
+        time.sleep(0.05)  # polling the replica until it answers with the version
 
 
 async def _stage(target: ServeTarget, record: registry.ModelRecord) -> None:

@@ -13,6 +13,7 @@ Requests and answers are plain dicts at this boundary (msgspec.convert / to_buil
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
@@ -107,8 +108,9 @@ class _VersionedService(Generic[M, In]):
         answers = await asyncio.to_thread(self.predict, current.model, items)
         return [{"version": current.version, **answer} for answer in answers]
 
+    @abc.abstractmethod
     def predict(self, model: M, items: list[In]) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """The model's answers for a batch (each service knows its model)."""
 
 
 def _replica_id() -> str | None:

@@ -106,7 +106,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
         opening = asyncio.gather(*(open_one(d, gate) for d in devices), return_exceptions=True)
         while not opening.done():
             progress.update(bar, completed=opened)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # refreshing the progress bar
         failed = [r for r in opening.result() if isinstance(r, BaseException)]
         live = [d for d in devices if d.started]
         progress.update(bar, completed=opened)
@@ -122,7 +122,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
         began = time.monotonic()
         while time.monotonic() < until:
             progress.update(steady, completed=time.monotonic() - began)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # refreshing the progress bar
         elapsed = time.monotonic() - began
         measuring[0] = False
         memory = _process_memory(gateway_pid) if gateway_pid else (0, 0, 0.0)

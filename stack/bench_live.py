@@ -164,7 +164,7 @@ async def run_bench(settings: Settings, coaches: int, per_coach: int, seconds: i
         began = time.monotonic()
         while time.monotonic() < until:
             progress.update(steady, completed=time.monotonic() - began)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # refreshing the progress bar
         elapsed = time.monotonic() - began
         cpu = ((_process_memory(gateway_pid)[2] - cpu_before) / elapsed) if gateway_pid else None
         await asyncio.gather(*streams, return_exceptions=True)

@@ -109,7 +109,7 @@ async def _run(settings: Settings, rate: int, seconds: int) -> dict[str, Any]:
             with console.status(f"deploying v2 under {deploy_rate} requests/s …"):
                 await asyncio.to_thread(_apply, prefix, _config(v1, "v1", batching=True))
                 loading = asyncio.create_task(_load(app, deploy_rate, seconds + 15))
-                await asyncio.sleep(3)
+                await asyncio.sleep(3)  # v1 under steady load before the deploy
                 deploy_started = time.perf_counter()
                 try:
                     await asyncio.to_thread(_apply, prefix, _config(v2, "v2", batching=True))

@@ -159,7 +159,7 @@ class TimescaleServer:
                 out = self.output()
                 self.stop()
                 raise TimescaleError(f"TimescaleDB server (node serve.mjs) {why}; output:\n{out}")
-            time.sleep(0.05)
+            time.sleep(0.05)  # polling for the server's ready line
 
     def stop(self) -> None:
         """SIGTERM to the server's pid, SIGKILL if it is still there after `stop_timeout_s`."""

@@ -150,7 +150,7 @@ async def test_connections_per_account_are_limited(stack: Settings, account) -> 
                 break
             except websockets.InvalidStatus:
                 assert time.monotonic() < deadline, "no room after closing a connection"
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # bounded retry until the slot is free
     finally:
         for ws in opened:
             await ws.close()

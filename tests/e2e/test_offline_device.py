@@ -45,7 +45,7 @@ async def _until(condition: Callable[[], bool], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # polling the condition, bounded by the deadline
 
 
 def _pending(path: Path) -> int:

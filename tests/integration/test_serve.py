@@ -147,11 +147,11 @@ async def test_deploy_under_load_drops_nothing_and_rollback_returns(
             replica = (await _info(handle))["replica"]
 
             load = Load(handle, RISK_REQUEST, callers=16)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # requests flowing before the deploy
             started = time.monotonic()
             await control.deploy_with(conn, control.target_of(settings), "risk", "v2", prefix=prefix)
             deploy_s = time.monotonic() - started
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # and after it
             await load.stop()
             seen = Counter(load.versions)
             assert load.failures == [], load.failures[:5]
@@ -166,9 +166,9 @@ async def test_deploy_under_load_drops_nothing_and_rollback_returns(
             assert (await registry.deployed(conn, "risk")).version == "v2"  # type: ignore[union-attr]
 
             load = Load(handle, RISK_REQUEST, callers=16)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # requests flowing before the rollback
             await control.rollback_with(conn, control.target_of(settings), "risk", prefix=prefix)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # and after it
             await load.stop()
             assert load.failures == [], load.failures[:5]
             assert (await handle.remote(RISK_REQUEST))["version"] == "v1"
