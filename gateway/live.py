@@ -40,6 +40,7 @@ from gateway.access_watch import POLICY_VIOLATION, Watched
 from gateway.auth import Principal, bearer_token
 from gateway.live_hub import Listener
 from storage import groups as groups_repo
+from storage import workouts as workouts_repo
 from streams import live as live_keys
 
 log = logging.getLogger("stride.live")
@@ -145,6 +146,7 @@ class Feed:
         self.listener = Listener(self.deliver, self.resync)
         self.closing: tuple[int, str] | None = None
         self.watched: Watched | None = None
+        self._resyncs: set[asyncio.Future[None]] = set()
 
     # -- from the hub (never blocks) --
 
@@ -160,7 +162,9 @@ class Feed:
         self.outbox.update(str(payload.get("workout_id")), data)
 
     def resync(self) -> None:
-        asyncio.ensure_future(self.send_snapshot())
+        task = asyncio.ensure_future(self.send_snapshot())
+        self._resyncs.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self._resyncs.discard)
 
     # -- athletes --
 
@@ -191,11 +195,7 @@ class Feed:
         state = self.state
         async with state.pool.connection() as conn:
             names = await groups_repo.athlete_names(conn, self.athletes)
-            cur = await conn.execute(
-                "SELECT id, user_id, summary::text FROM workouts WHERE user_id = ANY(%s)"
-                " AND (status <> 'finished' OR end_time > now() - %s) ORDER BY start_time",
-                (list(self.athletes), RECENTLY_FINISHED))
-            rows = await cur.fetchall()
+            rows = await workouts_repo.live_or_recent(conn, self.athletes, RECENTLY_FINISHED)
         live_states = await state.redis.mget(
             [live_keys.workout_key(state.redis_prefix, r[0]) for r in rows]) if rows else []
         workouts = []

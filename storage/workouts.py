@@ -101,6 +101,17 @@ async def list_workouts(conn: AsyncConnection, user_id: uuid.UUID, limit: int = 
     ]
 
 
+async def live_or_recent(conn: AsyncConnection, athletes: set[uuid.UUID],
+                         finished_within: dt.timedelta) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+    """(id, athlete, summary JSON) of the athletes' workouts that are live or finished within
+    `finished_within`, oldest first: what a coach's live view starts from."""
+    cur = await conn.execute(
+        "SELECT id, user_id, summary::text FROM workouts WHERE user_id = ANY(%s)"
+        " AND (status <> 'finished' OR end_time > now() - %s) ORDER BY start_time",
+        (list(athletes), finished_within))
+    return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+
+
 def cursor_of(row: WorkoutRow) -> Cursor:
     started = _ts(row.summary.started_at_ms)
     assert started is not None
