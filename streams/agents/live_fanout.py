@@ -78,20 +78,41 @@ def register(app: Any, deps: Deps) -> None:
                               lambda rs: _publish(deps, consents, rs))
 
 
+NEWER_ONLY = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, state = pcall(cjson.decode, current)
+  if ok and state['summary'] and tonumber(state['summary']['version']) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+for i = 4, #ARGV do
+  redis.call('PUBLISH', ARGV[i], ARGV[1])
+end
+return 1
+"""
+"""Store a workout's live state and publish it, unless Redis already holds a newer version:
+a redelivered or late event never takes a coach's view back in time."""
+
+
 async def _publish(deps: Deps, consents: ConsentCache, records: Sequence[Record[Any]]) -> None:
     prefix = deps.config.redis_prefix
     groups = await consents.groups_of({r.event.user_id for r in records})
+    newer_only = deps.redis.register_script(NEWER_ONLY)
     async with deps.redis.pipeline(transaction=False) as pipe:
         for record in records:
             event = record.event
-            if isinstance(event, events.RiskAlert):
+            channels = [live.workout_channel(prefix, event.workout_id),
+                        live.athlete_channel(prefix, event.user_id),
+                        *(live.group_channel(prefix, group) for group in groups[event.user_id])]
+            if isinstance(event, events.RiskAlert):  # alerts are not state: each goes out
                 payload = msgspec.json.encode(live.live_alert(event))
-            else:
-                payload = msgspec.json.encode(live.live_update(event))
-                ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
-                pipe.set(live.workout_key(prefix, event.workout_id), payload, ex=ttl)
-            pipe.publish(live.workout_channel(prefix, event.workout_id), payload)
-            pipe.publish(live.athlete_channel(prefix, event.user_id), payload)
-            for group in groups[event.user_id]:
-                pipe.publish(live.group_channel(prefix, group), payload)
+                for channel in channels:
+                    pipe.publish(channel, payload)
+                continue
+            payload = msgspec.json.encode(live.live_update(event))
+            ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
+            await newer_only(keys=[live.workout_key(prefix, event.workout_id)],
+                             args=[payload, event.summary.version, ttl, *channels], client=pipe)
         await pipe.execute()
