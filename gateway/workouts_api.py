@@ -209,32 +209,16 @@ async def get_samples(
     return Response(out, headers={"X-Bucket-Seconds": str(bucket_s or 0)})
 
 
-class MinuteOut(msgspec.Struct, frozen=True, kw_only=True):
-    minute: dt.datetime
-    distance_m: float
-    moving_time_s: float
-    avg_speed_mps: float | None
-    avg_hr: float | None
-    max_hr: float | None
-    min_spo2: float | None
-    calories_kcal: float | None
-    trimp: float | None
-
-
 @get("/v1/workouts/{workout_id:uuid}/minutes", summary="A workout's live metrics, per minute")
-async def get_minutes(request: Request, workout_id: uuid.UUID) -> list[MinuteOut]:
+async def get_minutes(request: Request, workout_id: uuid.UUID) -> list[timeseries.MinuteMetrics]:
     await _visible_workout(request, workout_id)
     health = sees_health_data(principal_of(request))
     async with request.app.state.pool.connection() as conn:
         minutes = await timeseries.minute_metrics(conn, workout_id)
-    return [
-        MinuteOut(minute=m.minute, distance_m=m.distance_m, moving_time_s=m.moving_time_s,
-                  avg_speed_mps=m.avg_speed_mps, avg_hr=m.avg_hr if health else None,
-                  max_hr=m.max_hr if health else None, min_spo2=m.min_spo2 if health else None,
-                  calories_kcal=m.calories_kcal if health else None,
-                  trimp=m.trimp if health else None)
-        for m in minutes
-    ]
+    if health:
+        return minutes
+    return [msgspec.structs.replace(m, avg_hr=None, max_hr=None, min_spo2=None, calories_kcal=None,
+                                    trimp=None) for m in minutes]
 
 
 @get("/v1/workouts/{workout_id:uuid}/path",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import msgspec
 import psycopg
 
 from serve import artifacts
+from stack.processes import wait_until
 from stack.settings import RAY_LOOPBACK_ENV, Settings
 from storage import models_registry as registry
 
@@ -104,14 +104,12 @@ def apply(type: str, config: dict[str, Any], timeout_s: float = 120.0, prefix: s
     app = _deployment(type).options(user_config=config).bind()
     serve.run(app, name=prefix + type, route_prefix=None)
     handle = serve.get_app_handle(prefix + type)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        info = handle.info.remote().result(timeout_s=timeout_s)
-        if info["version"] == config["version"]:
-            return
-        if time.monotonic() > deadline:
-            raise DeployError(f"{type} still answers with {info['version']} after {timeout_s:.0f} s")
-        time.sleep(0.05)  # polling the replica until it answers with the version
+
+    def answers_with_it() -> bool:
+        return bool(handle.info.remote().result(timeout_s=timeout_s)["version"] == config["version"])
+
+    if not wait_until(answers_with_it, timeout_s, interval_s=0.05):
+        raise DeployError(f"{type} does not answer with {config['version']} after {timeout_s:.0f} s")
 
 
 async def _stage(target: ServeTarget, record: registry.ModelRecord) -> None:

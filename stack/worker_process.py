@@ -11,12 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stack.processes import wait_until
 from stack.settings import Settings
 from streams import topics
 
@@ -79,17 +79,17 @@ class StreamWorker:
         self.proc = subprocess.Popen([sys.executable, "-m", "stack.cli", "worker", "run"],
                                      env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz/", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)  # polling the worker's health page
-        raise AssertionError(f"worker not healthy within {timeout_s} s:\n{self.log()}")
+        proc = self.proc
+
+        def up_or_gone() -> bool:
+            return proc.poll() is not None or httpx.get(
+                f"http://127.0.0.1:{self.port}/healthz/", timeout=2).status_code == 200
+
+        healthy = wait_until(up_or_gone, timeout_s, interval_s=0.2)
+        if proc.poll() is not None:
+            raise AssertionError(f"worker exited with {proc.returncode}:\n{self.log()}")
+        if not healthy:
+            raise AssertionError(f"worker not healthy within {timeout_s} s:\n{self.log()}")
 
     def health(self) -> dict[str, object]:
         return dict(httpx.get(f"http://127.0.0.1:{self.port}/healthz/", timeout=5).json())

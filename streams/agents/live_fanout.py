@@ -60,6 +60,7 @@ def register(app: Any, deps: Deps) -> None:
                        deps.config.topic_prefix + topics.RISK_ALERTS,
                        key_serializer="raw", value_serializer="raw")
     consents = ConsentCache(deps)
+    newer_only = deps.redis.register_script(NEWER_ONLY)
 
     @app.agent(source, name="live_fanout")
     async def live_fanout(stream: Any) -> None:
@@ -75,7 +76,7 @@ def register(app: Any, deps: Deps) -> None:
                 if seen is None or seen.event.summary.version <= record.event.summary.version:
                     newest[record.event.workout_id] = record
             await write_batch(deps, "live fan-out", [*newest.values(), *alerts],
-                              lambda rs: _publish(deps, consents, rs))
+                              lambda rs: _publish(deps, consents, newer_only, rs))
 
 
 NEWER_ONLY = """
@@ -96,10 +97,10 @@ return 1
 a redelivered or late event never takes a coach's view back in time."""
 
 
-async def _publish(deps: Deps, consents: ConsentCache, records: Sequence[Record[Any]]) -> None:
+async def _publish(deps: Deps, consents: ConsentCache, newer_only: Any,
+                   records: Sequence[Record[Any]]) -> None:
     prefix = deps.config.redis_prefix
     groups = await consents.groups_of({r.event.user_id for r in records})
-    newer_only = deps.redis.register_script(NEWER_ONLY)
     async with deps.redis.pipeline(transaction=False) as pipe:
         for record in records:
             event = record.event

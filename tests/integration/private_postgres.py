@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
 
 from stack import postgres_local
+from stack.processes import wait_until
 from stack.settings import local_pg_dsn
 from storage.migrate import migrate
 
@@ -31,17 +31,17 @@ class PrivatePostgres:
         log = (self.home / "postgres.log").open("ab")
         self.proc = subprocess.Popen(postgres_local.server_argv(self.home, self.port),
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout_s
         admin = self.dsn.replace("/stride?", "/postgres?")
-        while True:
-            try:
-                with psycopg.connect(admin, connect_timeout=2):
-                    break
-            except psycopg.OperationalError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("private PostgreSQL did not start; see "
-                                         f"{self.home / 'postgres.log'}") from None
-                time.sleep(0.2)  # polling the server's readiness
+        proc = self.proc
+
+        def accepts() -> bool:
+            if proc.poll() is not None:
+                return True  # exited: reported below
+            with psycopg.connect(admin, connect_timeout=2):
+                return True
+
+        if not wait_until(accepts, timeout_s, interval_s=0.2) or proc.poll() is not None:
+            raise AssertionError(f"private PostgreSQL did not start; see {self.home / 'postgres.log'}")
         postgres_local.ensure_database(self.dsn)
 
     def migrate(self) -> None:
