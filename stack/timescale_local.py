@@ -37,11 +37,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 
 from psycopg.conninfo import make_conninfo
+
+from stack.processes import wait_until
 
 TIMESCALE_DIR = Path(__file__).resolve().parent / "timescale"
 _STAMP_NAME = ".stride-lock-sha256"
@@ -146,20 +147,22 @@ class TimescaleServer:
             )
         finally:
             os.close(fd)
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            match = _READY.search(self._log_path.read_bytes())
-            if match:
-                self.port = int(match.group(2))
-                return self
-            code = self._proc.poll()
-            if code is not None or time.monotonic() > deadline:
-                why = (f"exited with code {code}" if code is not None
-                       else f"not ready within {self.start_timeout_s} s")
-                out = self.output()
-                self.stop()
-                raise TimescaleError(f"TimescaleDB server (node serve.mjs) {why}; output:\n{out}")
-            time.sleep(0.05)  # polling for the server's ready line
+        proc, log_path = self._proc, self._log_path
+
+        def ready_or_gone() -> bool:
+            return proc.poll() is not None or _READY.search(log_path.read_bytes()) is not None
+
+        wait_until(ready_or_gone, self.start_timeout_s, interval_s=0.05)
+        match = _READY.search(log_path.read_bytes())
+        if match:
+            self.port = int(match.group(2))
+            return self
+        code = proc.poll()
+        why = (f"exited with code {code}" if code is not None
+               else f"not ready within {self.start_timeout_s} s")
+        out = self.output()
+        self.stop()
+        raise TimescaleError(f"TimescaleDB server (node serve.mjs) {why}; output:\n{out}")
 
     def stop(self) -> None:
         """SIGTERM to the server's pid, SIGKILL if it is still there after `stop_timeout_s`."""
