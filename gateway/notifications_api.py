@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import uuid
 from typing import Annotated, Any
@@ -13,6 +11,7 @@ from litestar import Request, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from gateway import cursors
 from gateway.access import principal_of
 from gateway.errors import ApiError
 from storage import notifications as notifications_repo
@@ -39,24 +38,6 @@ class InboxOut(msgspec.Struct, frozen=True, kw_only=True):
     """Unread notifications in the whole inbox (whatever the filter)."""
 
 
-_cursor_decoder = msgspec.msgpack.Decoder(notifications_repo.Cursor)
-
-
-def encode_cursor(cursor: notifications_repo.Cursor) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(cursor)).decode().rstrip("=")
-
-
-def decode_cursor(text: str) -> notifications_repo.Cursor:
-    """The `before` cursor of a previous page; 400 for anything else."""
-    try:
-        cursor = _cursor_decoder.decode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (binascii.Error, ValueError, msgspec.MsgspecError):
-        raise ApiError(400, "bad_cursor", "`before` is not a cursor this API returned") from None
-    if cursor.created_at.tzinfo is None:
-        raise ApiError(400, "bad_cursor", "`before` is not a cursor this API returned")
-    return cursor
-
-
 def _out(n: notifications_repo.Notification) -> NotificationOut:
     return NotificationOut(id=n.id, type=n.type, channel=n.channel, message=n.message,
                            status=n.status, created_at=n.created_at.astimezone(dt.UTC),
@@ -72,14 +53,15 @@ async def my_notifications(
                                             max_length=200)] = None,
 ) -> InboxOut:
     me = principal_of(request)
-    cursor = decode_cursor(before) if before is not None else None
+    cursor = (cursors.decode(before, notifications_repo.Cursor, "before")
+              if before is not None else None)
     async with request.app.state.pool.connection() as conn:
         rows = await notifications_repo.list_inbox(conn, me.user_id, limit=limit + 1,
                                                    before=cursor, unread_only=unread)
         unread_n = await notifications_repo.unread_count(conn, me.user_id)
     page = rows[:limit]
     more = len(rows) > limit
-    next_cursor = (encode_cursor(notifications_repo.Cursor(page[-1].created_at, page[-1].id))
+    next_cursor = (cursors.encode(notifications_repo.Cursor(page[-1].created_at, page[-1].id))
                    if more else None)
     return InboxOut(items=[_out(n) for n in page], next=next_cursor, unread=unread_n)
 

@@ -3,7 +3,6 @@ range is long), its per-minute metrics and its GPS path."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import urllib.parse
 import uuid
@@ -13,6 +12,7 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
+from gateway import cursors
 from gateway.access import principal_of, sees_health_data, visible_athlete
 from gateway.errors import ApiError
 from storage import samples as samples_repo
@@ -126,19 +126,6 @@ async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
     return to_out(await _visible_workout(request, workout_id), sees_health_data(principal_of(request)))
 
 
-def _encode_cursor(cursor: workouts_repo.Cursor) -> str:
-    return base64.urlsafe_b64encode(msgspec.msgpack.encode(cursor)).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> workouts_repo.Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        return msgspec.msgpack.decode(raw, type=workouts_repo.Cursor)
-    except (ValueError, msgspec.MsgspecError):
-        raise ApiError(400, "bad_cursor", "cursor is not one this API returned; "
-                       "start again without it") from None
-
-
 @get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time")
 async def list_workouts(
     request: Request,
@@ -150,7 +137,7 @@ async def list_workouts(
 ) -> Response[list[WorkoutOut]]:
     principal = principal_of(request)
     athlete_id = athlete or principal.user_id
-    after = _decode_cursor(cursor) if cursor else None
+    after = cursors.decode(cursor, workouts_repo.Cursor, "cursor") if cursor else None
     async with request.app.state.pool.connection() as conn:
         await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
         rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after)
@@ -158,7 +145,7 @@ async def list_workouts(
     headers = {}
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = _encode_cursor(workouts_repo.cursor_of(rows[-1]))
+        next_cursor = cursors.encode(workouts_repo.cursor_of(rows[-1]))
         query = urllib.parse.urlencode({"athlete": str(athlete_id), "limit": limit,
                                         "cursor": next_cursor})
         headers = {"X-Next-Cursor": next_cursor, "Link": f'</v1/workouts?{query}>; rel="next"'}
