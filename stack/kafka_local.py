@@ -6,12 +6,14 @@ import base64
 import hashlib
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 from stack.settings import KAFKA_CONTROLLER_PORT, REPO_ROOT
 
 POM = REPO_ROOT / "stack" / "kafka" / "pom.xml"
+DEPENDENCY_PLUGIN = "2.8"  # the version Maven 3.8 binds by default
 LOG4J_CONFIG = REPO_ROOT / "stack" / "kafka" / "log4j2.properties"
 
 
@@ -28,15 +30,21 @@ def ensure_jars(home: Path) -> Path:
     if mvn is None:
         raise StackError("mvn not found (needed once to fetch the Kafka jars)",
                          "install it: apt-get install maven")
-    if lib.exists():
-        shutil.rmtree(lib)
-    result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={lib}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, timeout=900,
-    )
-    if result.returncode != 0:
-        raise StackError("Maven could not resolve the Kafka broker jars:\n"
+    # The plugin is named in full, so Maven needs no plugin-prefix metadata lookup; a
+    # registry hiccup gets two more tries before the stack gives up.
+    argv = [mvn, "-q", "-B", "-f", str(POM),
+            f"org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN}:copy-dependencies",
+            f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]
+    for attempt in range(1, 4):
+        if lib.exists():
+            shutil.rmtree(lib)
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        if result.returncode == 0:
+            break
+        if attempt < 3:
+            time.sleep(5 * attempt)  # back off before asking the registry again
+    else:
+        raise StackError("Maven could not resolve the Kafka broker jars (3 tries):\n"
                          + (result.stdout + result.stderr)[-2000:],
                          "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml)")
     stamp.write_text(digest)

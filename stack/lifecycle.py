@@ -40,6 +40,10 @@ def up(settings: Settings, only: list[str] | None = None) -> int:
                 if exc.hint:
                     console.print(f"  fix: {exc.hint}")
                 return 1
+            except Exception as exc:  # anything else still names the component that failed
+                console.print_exception(max_frames=8)
+                console.print(f"[red]✗ {component.name}[/]: {type(exc).__name__}: {exc}")
+                return 1
         console.print(f"[green]✓[/] {component.name:<9} {outcome:<17} {component.url}"
                       f"  ({time.monotonic() - t0:.1f} s)")
     console.print(f"stack up in {time.monotonic() - started:.1f} s;"

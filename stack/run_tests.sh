@@ -7,11 +7,17 @@ STRIDE=.venv/bin/stride
 started_here=0
 if ! $STRIDE stack status --json >/dev/null 2>&1; then
   started_here=1
-  if ! $STRIDE stack up; then
+  up_log=$(mktemp)
+  if ! $STRIDE stack up 2>&1 | tee "$up_log"; then
     $STRIDE stack logs -n 30
     $STRIDE stack down
+    # Repeated last, so whoever reads only the tail of the output still sees why.
+    echo "--- stack up failed; what it said: ---"
+    tail -n 40 "$up_log"
+    rm -f "$up_log"
     exit 1
   fi
+  rm -f "$up_log"
 fi
 
 .venv/bin/python -m pytest "$@"
