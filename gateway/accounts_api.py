@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -17,12 +18,20 @@ from gateway.access import PUBLIC_ROUTE, principal_of
 from gateway.access_watch import AccessChanged
 from gateway.auth import new_token
 from gateway.errors import ApiError
+from models.features import Goal, Inventory
 from storage import accounts
+from streams import events, topics
+
+log = logging.getLogger("stride.gateway")
 
 # Argon2id at OWASP's minimum (Password Storage Cheat Sheet): m = 19 MiB, t = 2, p = 1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the e-mail is unknown, so both answers take the same time.
 _DUMMY_HASH = HASHER.hash("stride-dummy-password")
+MODEL_INPUTS = frozenset({"birth_date", "sex", "weight_kg", "hr_rest", "hr_max", "vo2max", "country",
+                          "goal", "inventory"})
+"""Profile fields the models read: changing one publishes UserMetricsUpdated."""
+PUBLISH_TIMEOUT_S = 5.0
 
 Email = Annotated[str, msgspec.Meta(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Password = Annotated[str, msgspec.Meta(min_length=12, max_length=1024)]
@@ -46,6 +55,10 @@ class ProfileFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     city: Name | None | msgspec.UnsetType = msgspec.UNSET
     avatar_url: Annotated[str, msgspec.Meta(max_length=2048)] | None | msgspec.UnsetType = (
         msgspec.UNSET)
+    goal: Goal | None | msgspec.UnsetType = msgspec.UNSET
+    """What you train for; the recommendations follow it."""
+    inventory: Inventory | None | msgspec.UnsetType = msgspec.UNSET
+    """Equipment at hand; nothing needing other equipment is recommended."""
 
     def changes(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__
@@ -146,7 +159,22 @@ async def patch_me(request: Request[Any, Any, Any], data: ProfileFields) -> acco
             raise ApiError(422, "invalid", str(exc)) from None
         profile = await accounts.get_profile(conn, principal.user_id)
     assert profile is not None
+    changed = sorted(MODEL_INPUTS & data.changes().keys())
+    if changed:
+        await _announce(request, events.UserMetricsUpdated(
+            user_id=principal.user_id, update_id=uuid.uuid4(),
+            at_ms=int(dt.datetime.now(dt.UTC).timestamp() * 1000), changed=changed))
     return profile
+
+
+async def _announce(request: Request[Any, Any, Any], event: events.UserMetricsUpdated) -> None:
+    """Tell the recommender. The change itself is stored already: with Kafka away the
+    recommendations refresh after the next completed workout instead, and the log says so."""
+    try:
+        await asyncio.wait_for(request.app.state.events.publish([(topics.USER_METRICS, event)]),
+                               PUBLISH_TIMEOUT_S)
+    except Exception as exc:  # KafkaError, a timeout: not the athlete's problem
+        log.warning("profile change of %s not announced: %r", event.user_id, exc)
 
 
 class SessionOut(msgspec.Struct, frozen=True, kw_only=True):

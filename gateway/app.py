@@ -29,6 +29,7 @@ from gateway.live_hub import LiveHub
 from gateway.oidc import OidcClient, OidcProvider
 from gateway.throttle import LoginThrottle
 from streams import redis_pool
+from streams.producer import EventProducer
 
 log = logging.getLogger("stride.gateway")
 
@@ -104,6 +105,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         app.state.ingest_limits = config.ingest
         app.state.device_connections = Connections(config.ingest.max_connections_per_user)
         app.state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
+        app.state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix)
         app.state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
                                              config.placement_hosts)
         app.state.oidc = {
@@ -114,6 +116,7 @@ def create_app(config: GatewayConfig) -> Litestar:
     async def on_shutdown(app: Litestar) -> None:
         await app.state.access_watch.stop()
         await app.state.live_hub.stop()
+        await app.state.events.stop()
         await pool.close()
         await redis.aclose()
         await http.aclose()

@@ -16,7 +16,7 @@ from litestar import Request, get
 from gateway.access import principal_of
 from storage import recommendations as repo
 from streams.agents.recommendations_store import cache_key
-from streams.events import PromoOffer, RecommendationsReady, RecommendedWorkout
+from streams.events import PromoOffer, RecommendationsReady, RecommendedWorkout, Trigger
 
 log = logging.getLogger("stride.gateway")
 
@@ -26,6 +26,8 @@ class RecommendationsOut(msgspec.Struct, frozen=True, kw_only=True):
     generated_at: dt.datetime | None
     expires_at: dt.datetime | None
     model_version: str | None
+    trigger: Trigger | None
+    """What brought this set: a completed workout or a change of your profile."""
     after_workout: uuid.UUID | None
     workouts: list[RecommendedWorkout]
     promos: list[PromoOffer]
@@ -36,7 +38,7 @@ def _from_event(ready: RecommendationsReady) -> RecommendationsOut:
         id=ready.recommendation_id,
         generated_at=dt.datetime.fromtimestamp(ready.generated_at_ms / 1000, tz=dt.UTC),
         expires_at=dt.datetime.fromtimestamp(ready.expires_at_ms / 1000, tz=dt.UTC),
-        model_version=ready.model_version, after_workout=ready.workout_id,
+        model_version=ready.model_version, trigger=ready.trigger, after_workout=ready.workout_id,
         workouts=ready.workouts, promos=ready.promos)
 
 
@@ -57,14 +59,16 @@ async def my_recommendations(request: Request[Any, Any, Any]) -> Recommendations
         return cached
     async with request.app.state.pool.connection() as conn:
         stored = await repo.latest(conn, user)
-    if stored is None:  # none yet: they follow the next completed workout
+    if stored is None:  # none yet: they follow the next completed workout or profile change
         return RecommendationsOut(id=None, generated_at=None, expires_at=None,
-                                  model_version=None, after_workout=None, workouts=[], promos=[])
+                                  model_version=None, trigger=None, after_workout=None,
+                                  workouts=[], promos=[])
     items = stored.items
     after = items.get("after_workout")
     return RecommendationsOut(
         id=stored.id, generated_at=stored.generated_at, expires_at=stored.expires_at,
         model_version=str(items.get("model_version", "")),
+        trigger=items.get("trigger", "workout_completed"),
         after_workout=uuid.UUID(after) if after else None,
         workouts=msgspec.convert(items.get("workouts", []), list[RecommendedWorkout]),
         promos=msgspec.convert(items.get("promos", []), list[PromoOffer]))

@@ -10,7 +10,8 @@ import msgspec
 from psycopg import AsyncConnection, errors
 
 PROFILE_FIELDS = ("first_name", "second_name", "last_name", "phone", "birth_date", "sex",
-                  "weight_kg", "hr_rest", "hr_max", "vo2max", "country", "city", "avatar_url")
+                  "weight_kg", "hr_rest", "hr_max", "vo2max", "country", "city", "avatar_url",
+                  "goal", "inventory")
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
@@ -29,6 +30,10 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
     country: str | None = None
     city: str | None = None
     avatar_url: str | None = None
+    goal: str | None = None
+    """Training goal (endurance, weight_loss, speed); the recommender assumes endurance."""
+    inventory: str | None = None
+    """Equipment at hand (bike, treadmill, none); the recommender assumes none."""
     roles: list[str] = []
     created_at: dt.datetime
 

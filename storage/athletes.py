@@ -30,8 +30,10 @@ async def profile_of(conn: AsyncConnection, user_id: uuid.UUID, today: dt.date) 
 
 
 async def daily_loads(conn: AsyncConnection, user_id: uuid.UUID, today: dt.date,
-                      days: int = HISTORY_DAYS) -> list[tuple[dt.date, float]]:
-    """Training load (Banister TRIMP) per UTC day of finished workouts, days before today."""
+                      days: int = HISTORY_DAYS, *,
+                      excluding: uuid.UUID | None = None) -> list[tuple[dt.date, float]]:
+    """Training load (Banister TRIMP) per UTC day of finished workouts, `days` days before
+    `today` (pass tomorrow to include today), leaving out the workout `excluding`."""
     cur = await conn.execute(
         """
         SELECT (start_time AT TIME ZONE 'UTC')::date AS day,
@@ -39,8 +41,9 @@ async def daily_loads(conn: AsyncConnection, user_id: uuid.UUID, today: dt.date,
         FROM workouts
         WHERE user_id = %s AND status = 'finished'
           AND start_time >= %s::date - %s AND start_time < %s::date
+          AND id IS DISTINCT FROM %s::uuid
         GROUP BY day ORDER BY day
         """,
-        (user_id, today, days, today),
+        (user_id, today, days, today, excluding),
     )
     return [(r[0], float(r[1])) for r in await cur.fetchall()]

@@ -1,7 +1,8 @@
 """The one contract between Stride's producers and consumers: the events on Kafka.
 
 Every value on a Stride topic is one of these Structs encoded as MessagePack, keyed by
-`workout_id`. Events are past tense. Units are in the field names; times are Unix ms.
+`workout_id` (events about a workout) or `user_id` (events about an athlete: UserEvent).
+Events are past tense. Units are in the field names; times are Unix ms.
 """
 
 from __future__ import annotations
@@ -145,11 +146,34 @@ class PromoOffer(msgspec.Struct, frozen=True, kw_only=True):
     """ISO date (YYYY-MM-DD), the last day the code is valid."""
 
 
-class RecommendationsReady(Event, frozen=True, kw_only=True, tag="recommendations_ready"):
-    """What the recommender produced for an athlete after `workout_id` (the seed's
-    NewRecommendationsReady). `recommendation_id` is derived from the trigger, so a replayed
-    event stores nothing twice."""
+class UserEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """An event about an athlete rather than one workout; keyed by `user_id`."""
 
+    user_id: uuid.UUID
+
+
+Trigger = Literal["workout_completed", "user_metrics_updated"]
+
+
+class UserMetricsUpdated(UserEvent, frozen=True, kw_only=True, tag="user_metrics_updated"):
+    """The athlete changed profile data the models use (the seed's UserMetricsUpdated):
+    body data, goal or equipment. Published by the gateway after the change is stored."""
+
+    update_id: uuid.UUID
+    """Names this change, so a recommendation set derived from it is stored once."""
+    at_ms: int
+    changed: list[str]
+    """The profile fields that changed, e.g. ["goal", "weight_kg"]."""
+
+
+class RecommendationsReady(UserEvent, frozen=True, kw_only=True, tag="recommendations_ready"):
+    """What the recommender produced for an athlete (the seed's NewRecommendationsReady),
+    after a completed workout (`workout_id`) or a profile change. `recommendation_id` is
+    derived from the trigger, so a replayed event stores nothing twice."""
+
+    trigger: Trigger = "workout_completed"
+    workout_id: uuid.UUID | None = None
+    """The completed workout behind this set; None when a profile change triggered it."""
     recommendation_id: uuid.UUID
     model_type: str
     model_version: str
@@ -160,7 +184,8 @@ class RecommendationsReady(Event, frozen=True, kw_only=True, tag="recommendation
 
 
 LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutCompleted
-AnyEvent = SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent | RecommendationsReady
+AnyEvent = (SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent
+            | UserMetricsUpdated | RecommendationsReady)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
@@ -176,5 +201,8 @@ def decode(data: bytes) -> AnyEvent:
 
 
 def key_of(event: AnyEvent) -> bytes:
-    """Partition key: all events of one workout stay in order on one partition."""
+    """Partition key: all events of one workout (or, for a UserEvent, of one athlete) stay
+    in order on one partition."""
+    if isinstance(event, UserEvent):
+        return event.user_id.bytes
     return event.workout_id.bytes

@@ -13,10 +13,12 @@ LIFECYCLE = "workout.lifecycle"
 RISK_ALERTS = "risk.alerts"
 DEAD_LETTER = "stride.deadletter"
 RECOMMENDATIONS = "recommendations.ready"
+USER_METRICS = "user.metrics"
+"""UserMetricsUpdated from the gateway, keyed by user_id."""
 
 WORKER_GROUP = "stride-streams"
 """The Faust app id, which is the worker's Kafka consumer group."""
-WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS)
+WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS, USER_METRICS)
 """Topics the worker's agents consume (streams/agents/)."""
 
 
@@ -34,6 +36,7 @@ TOPICS = (
     TopicSpec(RISK_ALERTS, 30 * DAY_MS),
     TopicSpec(DEAD_LETTER, 30 * DAY_MS),
     TopicSpec(RECOMMENDATIONS, 7 * DAY_MS),
+    TopicSpec(USER_METRICS, 7 * DAY_MS),
 )
 
 

@@ -1,16 +1,22 @@
-"""workout.lifecycle (WorkoutCompleted) → the recommender on Ray Serve → recommendations.ready.
+"""Completed workouts and profile changes → the models on Ray Serve → recommendations.ready.
 
-For each completed workout: the athlete's profile and daily training loads (PostgreSQL)
-become a `RecommendInput`; the deployed `recommend` application on Ray Serve ranks the
-workout templates (never a hard one for a high-risk athlete); regional promo codes are
-matched by the athlete's country and the workout's sport; the set goes out as
-`RecommendationsReady` (its id derived from the workout, so a redelivery changes nothing),
-and the inference is logged in `inference_log`. The risk probability comes from the
-deployed `risk` application when there is one, else from the workout's rule-based level.
+Two triggers, one path (the seed's AI engine, which follows WorkoutCompleted and
+UserMetricsUpdated):
+- `workout.lifecycle` (WorkoutCompleted): the set follows the workout just finished;
+- `user.metrics` (UserMetricsUpdated, from PATCH /v1/users/me): a new goal, new equipment
+  or new body data refresh the set at once.
+
+For each trigger the athlete's profile (body data, goal, equipment, country) and daily
+training loads (PostgreSQL; the finished workout counted once, whether or not its row is
+written yet) become the models' inputs. The deployed `risk` application gives the injury
+probability (without one, the workout's rule-based level stands in); the deployed
+`recommend` application ranks the workout templates (never a hard one for a high-risk
+athlete, never one needing equipment the athlete lacks); regional promo codes are matched
+by country and sport. The set goes out as `RecommendationsReady`, its id derived from the
+trigger so a redelivery changes nothing, and every inference is logged in `inference_log`.
 
 Recommendations are advice, not data an athlete sent: with no model deployed (or Ray
-away) a completed workout gets none, and the worker says so in its log rather than
-holding the stream.
+away) a trigger gets none, and the worker says so in its log rather than holding the stream.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ LEVEL_PROBABILITY = {"low": 0.1, "moderate": 0.35, "high": 0.75}
 """The rule-based level as a probability, when no risk model is deployed."""
 HISTORY = 28
 SERVE_TIMEOUT_S = 10.0
+DEFAULT_GOAL = "endurance"
+DEFAULT_INVENTORY = "none"
+NORMAL_SPO2 = 98.0
+"""Stands in for the minimum SpO2 when no oximeter reading exists (normal 95-100 %)."""
 
 
 class ServeClient:
@@ -94,54 +104,147 @@ def register(app: Any, deps: Deps) -> None:
         async for records in batches(stream, deps, (events.WorkoutCompleted,), size=50,
                                      within_s=0.2):
             await write_batch(deps, "recommendations", records,
-                              lambda rs: _recommend(deps, serve_client, out, rs))
+                              lambda rs: _after_workouts(deps, serve_client, out, rs))
+
+    @app.agent(deps.topic(topics.USER_METRICS), name="profile_recommender")
+    async def profile_recommender(stream: Any) -> None:
+        async for records in batches(stream, deps, (events.UserMetricsUpdated,), size=50,
+                                     within_s=0.2):
+            await write_batch(deps, "recommendations", records,
+                              lambda rs: _after_profile_changes(deps, serve_client, out, rs))
 
 
-async def _recommend(deps: Deps, serve_client: ServeClient, out: Any,
-                     records: Sequence[Record[events.WorkoutCompleted]]) -> None:
-    from models.features import RecommendInput, load_features
-    from models.promo import promos_for
+class Trigger(msgspec.Struct, frozen=True, kw_only=True):
+    """What a recommendation set follows: a finished workout, or a profile change."""
+
+    user_id: uuid.UUID
+    kind: events.Trigger
+    trigger_id: uuid.UUID
+    """The workout's id, or the profile change's update_id: names the set."""
+    workout: events.WorkoutSummary | None = None
+
+
+async def _after_workouts(deps: Deps, serve_client: ServeClient, out: Any,
+                          records: Sequence[Record[events.WorkoutCompleted]]) -> None:
+    for record in records:
+        done = record.event
+        await _recommend(deps, serve_client, out, Trigger(
+            user_id=done.user_id, kind="workout_completed", trigger_id=done.workout_id,
+            workout=done.summary))
+
+
+async def _after_profile_changes(deps: Deps, serve_client: ServeClient, out: Any,
+                                 records: Sequence[Record[events.UserMetricsUpdated]]) -> None:
+    for record in records:
+        change = record.event
+        await _recommend(deps, serve_client, out, Trigger(
+            user_id=change.user_id, kind="user_metrics_updated", trigger_id=change.update_id))
+
+
+class _Athlete(msgspec.Struct, frozen=True, kw_only=True):
+    age: float
+    sex: str
+    weight_kg: float
+    goal: str
+    inventory: str
+    country: str
+    loads: dict[str, float]
+    """acute_load, chronic_load, acwr, monotony, strain, trimp_7d through today."""
+
+
+async def _athlete(deps: Deps, trigger: Trigger) -> _Athlete | None:
+    """The athlete as the models see them; None if the account is gone."""
+    from models.features import load_features
 
     pool = await deps.pool()
     today = dt.datetime.now(dt.UTC).date()
-    for record in records:
-        done = record.event
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT goal, inventory, country FROM users WHERE id = %s",
+                                 (trigger.user_id,))
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        profile = await profile_of(conn, trigger.user_id, today)
+        # Through today, the finished workout left out here and added below: its row may
+        # or may not be written yet, and it must count once either way.
+        history = dict(await daily_loads(conn, trigger.user_id, today + dt.timedelta(days=1),
+                                         HISTORY, excluding=trigger.trigger_id))
+    days = [history.get(today - dt.timedelta(days=d), 0.0) for d in range(HISTORY - 1, -1, -1)]
+    if trigger.workout is not None:
+        days[-1] += trigger.workout.trimp
+    loads = load_features([days])
+    goal, inventory, country = row
+    return _Athlete(age=profile.age_y or 35.0, sex=profile.sex or "male",
+                    weight_kg=profile.weight_kg or 70.0, goal=goal or DEFAULT_GOAL,
+                    inventory=inventory or DEFAULT_INVENTORY, country=country or "GLOBAL",
+                    loads={k: float(v[0]) for k, v in loads.items()})
+
+
+async def _ask(deps: Deps, serve_client: ServeClient, app: str, request: dict[str, Any],
+               trigger: Trigger) -> dict[str, Any] | None:
+    """One inference, logged with its inputs, output and latency when a model answered."""
+    started = time.perf_counter()
+    answer = await serve_client.ask(app, request)
+    latency_ms = (time.perf_counter() - started) * 1000
+    if answer is not None:
+        pool = await deps.pool()
         async with pool.connection() as conn:
-            profile = await profile_of(conn, done.user_id, today)
-            history = dict(await daily_loads(conn, done.user_id, today, HISTORY))
-            cur = await conn.execute("SELECT country FROM users WHERE id = %s", (done.user_id,))
-            row = await cur.fetchone()
-        country = (row[0] if row else None) or "GLOBAL"
-        days = [history.get(today - dt.timedelta(days=d), 0.0) for d in range(HISTORY - 1, 0, -1)]
-        loads = load_features([[*days, done.summary.trimp]])
-        request = msgspec.to_builtins(RecommendInput(
-            age=profile.age_y or 35.0, sex=profile.sex or "male",
-            weight_kg=profile.weight_kg or 70.0, goal="endurance", inventory="none",
-            acute_load=float(loads["acute_load"][0]), chronic_load=float(loads["chronic_load"][0]),
-            acwr=float(loads["acwr"][0]),
-            risk_probability=LEVEL_PROBABILITY[done.summary.risk.level]))
-        started = time.perf_counter()
-        answer = await serve_client.ask("recommend", request)
-        latency_ms = (time.perf_counter() - started) * 1000
-        if answer is None:
-            continue
-        now = dt.datetime.now(dt.UTC)
-        ready = events.RecommendationsReady(
-            workout_id=done.workout_id, user_id=done.user_id,
-            recommendation_id=uuid.uuid5(RECOMMENDATION_NS, str(done.workout_id)),
-            model_type="recommend", model_version=str(answer["version"]),
-            generated_at_ms=int(now.timestamp() * 1000),
-            expires_at_ms=int((now + VALID_FOR).timestamp() * 1000),
-            workouts=[events.RecommendedWorkout(
-                template_id=item["template_id"], sport=item["sport"],
-                duration_min=item["duration_min"], target_zone=item["target_zone"],
-                intensity=item["intensity"], score=item["score"]) for item in answer["items"]],
-            promos=[events.PromoOffer(code=p.code, title=p.description,
-                                      expires_on=p.expires_on.isoformat())
-                    for p in promos_for(country, [done.summary.sport], today)[:3]])
-        async with pool.connection() as conn:
-            await log_inference(conn, model_type="recommend", model_version=ready.model_version,
+            await log_inference(conn, model_type=app, model_version=str(answer["version"]),
                                 inputs=request, output=answer, latency_ms=latency_ms,
-                                user_id=done.user_id, workout_id=done.workout_id)
-        delivered = await out.send(key=done.workout_id.bytes, value=events.encode(ready))
-        await delivered
+                                user_id=trigger.user_id,
+                                workout_id=trigger.trigger_id if trigger.workout else None)
+    return answer
+
+
+async def _risk_probability(deps: Deps, serve_client: ServeClient, athlete: _Athlete,
+                            trigger: Trigger) -> float:
+    from models.features import RiskFeatures
+
+    workout = trigger.workout
+    features = RiskFeatures(
+        **{k: athlete.loads[k] for k in ("acute_load", "chronic_load", "acwr", "monotony",
+                                         "strain", "trimp_7d")},
+        cardiac_drift_pct=0.0,  # the summary carries no drift figure
+        min_spo2=(workout.min_spo2 if workout and workout.min_spo2 is not None else NORMAL_SPO2),
+        age=athlete.age)
+    answer = await _ask(deps, serve_client, "risk", msgspec.to_builtins(features), trigger)
+    if answer is not None:
+        return float(answer["probability"])
+    return LEVEL_PROBABILITY[workout.risk.level] if workout else LEVEL_PROBABILITY["low"]
+
+
+async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: Trigger) -> None:
+    from models.features import RecommendInput
+    from models.promo import promos_for
+
+    athlete = await _athlete(deps, trigger)
+    if athlete is None:
+        return
+    risk = await _risk_probability(deps, serve_client, athlete, trigger)
+    request = msgspec.to_builtins(RecommendInput(
+        age=athlete.age, sex=athlete.sex, weight_kg=athlete.weight_kg,  # type: ignore[arg-type]
+        goal=athlete.goal, inventory=athlete.inventory,  # type: ignore[arg-type]
+        acute_load=athlete.loads["acute_load"], chronic_load=athlete.loads["chronic_load"],
+        acwr=athlete.loads["acwr"], risk_probability=risk))
+    answer = await _ask(deps, serve_client, "recommend", request, trigger)
+    if answer is None:
+        return
+    now = dt.datetime.now(dt.UTC)
+    sports = [trigger.workout.sport] if trigger.workout else sorted(
+        {item["sport"] for item in answer["items"]})
+    ready = events.RecommendationsReady(
+        user_id=trigger.user_id, trigger=trigger.kind,
+        workout_id=trigger.trigger_id if trigger.workout else None,
+        recommendation_id=uuid.uuid5(RECOMMENDATION_NS, str(trigger.trigger_id)),
+        model_type="recommend", model_version=str(answer["version"]),
+        generated_at_ms=int(now.timestamp() * 1000),
+        expires_at_ms=int((now + VALID_FOR).timestamp() * 1000),
+        workouts=[events.RecommendedWorkout(
+            template_id=item["template_id"], sport=item["sport"],
+            duration_min=item["duration_min"], target_zone=item["target_zone"],
+            intensity=item["intensity"], score=item["score"]) for item in answer["items"]],
+        promos=[events.PromoOffer(code=p.code, title=p.description,
+                                  expires_on=p.expires_on.isoformat())
+                for p in promos_for(athlete.country, sports, now.date())[:3]])
+    delivered = await out.send(key=trigger.user_id.bytes, value=events.encode(ready))
+    await delivered

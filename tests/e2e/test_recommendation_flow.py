@@ -1,6 +1,6 @@
-"""From a completed workout to `GET /v1/recommendations/me`, through the whole stack: the
-recommender agent asks the deployed `recommend` model on Ray Serve, the set is published on
-`recommendations.ready`, stored, cached, served — and the inference is logged."""
+"""From a completed workout or a profile change to `GET /v1/recommendations/me`, through the
+whole stack: the recommender agent asks the deployed `recommend` model on Ray Serve, the set
+is published on `recommendations.ready`, stored, cached, served — and the inference is logged."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
         body = await eventually(recommended, timeout_s=60)
     assert body["model_version"] == deployed_recommender
     assert body["after_workout"] == str(workout)
+    assert body["trigger"] == "workout_completed"
     assert 1 <= len(body["workouts"]) <= 5
     assert all(w["intensity"] in ("easy", "moderate", "hard") for w in body["workouts"])
     scores = [w["score"] for w in body["workouts"]]
@@ -68,8 +69,51 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
     with psycopg.connect(stack.pg_dsn) as conn:
         logged = conn.execute(
             "SELECT model_type, model_version, inputs->>'goal', output->>'version', latency_ms"
-            " FROM inference_log WHERE user_id = %s AND workout_id = %s", (me.id, workout)).fetchall()
+            " FROM inference_log WHERE user_id = %s AND workout_id = %s AND model_type = 'recommend'",
+            (me.id, workout)).fetchall()
     assert len(logged) == 1
     model_type, version, goal, answered_by, latency_ms = logged[0]
     assert (model_type, version, answered_by) == ("recommend", deployed_recommender, deployed_recommender)
     assert goal == "endurance" and latency_ms > 0
+
+
+async def test_a_profile_change_refreshes_recommendations_for_the_new_goal_and_equipment(
+        stack: Settings, account, deployed_recommender: str, eventually) -> None:  # type: ignore[no-untyped-def]
+    from models.recommend import CATALOGUE
+
+    me = account(country="SI", sex="male", weight_kg=80)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=me.headers, timeout=30) as http:
+        changed = await http.patch("/v1/users/me", json={"goal": "speed", "inventory": "treadmill"})
+        assert changed.status_code == 200, changed.text
+        assert (changed.json()["goal"], changed.json()["inventory"]) == ("speed", "treadmill")
+        assert (await http.get("/v1/users/me")).json()["goal"] == "speed"
+
+        async def recommended() -> dict | None:  # type: ignore[type-arg]
+            body = (await http.get("/v1/recommendations/me")).json()
+            return body if body["id"] is not None else None
+
+        body = await eventually(recommended, timeout_s=60)
+        # A name change is no model input: it publishes nothing and the set stays.
+        assert (await http.patch("/v1/users/me", json={"first_name": "Ana"})).status_code == 200
+    assert body["trigger"] == "user_metrics_updated" and body["after_workout"] is None
+    assert body["model_version"] == deployed_recommender
+    needs = {t.id: t.needs for t in CATALOGUE}
+    assert body["workouts"] and all(needs[w["template_id"]] in ("treadmill", "none")
+                                    for w in body["workouts"])
+    with psycopg.connect(stack.pg_dsn) as conn:
+        logged = conn.execute(
+            "SELECT inputs->>'goal', inputs->>'inventory', workout_id FROM inference_log"
+            " WHERE user_id = %s AND model_type = 'recommend'", (me.id,)).fetchall()
+    assert logged == [("speed", "treadmill", None)]
+
+
+async def test_goal_and_equipment_outside_their_lists_are_refused(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    me = account()
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=me.headers, timeout=30) as http:
+        for bad in ({"goal": "fame"}, {"inventory": "rowing machine"}):
+            answer = await http.patch("/v1/users/me", json=bad)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["code"] == "invalid" and next(iter(bad)) in answer.text
+        cleared = await http.patch("/v1/users/me", json={"goal": None, "inventory": None})
+        assert cleared.status_code == 200
+        assert (cleared.json()["goal"], cleared.json()["inventory"]) == (None, None)
