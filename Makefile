@@ -10,7 +10,7 @@ demo: setup       ## start the local stack and stream simulated athletes through
 	@$(STRIDE) demo
 
 test: setup       ## the whole suite; starts and stops the stack it needs
-	@bash stack/run_tests.sh -m "unit or integration or e2e"
+	@bash stack/run_tests.sh
 
 test-unit: setup  ## only the pure tests (no services)
 	@.venv/bin/python -m pytest -m unit

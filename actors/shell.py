@@ -184,6 +184,12 @@ class WorkoutHost:
         """The host's OS process (operators and fault tests kill it)."""
         return os.getpid()
 
+    async def node_id(self) -> str:
+        """The Ray node the host runs on (the node-loss fault test checks where it went)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     async def forget(self, workout_id: str) -> None:
         """Drop a finished workout from memory; its final snapshot stays in Redis."""
         self._slots.pop(uuid.UUID(workout_id), None)

@@ -25,6 +25,8 @@ from stack.settings import Settings
 console = Console()
 DEPLOY_RATE = 200
 """Requests a second while a new version rolls out: the new replica needs CPU to start."""
+REQUEST_TIMEOUT_S = 15.0
+"""A request unanswered by then counts as failed, so the bench always ends."""
 REQUEST = {"acute_load": 120.0, "chronic_load": 80.0, "acwr": 1.5, "monotony": 2.0,
            "strain": 900.0, "trimp_7d": 450.0, "cardiac_drift_pct": 4.0, "min_spo2": 96.0,
            "age": 34.0}
@@ -56,7 +58,7 @@ async def _load(app: str, rate: int, seconds: float) -> dict[str, Any]:
     async def one() -> None:
         sent = time.perf_counter()
         try:
-            answer = await handle.remote(REQUEST)
+            answer = await asyncio.wait_for(handle.remote(REQUEST), REQUEST_TIMEOUT_S)
             latencies.append((time.perf_counter() - sent) * 1000)
             versions[answer["version"]] = versions.get(answer["version"], 0) + 1
         except Exception as exc:  # counted: a failed request is a figure of the bench

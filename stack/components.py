@@ -272,6 +272,7 @@ class Postgres(Component):
         from stack import postgres_local
 
         postgres_local.ensure_initdb(self.settings.home_path)
+        postgres_local.clear_stale_lock(self.settings.home_path)
         argv = postgres_local.server_argv(self.settings.home_path)
         self.procs.spawn(self.name, argv)
 

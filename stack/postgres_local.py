@@ -109,6 +109,30 @@ def server_argv(home: Path, port: int = PG_PORT) -> list[str]:
     return argv
 
 
+def clear_stale_lock(home: Path) -> bool:
+    """Remove `postmaster.pid` left by a server that was killed; True if one was removed.
+
+    PostgreSQL refuses to start while the PID in that file is alive, and a SIGKILLed
+    postmaster stays a zombie until its parent (here: init, once `stride stack up` has
+    exited) reaps it — which can take a while. A PID that is gone, a zombie, or no postgres
+    process at all cannot be a running server.
+    """
+    lock = home / "postgres" / "data" / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().split("\n", 1)[0])
+    except (FileNotFoundError, ValueError):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        alive = stat[stat.rindex(")") + 2] != "Z" and "postgres" in Path(f"/proc/{pid}/cmdline").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        alive = False
+    if alive:
+        return False
+    lock.unlink(missing_ok=True)
+    return True
+
+
 def ensure_database(dsn: str) -> None:
     """Create the application's database named in `dsn` if it does not exist."""
     import psycopg

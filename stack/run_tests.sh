@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: start the stack unless it already runs, run the whole suite, stop what we started.
+# `make test`: start the stack unless it already runs, run the whole suite (or the pytest
+# arguments given), stop what we started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 STRIDE=.venv/bin/stride
@@ -20,8 +21,18 @@ if ! $STRIDE stack status --json >/dev/null 2>&1; then
   rm -f "$up_log"
 fi
 
-.venv/bin/python -m pytest "$@"
-rc=$?
+if [ $# -gt 0 ]; then
+  .venv/bin/python -m pytest "$@"
+  rc=$?
+else
+  # Everything, then the fault suite on its own: it SIGKILLs and restarts the stack's processes.
+  .venv/bin/python -m pytest -m "unit or integration or e2e"
+  rc=$?
+  if [ $rc -eq 0 ]; then
+    .venv/bin/python -m pytest -m faults -s -p no:cacheprovider
+    rc=$?
+  fi
+fi
 
 if [ $rc -ne 0 ]; then
   echo "--- tests failed; last log lines of each component ---"

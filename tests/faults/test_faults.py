@@ -1,0 +1,221 @@
+"""The fault suite (`pytest -m faults`): while a device streams, SIGKILL one part of the stack,
+bring it back, and check that nothing the device was told is safe went missing or doubled.
+
+Each test streams the same two workouts (a run and a ride, 600 samples each, recorded live at
+about 100 samples a second into the offline-first SDK, which forwards them over WebSocket and
+resends whatever was not acknowledged). A little way into the stream one component is
+SIGKILLed and restarted: the workout actor's process, the gateway, the stream worker, the
+Kafka broker, PostgreSQL. Afterwards:
+- acked ⊆ stored and stored exactly once: every workout has all its samples in `sensor_data`,
+  each seq once (the device deletes a sample only when it is acknowledged, so all acked = all);
+- the workouts' summaries in `workouts` equal those of an undisturbed run of the same samples;
+- the time from the kill until acknowledgements flow again is printed (run with -s to see it).
+
+These tests stop and start the shared local stack's processes, so `make test` runs them on
+their own, after every other test. The two-node Ray cluster case is in test_ray_node_loss.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import psycopg
+import pytest
+
+from gateway.offline import OfflineDevice
+from stack.processes import ProcessTable, wait_until
+from stack.settings import Settings
+from streams.events import Sample
+
+pytestmark = pytest.mark.faults
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = 600
+PER_TICK = 10
+TICK_S = 0.1
+KILL_AFTER_ACKED = 150
+"""The fault comes once this many samples (of 1,200) are acknowledged: mid-stream."""
+COMPARED = ("status", "samples_count", "last_seq", "distance_m", "duration_s", "moving_time_s",
+            "elevation_gain_m", "elevation_loss_m", "avg_hr", "max_hr", "calories_kcal", "trimp",
+            "min_spo2")
+
+
+def _track(sport: str, t0: int) -> list[Sample]:
+    """A deterministic track: 1 Hz, steady pace with some hills, HR drifting up, SpO2 normal."""
+    step = 3.0e-5 if sport == "run" else 8.0e-5
+    return [(t0 + 1000 * i, 46.05 + step * i, 14.5 + step * (i % 50) / 5, 300.0 + 10.0 * ((i // 60) % 3),
+             130.0 + 0.05 * i, 97.0) for i in range(SAMPLES)]
+
+
+class Workouts(msgspec.Struct, frozen=True):
+    ids: dict[str, uuid.UUID]
+    """sport → workout id."""
+    t0: int
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    summaries: dict[str, dict[str, Any]]
+    """sport → the stored summary's compared fields."""
+    recovered_s: float | None = None
+    """From the kill until acknowledgements flowed again."""
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll `condition` on this event loop (the device's SQLite stays on its thread)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)  # polling, bounded by the deadline
+    return True
+
+
+def _stored(stack: Settings, wid: uuid.UUID) -> tuple[int, int]:
+    with psycopg.connect(stack.pg_dsn, connect_timeout=5) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT seq) FROM sensor_data WHERE workout_id = %s",
+                           (wid,)).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _summary(stack: Settings, wid: uuid.UUID) -> dict[str, Any] | None:
+    with psycopg.connect(stack.pg_dsn, connect_timeout=5) as conn:
+        row = conn.execute("SELECT summary FROM workouts WHERE id = %s AND status = 'finished'",
+                           (wid,)).fetchone()
+    return None if row is None else {k: row[0].get(k) for k in COMPARED}
+
+
+def _quietly(check: Callable[[], bool]) -> Callable[[], bool]:
+    """A poll that counts a database still coming back as 'not yet'."""
+    def poll() -> bool:
+        try:
+            return check()
+        except psycopg.OperationalError:
+            return False
+    return poll
+
+
+async def stream(stack: Settings, tmp_path: Path,
+                 fault: Callable[[dict[str, uuid.UUID]], Awaitable[None]] | None = None) -> Outcome:
+    """Stream the two workouts through the stack; run `fault` (given sport → workout id)
+    once mid-stream."""
+    t0 = int(time.time() * 1000) - 3_600_000
+    wids = {"run": uuid.uuid4(), "ride": uuid.uuid4()}
+    tracks = {sport: _track(sport, t0) for sport in wids}
+    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / f"{uuid.uuid4()}.sqlite3",
+                           batch_size=50, max_backoff_s=1.0)
+    for sport, wid in wids.items():
+        device.begin(wid, sport, t0)  # type: ignore[arg-type]
+    forwarding = asyncio.create_task(device.run())
+    recovered_s: float | None = None
+
+    async def record() -> None:
+        for i in range(0, SAMPLES, PER_TICK):
+            for sport, wid in wids.items():
+                device.record_many(wid, tracks[sport][i:i + PER_TICK])
+            await asyncio.sleep(TICK_S)  # the pace of a live recording
+        for wid in wids.values():
+            device.finish(wid, t0 + 1000 * SAMPLES)
+
+    try:
+        recording = asyncio.create_task(record())
+        if fault is not None:
+            assert await _until(lambda: device.stats.acked >= KILL_AFTER_ACKED, 60), \
+                f"the stream did not start: {device.stats}"
+            acked_before = device.stats.acked
+            killed = time.monotonic()
+            await fault(wids)
+            assert await _until(lambda: device.stats.acked > acked_before, 180), \
+                f"acknowledgements did not resume: {device.stats}"
+            recovered_s = time.monotonic() - killed
+        await recording
+        done = await _until(lambda: device.pending() == 0 and device.unfinished() == 0, 180)
+        assert done, f"the device still holds {device.pending()} samples: {device.stats}"
+    finally:
+        forwarding.cancel()
+        await asyncio.gather(forwarding, return_exceptions=True)
+        device.close()
+
+    for sport, wid in wids.items():
+        assert await asyncio.to_thread(
+            wait_until, _quietly(lambda w=wid: _stored(stack, w)[0] >= SAMPLES), 120, 0.5), \
+            f"{sport}: {_stored(stack, wid)[0]} of {SAMPLES} samples stored"
+        assert _stored(stack, wid) == (SAMPLES, SAMPLES), f"{sport}: missing or doubled samples"
+    summaries: dict[str, dict[str, Any]] = {}
+    for sport, wid in wids.items():
+        assert await asyncio.to_thread(
+            wait_until, _quietly(lambda w=wid: _summary(stack, w) is not None), 120, 0.5), \
+            f"{sport}: the finished workout never reached `workouts`"
+        found = _summary(stack, wid)
+        assert found is not None
+        summaries[sport] = found
+    return Outcome(summaries=summaries, recovered_s=recovered_s)
+
+
+@pytest.fixture(scope="module")
+async def undisturbed(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    return await stream(stack, tmp_path_factory.mktemp("undisturbed"))
+
+
+def _same_metrics(got: Outcome, want: Outcome) -> None:
+    for sport, expected in want.summaries.items():
+        actual = got.summaries[sport]
+        for key in COMPARED:
+            if isinstance(expected[key], float):
+                # A batch split differently by a resend changes only float summation order.
+                assert actual[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-9), (sport, key)
+            else:
+                assert actual[key] == expected[key], (sport, key)
+
+
+def _restart(stack: Settings, name: str) -> None:
+    """SIGKILL the stack's `name` (all its processes) and start it again."""
+    assert ProcessTable(stack.home_path).stop(name, signal.SIGKILL), f"{name} was not running"
+    subprocess.run([str(REPO / ".venv" / "bin" / "stride"), "stack", "up", "--only", name],
+                   check=True, cwd=REPO, timeout=300, capture_output=True)
+
+
+def _report(what: str, outcome: Outcome) -> None:
+    print(f"\n{what}: acknowledgements flowed again {outcome.recovered_s:.1f} s after the kill")
+
+
+@pytest.fixture
+async def ray_connected(stack: Settings) -> AsyncIterator[None]:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=stack.ray_address, namespace=stack.ray_namespace, log_to_driver=False)
+    yield
+
+
+async def test_the_workout_actors_process_killed(stack: Settings, tmp_path: Path, undisturbed: Outcome,
+                                                 ray_connected: None) -> None:
+    from actors.placement import make_placement
+    from stack.wiring import actor_config
+
+    placement = make_placement(stack.placement, actor_config(stack), stack.ray_namespace,
+                               stack.placement_hosts)
+    async def kill_actor(wids: dict[str, uuid.UUID]) -> None:
+        pid = await placement.handle(wids["run"]).pid.remote()
+        os.kill(pid, signal.SIGKILL)  # Ray restarts the actor; it resumes from its snapshot
+
+    outcome = await stream(stack, tmp_path, kill_actor)
+    _report("workout actor SIGKILLed", outcome)
+    _same_metrics(outcome, undisturbed)
+
+
+@pytest.mark.parametrize("component", ["gateway", "worker", "kafka", "postgres"])
+async def test_a_stack_process_killed(stack: Settings, tmp_path: Path, undisturbed: Outcome,
+                                      component: str) -> None:
+    outcome = await stream(stack, tmp_path, lambda _: asyncio.to_thread(_restart, stack, component))
+    _report(f"{component} SIGKILLed and restarted", outcome)
+    _same_metrics(outcome, undisturbed)
