@@ -78,7 +78,10 @@ def api_routes() -> list[Any]:
 
 
 def create_app(config: GatewayConfig) -> Litestar:
-    pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False)
+    # `check`: a connection that died while idle (PostgreSQL restarted) is replaced before a
+    # request gets it, instead of failing that request (found by the fault suite).
+    pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False,
+                               check=AsyncConnectionPool.check_connection)
     redis = redis_pool.connect(config.redis_url, max_connections=256)
     http = httpx.AsyncClient(timeout=10)
 

@@ -128,6 +128,17 @@ def _users_role(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_pipeline(args: argparse.Namespace) -> int:
+    from stack.bench_pipeline import Options, run
+
+    if args.quick:
+        options = Options.quick(args.placement)
+    else:
+        options = Options(workouts=args.workouts, rate=args.rate, duration=args.duration,
+                          placement=args.placement, ceiling_s=args.ceiling_s, find_max=args.find_max)
+    return run(Settings.from_env(), options)
+
+
 def _bench_actors(args: argparse.Namespace) -> int:
     from stack.bench_actors import run
 
@@ -267,8 +278,33 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("role", choices=typing.get_args(Role))
         cmd.set_defaults(func=_users_role)
 
-    bench = groups.add_parser("bench", help="measure the platform on this machine")
-    bench_cmds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+    bench = groups.add_parser(
+        "bench", help="measure the platform on this machine",
+        description="Without WHAT: the whole pipeline on the running stack (start it with "
+        "`stride stack up`). --workouts devices stream at --rate samples/s (a batch a second) "
+        "for --duration s through a gateway of the bench's own with --placement, coaches "
+        "watching in groups of 50: samples/s end to end (acked, then found once in "
+        "PostgreSQL), device → ack, device → coach and start → ack latency (p50/p95/p99), "
+        "consumer lag, CPU and memory per component; then the ceiling of a bare WebSocket echo "
+        "server beside the pipeline's own under the same closed-loop load, and with "
+        "--find-max the most concurrent 1 Hz workouts held under 250 ms p99 ack. Writes JSON, "
+        "Markdown and a PNG plot under bench/results/; exits 1 if a sample was lost or "
+        "doubled. WHAT runs one part on its own.")
+    bench.add_argument("--workouts", type=int, default=200, help="live workouts (default 200)")
+    bench.add_argument("--rate", type=float, default=1.0,
+                       help="samples a second per workout (default 1)")
+    bench.add_argument("--duration", type=int, default=60, metavar="S",
+                       help="seconds of steady load (default 60; the target run is 600)")
+    bench.add_argument("--placement", choices=["dedicated", "sharded"], default="sharded",
+                       help="workout actors: one per workout, or hosts holding many (default sharded)")
+    bench.add_argument("--ceiling-s", type=int, default=10, metavar="S",
+                       help="seconds of each ceiling run (default 10)")
+    bench.add_argument("--find-max", action="store_true",
+                       help="also find the most workouts held at 1 Hz (adds minutes)")
+    bench.add_argument("--quick", action="store_true",
+                       help="a smoke run of about a minute: 40 workouts for 15 s, no thresholds")
+    bench.set_defaults(func=_bench_pipeline)
+    bench_cmds = bench.add_subparsers(dest="what", required=False, metavar="WHAT")
     actors_bench = bench_cmds.add_parser(
         "actors", help="workout actors: fold cost, memory per workout, start and ack latency",
         description="Times the pure metric fold, measures memory per live workout, then drives "

@@ -52,7 +52,8 @@ class Deps:
         async with self._opening:
             if self._pool is None:
                 pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=8,
-                                           open=False, timeout=10)
+                                           open=False, timeout=10,
+                                           check=AsyncConnectionPool.check_connection)
                 await pool.open(wait=False)
                 self._pool = pool
         return self._pool

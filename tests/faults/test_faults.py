@@ -219,3 +219,12 @@ async def test_a_stack_process_killed(stack: Settings, tmp_path: Path, undisturb
     outcome = await stream(stack, tmp_path, lambda _: asyncio.to_thread(_restart, stack, component))
     _report(f"{component} SIGKILLed and restarted", outcome)
     _same_metrics(outcome, undisturbed)
+    assert await asyncio.to_thread(wait_until, lambda: _stack_healthy(), 30, 1.0), \
+        "the stack is not healthy again after the restart"
+
+
+def _stack_healthy() -> bool:
+    """Every component healthy, the gateway's /healthz (a database round trip) included."""
+    status = subprocess.run([str(REPO / ".venv" / "bin" / "stride"), "stack", "status", "--json"],
+                            cwd=REPO, capture_output=True, timeout=60)
+    return status.returncode == 0

@@ -1,0 +1,489 @@
+"""`stride bench`: the whole pipeline on this machine, device → ack → PostgreSQL, with coaches.
+
+One run, on the running local stack, in four parts:
+1. **Steady load.** `--workouts` athletes (bench accounts `bench-live-<run>-…@stride.test`,
+   in groups of GROUP athletes with a consenting coach each) stream a workout at `--rate`
+   samples a second, a batch a second, for `--duration` s through a gateway process of the
+   bench's own started with `--placement`. Per batch: device send → ack; per update a coach
+   receives: device send → coach receive; per workout: start → its ack. Every second: acked
+   samples and latency percentiles; every 2 s: the stream worker's consumer lag; CPU and
+   memory of each component. Afterwards, PostgreSQL must hold every acked sample once.
+2. **Ceiling of a bare WebSocket echo server** (stack/echo_server.py) and **the pipeline's
+   own ceiling**: the same number of connections send the same 50-sample frames closed loop
+   (the next frame when the ack arrives) for a few seconds, to the echo server and then
+   through the gateway; the ratio of the two makes results comparable across machines.
+3. With `--find-max`: the number of concurrent workouts held at 1 Hz with p99 ack latency
+   under 250 ms, doubling from 100 in 15-s steps.
+4. The report: bench/results/pipeline-<placement>-<time>.{json,md,png}.
+
+`--quick` is a smoke run of about a minute (no thresholds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import psycopg
+import websockets
+from rich.console import Console
+from rich.progress import Progress
+
+from gateway import protocol
+from gateway.client import DeviceClient, DeviceError
+from stack.bench_actors import RESULTS, _pct, _process_memory, memory_per_workout
+from stack.bench_live import Athlete, _world
+from stack.processes import ProcessTable, _session_members, wait_until
+from stack.settings import REPO_ROOT, Settings
+from stack.worker_process import free_port
+from streams import topics
+from streams.lag import consumer_lag
+
+console = Console()
+GROUP = 50
+"""Athletes per coach."""
+ACK_P99_LIMIT_MS = 250.0
+SATURATION_FRAME = 50
+"""Samples per frame in the ceiling runs."""
+COMPONENTS = ("redis", "postgres", "kafka", "ray", "worker", "gateway")
+
+
+class Options(msgspec.Struct, frozen=True, kw_only=True):
+    workouts: int = 200
+    rate: float = 1.0
+    """Samples a second per workout (one batch a second)."""
+    duration: int = 60
+    placement: str = "sharded"
+    ceiling_s: int = 10
+    find_max: bool = False
+
+    @classmethod
+    def quick(cls, placement: str) -> Options:
+        return cls(workouts=40, duration=15, placement=placement, ceiling_s=4)
+
+
+class _Gateway:
+    """A gateway process of the bench's own, with the placement under test."""
+
+    def __init__(self, placement: str) -> None:
+        self.port = free_port()
+        env = {**os.environ, "STRIDE_GATEWAY_PORT": str(self.port), "STRIDE_PLACEMENT": placement}
+        self.proc = subprocess.Popen([sys.executable, "-m", "stack.cli", "gateway", "run"], env=env,
+                                     cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{self.port}/healthz"
+
+        def ready() -> bool:
+            assert self.proc.poll() is None, "the bench's gateway exited"
+            try:
+                return httpx.get(url, timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(ready, 60, interval_s=0.2):
+            self.stop()
+            raise RuntimeError("the bench's gateway did not start within 60 s")
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class _Usage:
+    """CPU seconds and memory of each stack component (all processes of its session)."""
+
+    def __init__(self, settings: Settings, gateway_session: int) -> None:
+        table = ProcessTable(settings.home_path)
+        self.sessions: dict[str, tuple[int, int]] = {"bench gateway": (gateway_session, 0)}
+        for name in COMPONENTS:
+            rec = table.record(name)
+            if rec is not None:
+                self.sessions[name] = (rec.pid, rec.start_ticks)
+
+    def _pids(self) -> dict[str, list[int]]:
+        out = {name: _session_members(pid, ticks) for name, (pid, ticks) in self.sessions.items()}
+        out["bench client"] = [os.getpid()]
+        return out
+
+    def sample(self) -> dict[str, tuple[float, int]]:
+        """name → (CPU seconds so far, PSS bytes now)."""
+        out = {}
+        for name, pids in self._pids().items():
+            cpu, pss = 0.0, 0
+            for pid in pids:
+                try:
+                    _, p, c = _process_memory(pid)
+                except (OSError, IndexError):
+                    continue
+                cpu, pss = cpu + c, pss + p
+            out[name] = (cpu, pss)
+        return out
+
+
+class _Series:
+    """Per-second figures of the steady run."""
+
+    def __init__(self) -> None:
+        self.acks: list[tuple[float, float, int]] = []
+        """(time since start, latency ms, samples) per acked batch."""
+        self.coach: list[tuple[float, float]] = []
+        self.lag: list[tuple[float, int]] = []
+
+    def per_second(self, seconds: int) -> list[dict[str, float]]:
+        rows = []
+        for s in range(seconds):
+            acks = [a for a in self.acks if s <= a[0] < s + 1]
+            coach = [c[1] for c in self.coach if s <= c[0] < s + 1]
+            rows.append({"t": s, "samples_per_s": float(sum(a[2] for a in acks)),
+                         "ack_p99_ms": _pct([a[1] for a in acks], 0.99),
+                         "coach_p99_ms": _pct(coach, 0.99)})
+        return rows
+
+
+def _batch(seq: int, n: int, t0: int) -> list[tuple[int, float, float, float | None, float, float]]:
+    return [(t0 + 1000 * (seq + i), 45.0 + 2.5e-5 * (seq + i), 7.0, None, 140.0 + (seq + i) % 30, 97.0)
+            for i in range(n)]
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    return {"p50": _pct(values, 0.5), "p95": _pct(values, 0.95), "p99": _pct(values, 0.99),
+            "max": max(values, default=float("nan")), "n": len(values)}
+
+
+async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: float, seconds: int,
+                  progress: Progress, usage: _Usage | None = None) -> dict[str, Any]:
+    """`workouts` devices at `rate` samples/s for `seconds` after a 3-s warm-up; coaches watch."""
+    run_id = uuid.uuid4().hex[:8]
+    world = await _world(settings, run_id, max(1, -(-workouts // GROUP)), GROUP)
+    athletes = [a for _, _, group in world for a in group][:workouts]
+    by_workout = {a.workout: a for a in athletes}
+    series, starts, errors = _Series(), [], {}  # type: ignore[var-annotated]
+    per_batch = max(1, round(rate))
+    t0 = int(time.time() * 1000) - 2 * 3600 * 1000
+    began = [0.0]
+    measuring = [False]
+    stop = asyncio.Event()
+
+    async def watch(token: str, group: uuid.UUID) -> None:
+        url = f"{gateway.ws_url}/v1/live?group={group}&token={token}"
+        async with websockets.connect(url, max_size=2**22) as feed:
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(feed.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                now = time.monotonic()
+                message = msgspec.json.decode(raw)
+                if message.get("type") != "update" or "summary" not in message:
+                    continue
+                athlete = by_workout.get(uuid.UUID(message["workout_id"]))
+                if athlete is None:
+                    continue
+                covered = message["summary"].get("last_seq", -1)
+                for last in [s for s in athlete.sent if s <= covered]:
+                    sent_at = athlete.sent.pop(last)
+                    if measuring[0]:
+                        series.coach.append((now - began[0], (now - sent_at) * 1000))
+
+    async def open_one(athlete: Athlete, gate: asyncio.Semaphore, task: Any) -> None:
+        async with gate:
+            athlete.client = DeviceClient(gateway.ws_url, athlete.token, subprotocol=protocol.MSGPACK)
+            await athlete.client.__aenter__()
+            sent = time.monotonic()
+            await athlete.client.start(athlete.workout, "run", t0)
+            starts.append((time.monotonic() - sent) * 1000)
+            progress.advance(task)
+
+    async def stream(athlete: Athlete, offset: float, until: float) -> None:
+        client = athlete.client
+        assert client is not None
+        await asyncio.sleep(offset)
+        while time.monotonic() < until:
+            tick = time.monotonic()
+            athlete.sent[athlete.seq + per_batch - 1] = tick
+            try:
+                batch = _batch(athlete.seq, per_batch, t0)
+                ack = await client.send_samples(athlete.workout, athlete.seq, batch)  # type: ignore[arg-type]
+                done = time.monotonic()
+                if measuring[0]:
+                    series.acks.append((done - began[0], (done - tick) * 1000, ack.seq + 1 - athlete.seq))
+                athlete.seq = ack.seq + 1
+            except DeviceError as exc:
+                errors[exc.error.code] = errors.get(exc.error.code, 0) + 1
+            except (OSError, websockets.ConnectionClosed) as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                return
+            await asyncio.sleep(max(0.0, tick + 1.0 - time.monotonic()))  # one batch a second
+
+    async def sample_lag() -> None:
+        while not stop.is_set():
+            try:
+                lag = await consumer_lag(settings.kafka, settings.worker_group,
+                                         [settings.topic_prefix + t for t in topics.WORKER_CONSUMES])
+                if measuring[0]:
+                    series.lag.append((time.monotonic() - began[0], sum(lag.values())))
+            except Exception as exc:  # the lag is a figure; a failed probe is left out
+                console.print(f"[yellow]lag probe failed: {exc!r}[/]")
+            await asyncio.sleep(2.0)  # one probe every 2 s
+
+    opening = progress.add_task(f"starting {len(athletes)} workouts", total=len(athletes))
+    gate = asyncio.Semaphore(50)
+    await asyncio.gather(*(open_one(a, gate, opening) for a in athletes))
+    watchers = [asyncio.create_task(watch(token, group)) for token, group, _ in world]
+    lagging = asyncio.create_task(sample_lag())
+    warm_up = 3.0
+    until = time.monotonic() + warm_up + seconds
+    streams = [asyncio.create_task(stream(a, i / len(athletes), until)) for i, a in enumerate(athletes)]
+    steady = progress.add_task(f"{len(athletes)} workouts at {rate:g} Hz", total=seconds)
+    await asyncio.sleep(warm_up)
+    measuring[0], began[0] = True, time.monotonic()
+    before = usage.sample() if usage else {}
+    while time.monotonic() < until:
+        progress.update(steady, completed=time.monotonic() - began[0])
+        await asyncio.sleep(0.5)  # refreshing the progress bar
+    elapsed = time.monotonic() - began[0]
+    after = usage.sample() if usage else {}
+    await asyncio.gather(*streams, return_exceptions=True)
+    await asyncio.sleep(2.0)  # the last updates on their way to the coaches
+    measuring[0] = False
+    stop.set()
+    await asyncio.gather(*watchers, lagging, return_exceptions=True)
+    acked = {a.workout: a.seq for a in athletes}
+    for a in athletes:
+        assert a.client is not None
+        try:
+            await asyncio.wait_for(a.client.finish(a.workout, int(time.time() * 1000)), 30)
+        except (DeviceError, TimeoutError, OSError, websockets.ConnectionClosed):
+            pass
+        await a.client.close()
+    acks = [a[1] for a in series.acks]
+    return {
+        "workouts": len(athletes), "coaches": len(world), "rate_hz": rate, "seconds": seconds,
+        "samples_acked_per_s": sum(a[2] for a in series.acks) / elapsed,
+        "ack_ms": _percentiles(acks), "coach_ms": _percentiles([c[1] for c in series.coach]),
+        "start_ms": _percentiles(starts), "errors": errors,
+        "lag_max": max((n for _, n in series.lag), default=None),
+        "lag_last": series.lag[-1][1] if series.lag else None,
+        "per_second": series.per_second(seconds), "lag": series.lag,
+        "usage": {name: {"cores": (after[name][0] - before[name][0]) / elapsed,
+                         "pss_mib": after[name][1] / 2**20}
+                  for name in after if name in before},
+        "acked": {str(w): n for w, n in acked.items()},
+    }
+
+
+def _stored(settings: Settings, acked: dict[str, int], timeout_s: float = 90) -> dict[str, int]:
+    """Wait until PostgreSQL holds every acked sample; count missing and doubled ones."""
+    ids = list(acked)
+
+    def counts() -> tuple[int, int]:
+        with psycopg.connect(settings.pg_dsn) as conn:
+            row = conn.execute("SELECT count(*), count(DISTINCT (workout_id, seq)) FROM sensor_data"
+                               " WHERE workout_id = ANY(%s::uuid[])", (ids,)).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    want = sum(acked.values())
+    wait_until(lambda: counts()[1] >= want, timeout_s, interval_s=1.0)
+    rows, distinct = counts()
+    return {"acked": want, "stored": distinct, "lost": max(0, want - distinct),
+            "duplicated": rows - distinct}
+
+
+async def _closed_loop(url: str, connections: int, seconds: float, token: str | None,
+                       workouts: list[uuid.UUID] | None) -> float:
+    """Samples a second through `url` with `connections` sending 50-sample frames closed loop."""
+    done = [0]
+    t0 = int(time.time() * 1000) - 6 * 3600 * 1000
+    deadline = [0.0]
+
+    async def one(k: int) -> None:
+        if workouts is None:  # the echo server: the same bytes a device would send
+            codec = msgspec.msgpack.Encoder()
+            async with websockets.connect(url, subprotocols=[protocol.MSGPACK]) as ws:  # type: ignore[list-item]
+                seq = 0
+                while time.monotonic() < deadline[0]:
+                    frame = protocol.Samples(workout_id=uuid.uuid4(), seq=seq,
+                                             samples=_batch(seq, SATURATION_FRAME, t0))  # type: ignore[arg-type]
+                    await ws.send(codec.encode(frame))
+                    await ws.recv()
+                    seq += SATURATION_FRAME
+                    done[0] += SATURATION_FRAME
+            return
+        assert token is not None
+        wid = workouts[k]
+        async with DeviceClient(url, token, subprotocol=protocol.MSGPACK) as client:
+            await client.start(wid, "run", t0)
+            seq = 0
+            while time.monotonic() < deadline[0]:
+                ack = await client.send_samples(wid, seq, _batch(seq, SATURATION_FRAME, t0))  # type: ignore[arg-type]
+                done[0] += ack.seq + 1 - seq
+                seq = ack.seq + 1
+            await client.finish(wid, t0 + 1000 * seq)
+
+    deadline[0] = time.monotonic() + seconds
+    started = time.monotonic()
+    await asyncio.gather(*(one(k) for k in range(connections)), return_exceptions=True)
+    return done[0] / (time.monotonic() - started)
+
+
+def _start_echo(port: int) -> subprocess.Popen[str]:
+    echo = subprocess.Popen([sys.executable, "-m", "stack.echo_server", str(port)], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert echo.stdout is not None and echo.stdout.readline().strip() == "ready", "echo server failed"
+    return echo
+
+
+async def _ceilings(settings: Settings, gateway: _Gateway, connections: int, seconds: int) -> dict[str, Any]:
+    port = free_port()
+    echo = await asyncio.to_thread(_start_echo, port)
+    try:
+        echo_rate = await _closed_loop(f"ws://127.0.0.1:{port}", connections, seconds, None, None)
+    finally:
+        os.killpg(echo.pid, signal.SIGTERM)
+        await asyncio.to_thread(echo.wait, 10)
+    run_id = uuid.uuid4().hex[:8]
+    world = await _world(settings, run_id, max(1, -(-connections // GROUP)), GROUP)
+    tokens = [a.token for _, _, g in world for a in g][:connections]
+    # One account per connection: the gateway caps connections per account.
+    rates = await asyncio.gather(*(
+        _closed_loop(gateway.ws_url, 1, seconds, tokens[k], [uuid.uuid4()]) for k in range(connections)))
+    pipeline_rate = sum(rates)
+    return {"connections": connections, "frame_samples": SATURATION_FRAME, "seconds": seconds,
+            "echo_samples_per_s": echo_rate, "pipeline_samples_per_s": pipeline_rate,
+            "ratio": pipeline_rate / echo_rate if echo_rate else float("nan")}
+
+
+async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress) -> dict[str, Any]:
+    steps, held = [], 0
+    workouts = 100
+    while workouts <= 12_800:
+        step = await _steady(settings, gateway, workouts, 1.0, 15, progress)
+        p99 = step["ack_ms"]["p99"]
+        ok = p99 <= ACK_P99_LIMIT_MS and not step["errors"]
+        steps.append({"workouts": workouts, "ack_p99_ms": p99, "errors": step["errors"], "held": ok})
+        if not ok:
+            break
+        held, workouts = workouts, workouts * 2
+    return {"held_at_1hz": held, "steps": steps}
+
+
+async def _run(settings: Settings, options: Options) -> dict[str, Any]:
+    with console.status(f"starting a gateway with the {options.placement} placement …"):
+        gateway = await asyncio.to_thread(_Gateway, options.placement)
+    try:
+        usage = _Usage(settings, gateway.proc.pid)
+        with Progress(console=console, transient=True) as progress:
+            steady = await _steady(settings, gateway, options.workouts, options.rate, options.duration,
+                                   progress, usage)
+        with console.status("checking that PostgreSQL holds every acked sample once …"):
+            storage = await asyncio.to_thread(_stored, settings, steady.pop("acked"))
+        with console.status(f"ceilings: bare WebSocket echo and the pipeline, {options.ceiling_s} s each …"):
+            ceilings = await _ceilings(settings, gateway, min(options.workouts, 50), options.ceiling_s)
+        found = None
+        if options.find_max:
+            with Progress(console=console, transient=True) as progress:
+                found = await _find_max(settings, gateway, progress)
+    finally:
+        await asyncio.to_thread(gateway.stop)
+    memory = await asyncio.to_thread(memory_per_workout, 200)
+    return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "options": msgspec.to_builtins(options), "steady": steady, "storage": storage,
+            "ceilings": ceilings, "max_workouts": found, "memory_per_workout": memory}
+
+
+def _plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["steady"]["per_second"]
+    t = [r["t"] for r in rows]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    top.plot(t, [r["samples_per_s"] for r in rows], color="tab:blue")
+    top.set_ylabel("acked samples/s")
+    lag = report["steady"]["lag"]
+    if lag:
+        right = top.twinx()
+        right.plot([x for x, _ in lag], [n for _, n in lag], color="tab:gray", linestyle="--")
+        right.set_ylabel("consumer lag (records)", color="tab:gray")
+    bottom.plot(t, [r["ack_p99_ms"] for r in rows], label="device → ack p99")
+    bottom.plot(t, [r["coach_p99_ms"] for r in rows], label="device → coach p99")
+    bottom.axhline(ACK_P99_LIMIT_MS, color="tab:red", linewidth=0.8, linestyle=":")
+    bottom.set_ylabel("ms")
+    bottom.set_xlabel("seconds into the steady run")
+    bottom.legend(loc="upper left")
+    s = report["steady"]
+    fig.suptitle(f"{s['workouts']} workouts at {s['rate_hz']:g} Hz, {report['options']['placement']} "
+                 f"placement ({report['when']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _markdown(r: dict[str, Any], png: str) -> str:
+    s, st, c = r["steady"], r["storage"], r["ceilings"]
+
+    def lat(x: dict[str, float]) -> str:
+        return f"{x['p50']:.0f} / {x['p95']:.0f} / {x['p99']:.0f} ms (n = {x['n']:,})"
+
+    rows = [
+        f"# Stride pipeline bench ({r['when']})", "",
+        f"{s['workouts']:,} workouts at {s['rate_hz']:g} samples/s each, {s['coaches']} coaches, "
+        f"{s['seconds']} s, {r['options']['placement']} placement.", "",
+        "| figure | value |", "|---|---|",
+        f"| samples/s end to end (acked, then found in PostgreSQL) | {s['samples_acked_per_s']:,.0f} |",
+        f"| acked / stored / lost / duplicated | {st['acked']:,} / {st['stored']:,} / {st['lost']} / "
+        f"{st['duplicated']} |",
+        f"| device → ack p50 / p95 / p99 | {lat(s['ack_ms'])} |",
+        f"| device → coach p50 / p95 / p99 | {lat(s['coach_ms'])} |",
+        f"| workout start → ack p50 / p95 / p99 | {lat(s['start_ms'])} |",
+        f"| consumer lag max / at the end | {s['lag_max']} / {s['lag_last']} records |",
+        f"| device errors | {s['errors'] or 'none'} |",
+        f"| bare WebSocket echo ceiling ({c['connections']} connections, {c['frame_samples']}-sample "
+        f"frames) | {c['echo_samples_per_s']:,.0f} samples/s |",
+        f"| pipeline ceiling, same load | {c['pipeline_samples_per_s']:,.0f} samples/s "
+        f"({c['ratio']:.0%} of the echo) |",
+        f"| memory per workout (actor state, measured in process) | "
+        f"{r['memory_per_workout'].get('bytes_per_workout', float('nan')) / 1024:.1f} KiB |",
+    ]
+    if r["max_workouts"]:
+        m = r["max_workouts"]
+        rows.append(f"| concurrent workouts held at 1 Hz with ack p99 ≤ {ACK_P99_LIMIT_MS:.0f} ms | "
+                    f"{m['held_at_1hz']:,} (steps: " + ", ".join(
+                        f"{x['workouts']}: {x['ack_p99_ms']:.0f} ms" for x in m["steps"]) + ") |")
+    rows += ["", "| component | CPU (cores) | memory (PSS) |", "|---|---|---|"]
+    for name, u in sorted(s["usage"].items(), key=lambda kv: -kv[1]["cores"]):
+        rows.append(f"| {name} | {u['cores']:.2f} | {u['pss_mib']:.0f} MiB |")
+    rows += ["", f"![throughput and latency over time]({png})"]
+    return "\n".join(rows) + "\n"
+
+
+def run(settings: Settings, options: Options) -> int:
+    report = asyncio.run(_run(settings, options))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"pipeline-{options.placement}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    _plot(report, stem.with_suffix(".png"))
+    markdown = _markdown(report, stem.with_suffix(".png").name)
+    stem.with_suffix(".md").write_text(markdown)
+    console.print(markdown)
+    console.print(f"written: {stem}.json, .md and .png")
+    return 0 if report["storage"]["lost"] == 0 and report["storage"]["duplicated"] == 0 else 1
