@@ -438,6 +438,27 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+TARGET_LOAD = 5_000
+"""The latency targets are stated at this many live workouts."""
+
+
+def _targets(r: dict[str, Any]) -> list[tuple[str, float, float, str, bool, bool]]:
+    """(what, measured, target, unit, higher is better, measured at the target's load)."""
+    s, c = r["steady"], r["ceilings"]
+    at_load = s["workouts"] >= TARGET_LOAD
+    rows = [("samples/s end to end", s["samples_acked_per_s"], 10_000.0, "", True, True),
+            (f"device → ack p99 at {TARGET_LOAD:,} workouts", s["ack_ms"]["p99"], 50.0, " ms", False,
+             at_load),
+            (f"device → coach p99 at {TARGET_LOAD:,} workouts", s["coach_ms"]["p99"], 150.0, " ms", False,
+             at_load),
+            ("pipeline ceiling, % of the echo ceiling", 100 * c["ratio"], 35.0, " %", True, True)]
+    if r["max_workouts"]:
+        want = 10_000.0 if r["options"]["placement"] == "sharded" else 200.0
+        rows.append(("concurrent 1 Hz workouts under 250 ms p99", float(r["max_workouts"]["held_at_1hz"]),
+                     want, "", True, True))
+    return rows
+
+
 def _markdown(r: dict[str, Any], png: str) -> str:
     s, st, c = r["steady"], r["storage"], r["ceilings"]
 
@@ -469,6 +490,12 @@ def _markdown(r: dict[str, Any], png: str) -> str:
         rows.append(f"| concurrent workouts held at 1 Hz with ack p99 ≤ {ACK_P99_LIMIT_MS:.0f} ms | "
                     f"{m['held_at_1hz']:,} (steps: " + ", ".join(
                         f"{x['workouts']}: {x['ack_p99_ms']:.0f} ms" for x in m["steps"]) + ") |")
+    rows += ["", "Targets (issue 9, this 2-core machine):", "", "| target | measured | |", "|---|---|---|"]
+    for what, got, want, unit, higher, at_load in _targets(r):
+        met = got >= want if higher else got <= want
+        verdict = ("met" if met else f"missed by {abs(got - want):,.0f}{unit}") if at_load else (
+            f"not judged: {s['workouts']:,} workouts ran")
+        rows.append(f"| {what} {'≥' if higher else '≤'} {want:,.0f}{unit} | {got:,.0f}{unit} | {verdict} |")
     rows += ["", "| component | CPU (cores) | memory (PSS) |", "|---|---|---|"]
     for name, u in sorted(s["usage"].items(), key=lambda kv: -kv[1]["cores"]):
         rows.append(f"| {name} | {u['cores']:.2f} | {u['pss_mib']:.0f} MiB |")
@@ -484,6 +511,6 @@ def run(settings: Settings, options: Options) -> int:
     _plot(report, stem.with_suffix(".png"))
     markdown = _markdown(report, stem.with_suffix(".png").name)
     stem.with_suffix(".md").write_text(markdown)
-    console.print(markdown)
+    console.print(markdown, markup=False, highlight=False)
     console.print(f"written: {stem}.json, .md and .png")
     return 0 if report["storage"]["lost"] == 0 and report["storage"]["duplicated"] == 0 else 1
