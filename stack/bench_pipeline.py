@@ -13,8 +13,10 @@ One run, on the running local stack, in four parts:
    (the next frame when the ack arrives) for a few seconds, to the echo server and then
    through the gateway; the ratio of the two makes results comparable across machines.
 3. With `--find-max`: the number of concurrent workouts held at 1 Hz with p99 ack latency
-   under 250 ms, doubling from 100 in 15-s steps.
-4. The report: bench/results/pipeline-<placement>-<time>.{json,md,png}.
+   under 250 ms, doubling from 100 (dedicated: 25) in 15-s steps. With `--profile`: py-spy samples the bench's
+   gateway, the stream worker and the workout hosts during the steady run, and the report
+   lists the functions their CPU goes to.
+4. The report: bench/results/pipeline-<placement>-<time>.{json,md,png} (+ the raw profiles).
 
 `--quick` is a smoke run of about a minute (no thresholds).
 """
@@ -67,6 +69,8 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
     placement: str = "sharded"
     ceiling_s: int = 10
     find_max: bool = False
+    profile: bool = False
+    """Sample the busiest processes with py-spy during the steady run."""
 
     @classmethod
     def quick(cls, placement: str) -> Options:
@@ -201,14 +205,24 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
                     if measuring[0]:
                         series.coach.append((now - began[0], (now - sent_at) * 1000))
 
-    async def open_one(athlete: Athlete, gate: asyncio.Semaphore, task: Any) -> None:
+    async def open_one(athlete: Athlete, gate: asyncio.Semaphore, task: Any) -> bool:
+        """Connect and start; False (counted in `errors`) if the stack did not answer in time."""
         async with gate:
-            athlete.client = DeviceClient(gateway.ws_url, athlete.token, subprotocol=protocol.MSGPACK)
-            await athlete.client.__aenter__()
-            sent = time.monotonic()
-            await athlete.client.start(athlete.workout, "run", t0)
-            starts.append((time.monotonic() - sent) * 1000)
-            progress.advance(task)
+            try:
+                athlete.client = DeviceClient(gateway.ws_url, athlete.token, subprotocol=protocol.MSGPACK)
+                await athlete.client.__aenter__()
+                sent = time.monotonic()
+                await athlete.client.start(athlete.workout, "run", t0)
+                starts.append((time.monotonic() - sent) * 1000)
+                return True
+            except (DeviceError, TimeoutError, OSError, websockets.ConnectionClosed) as exc:
+                key = f"start: {type(exc).__name__}"
+                errors[key] = errors.get(key, 0) + 1
+                if athlete.client is not None:
+                    await athlete.client.close()
+                return False
+            finally:
+                progress.advance(task)
 
     async def stream(athlete: Athlete, offset: float, until: float) -> None:
         client = athlete.client
@@ -244,7 +258,11 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
 
     opening = progress.add_task(f"starting {len(athletes)} workouts", total=len(athletes))
     gate = asyncio.Semaphore(50)
-    await asyncio.gather(*(open_one(a, gate, opening) for a in athletes))
+    opened = await asyncio.gather(*(open_one(a, gate, opening) for a in athletes))
+    athletes = [a for a, ok in zip(athletes, opened, strict=True) if ok]
+    by_workout = {a.workout: a for a in athletes}
+    if not athletes:
+        raise RuntimeError(f"no workout could start: {errors}")
     watchers = [asyncio.create_task(watch(token, group)) for token, group, _ in world]
     lagging = asyncio.create_task(sample_lag())
     warm_up = 3.0
@@ -370,11 +388,61 @@ async def _ceilings(settings: Settings, gateway: _Gateway, connections: int, sec
             "ratio": pipeline_rate / echo_rate if echo_rate else float("nan")}
 
 
-async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress) -> dict[str, Any]:
+class _Profiler:
+    """py-spy on the bench's gateway, the stream worker and the workout hosts, for the
+    steady run: where their CPU goes, as the share of samples in each function (leaf)."""
+
+    def __init__(self, settings: Settings, gateway_pid: int, seconds: int, stem: Path) -> None:
+        targets = {"gateway": gateway_pid}
+        worker = ProcessTable(settings.home_path).running_pid("worker")
+        if worker is not None:
+            targets["worker"] = worker
+        for pid_dir in Path("/proc").iterdir():
+            if pid_dir.name.isdigit():
+                try:
+                    cmd = (pid_dir / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+                except OSError:
+                    continue
+                if cmd.startswith("ray::WorkoutHost"):
+                    targets[f"workout host {pid_dir.name}"] = int(pid_dir.name)
+        spy = Path(sys.executable).with_name("py-spy")
+        self.files = {name: stem.with_name(f"{stem.name}-{name.replace(' ', '-')}.txt")
+                      for name in targets}
+        self.procs = [subprocess.Popen([str(spy), "record", "-p", str(pid), "-d", str(seconds),
+                                        "-r", "50", "-f", "raw", "--nonblocking",
+                                        "-o", str(self.files[name])],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                      for name, pid in targets.items()]
+
+    def top(self, n: int = 5) -> dict[str, list[tuple[str, float]]]:
+        for proc in self.procs:
+            proc.wait(120)
+        out = {}
+        for name, path in self.files.items():
+            leaves: dict[str, int] = {}
+            total = 0
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    stack, _, count = line.rpartition(" ")
+                    leaf = stack.rsplit(";", 1)[-1]
+                    leaves[leaf] = leaves.get(leaf, 0) + int(count)
+                    total += int(count)
+            out[name] = [(leaf, k / total) for leaf, k in
+                         sorted(leaves.items(), key=lambda kv: -kv[1])[:n]] if total else []
+        return out
+
+
+async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress,
+                    first: int) -> dict[str, Any]:
     steps, held = [], 0
-    workouts = 100
+    workouts = first
     while workouts <= 12_800:
-        step = await _steady(settings, gateway, workouts, 1.0, 15, progress)
+        try:
+            step = await _steady(settings, gateway, workouts, 1.0, 15, progress)
+        except RuntimeError as exc:  # not one workout started
+            steps.append({"workouts": workouts, "ack_p99_ms": float("nan"), "errors": str(exc),
+                          "held": False})
+            break
         p99 = step["ack_ms"]["p99"]
         ok = p99 <= ACK_P99_LIMIT_MS and not step["errors"]
         steps.append({"workouts": workouts, "ack_p99_ms": p99, "errors": step["errors"], "held": ok})
@@ -384,14 +452,16 @@ async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress) -
     return {"held_at_1hz": held, "steps": steps}
 
 
-async def _run(settings: Settings, options: Options) -> dict[str, Any]:
+async def _run(settings: Settings, options: Options, stem: Path) -> dict[str, Any]:
     with console.status(f"starting a gateway with the {options.placement} placement …"):
         gateway = await asyncio.to_thread(_Gateway, options.placement)
     try:
         usage = _Usage(settings, gateway.proc.pid)
+        profiler = _Profiler(settings, gateway.proc.pid, options.duration, stem) if options.profile else None
         with Progress(console=console, transient=True) as progress:
             steady = await _steady(settings, gateway, options.workouts, options.rate, options.duration,
                                    progress, usage)
+        profile = await asyncio.to_thread(profiler.top) if profiler else None
         with console.status("checking that PostgreSQL holds every acked sample once …"):
             storage = await asyncio.to_thread(_stored, settings, steady.pop("acked"))
         with console.status(f"ceilings: bare WebSocket echo and the pipeline, {options.ceiling_s} s each …"):
@@ -399,13 +469,16 @@ async def _run(settings: Settings, options: Options) -> dict[str, Any]:
         found = None
         if options.find_max:
             with Progress(console=console, transient=True) as progress:
-                found = await _find_max(settings, gateway, progress)
+                # A dedicated actor is a process of its own: start lower (its target is 200).
+                found = await _find_max(settings, gateway, progress,
+                                        first=25 if options.placement == "dedicated" else 100)
     finally:
         await asyncio.to_thread(gateway.stop)
     memory = await asyncio.to_thread(memory_per_workout, 200)
     return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "options": msgspec.to_builtins(options), "steady": steady, "storage": storage,
-            "ceilings": ceilings, "max_workouts": found, "memory_per_workout": memory}
+            "ceilings": ceilings, "max_workouts": found, "memory_per_workout": memory,
+            "profile": profile}
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -499,14 +572,19 @@ def _markdown(r: dict[str, Any], png: str) -> str:
     rows += ["", "| component | CPU (cores) | memory (PSS) |", "|---|---|---|"]
     for name, u in sorted(s["usage"].items(), key=lambda kv: -kv[1]["cores"]):
         rows.append(f"| {name} | {u['cores']:.2f} | {u['pss_mib']:.0f} MiB |")
+    if r.get("profile"):
+        rows += ["", "Where the CPU goes (py-spy, share of samples by innermost function):", ""]
+        for name, top in r["profile"].items():
+            rows.append(f"- {name}: " + ("; ".join(f"{leaf} {share:.0%}" for leaf, share in top)
+                                         or "no samples"))
     rows += ["", f"![throughput and latency over time]({png})"]
     return "\n".join(rows) + "\n"
 
 
 def run(settings: Settings, options: Options) -> int:
-    report = asyncio.run(_run(settings, options))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"pipeline-{options.placement}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    report = asyncio.run(_run(settings, options, stem))
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
     _plot(report, stem.with_suffix(".png"))
     markdown = _markdown(report, stem.with_suffix(".png").name)

@@ -135,7 +135,8 @@ def _bench_pipeline(args: argparse.Namespace) -> int:
         options = Options.quick(args.placement)
     else:
         options = Options(workouts=args.workouts, rate=args.rate, duration=args.duration,
-                          placement=args.placement, ceiling_s=args.ceiling_s, find_max=args.find_max)
+                          placement=args.placement, ceiling_s=args.ceiling_s, find_max=args.find_max,
+                          profile=args.profile)
     return run(Settings.from_env(), options)
 
 
@@ -301,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds of each ceiling run (default 10)")
     bench.add_argument("--find-max", action="store_true",
                        help="also find the most workouts held at 1 Hz (adds minutes)")
+    bench.add_argument("--profile", action="store_true",
+                       help="sample the gateway, stream worker and workout hosts with py-spy")
     bench.add_argument("--quick", action="store_true",
                        help="a smoke run of about a minute: 40 workouts for 15 s, no thresholds")
     bench.set_defaults(func=_bench_pipeline)
