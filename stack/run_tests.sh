@@ -10,6 +10,13 @@ if ! $STRIDE stack status --json >/dev/null 2>&1; then
   started_here=1
   up_log=$(mktemp)
   if ! $STRIDE stack up 2>&1 | tee "$up_log"; then
+    # One more try from a clean stop: a registry or port hiccup should not fail the suite.
+    echo "--- stack up failed; stopping what started and trying once more ---"
+    $STRIDE stack down
+    sleep 5  # let sockets of the first attempt close
+    $STRIDE stack up 2>&1 | tee -a "$up_log"
+  fi
+  if ! $STRIDE stack status --json >/dev/null 2>&1; then
     $STRIDE stack logs -n 30
     $STRIDE stack down
     # Repeated last, so whoever reads only the tail of the output still sees why.
