@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: float, seconds: int,
-                  progress: Progress, usage: _Usage | None = None) -> dict[str, Any]:
+                  progress: Progress, usage: _Usage | None = None,
+                  on_steady: Callable[[], None] | None = None) -> dict[str, Any]:
     """`workouts` devices at `rate` samples/s for `seconds` after a 3-s warm-up; coaches watch."""
     run_id = uuid.uuid4().hex[:8]
     world = await _world(settings, run_id, max(1, -(-workouts // GROUP)), GROUP)
@@ -271,6 +273,8 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
     steady = progress.add_task(f"{len(athletes)} workouts at {rate:g} Hz", total=seconds)
     await asyncio.sleep(warm_up)
     measuring[0], began[0] = True, time.monotonic()
+    if on_steady is not None:
+        on_steady()
     before = usage.sample() if usage else {}
     while time.monotonic() < until:
         progress.update(steady, completed=time.monotonic() - began[0])
@@ -414,22 +418,42 @@ class _Profiler:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                       for name, pid in targets.items()]
 
-    def top(self, n: int = 5) -> dict[str, list[tuple[str, float]]]:
+    def top(self, n: int = 6) -> dict[str, list[tuple[str, float]]]:
+        """Per process, the packages its samples were in (innermost frame), largest first."""
         for proc in self.procs:
             proc.wait(120)
         out = {}
         for name, path in self.files.items():
-            leaves: dict[str, int] = {}
+            shares: dict[str, int] = {}
             total = 0
             if path.exists():
                 for line in path.read_text().splitlines():
                     stack, _, count = line.rpartition(" ")
-                    leaf = stack.rsplit(";", 1)[-1]
-                    leaves[leaf] = leaves.get(leaf, 0) + int(count)
+                    where = _package_of(stack.rsplit(";", 1)[-1])
+                    shares[where] = shares.get(where, 0) + int(count)
                     total += int(count)
-            out[name] = [(leaf, k / total) for leaf, k in
-                         sorted(leaves.items(), key=lambda kv: -kv[1])[:n]] if total else []
+            out[name] = [(where, k / total) for where, k in
+                         sorted(shares.items(), key=lambda kv: -kv[1])[:n]] if total else []
         return out
+
+
+OWN_CODE = ("actors", "gateway", "models", "serve", "stack", "storage", "streams")
+
+
+def _package_of(frame: str) -> str:
+    """Where a py-spy frame is: 'send (websockets/protocol.py:12)' → 'websockets',
+    'select (selectors.py:468)' → 'selectors', Stride's own code one level deeper:
+    'fold (actors/metrics/distance.py:40)' → 'actors/metrics/distance'."""
+    path = frame.rpartition("(")[2].rpartition(":")[0]
+    for marker in ("site-packages/", "/lib/python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    if path.startswith(str(REPO_ROOT)):
+        path = path[len(str(REPO_ROOT)) + 1:]
+    parts = path.removesuffix(".py").split("/")
+    if parts[0] in OWN_CODE:
+        return "/".join(parts[:3])
+    return parts[0] or "native"
 
 
 async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress,
@@ -457,11 +481,16 @@ async def _run(settings: Settings, options: Options, stem: Path) -> dict[str, An
         gateway = await asyncio.to_thread(_Gateway, options.placement)
     try:
         usage = _Usage(settings, gateway.proc.pid)
-        profiler = _Profiler(settings, gateway.proc.pid, options.duration, stem) if options.profile else None
+        profilers: list[_Profiler] = []
+
+        def profile_now() -> None:  # the workout hosts exist once the workouts run
+            if options.profile:
+                profilers.append(_Profiler(settings, gateway.proc.pid, options.duration, stem))
+
         with Progress(console=console, transient=True) as progress:
             steady = await _steady(settings, gateway, options.workouts, options.rate, options.duration,
-                                   progress, usage)
-        profile = await asyncio.to_thread(profiler.top) if profiler else None
+                                   progress, usage, profile_now)
+        profile = await asyncio.to_thread(profilers[0].top) if profilers else None
         with console.status("checking that PostgreSQL holds every acked sample once …"):
             storage = await asyncio.to_thread(_stored, settings, steady.pop("acked"))
         with console.status(f"ceilings: bare WebSocket echo and the pipeline, {options.ceiling_s} s each …"):
@@ -573,7 +602,8 @@ def _markdown(r: dict[str, Any], png: str) -> str:
     for name, u in sorted(s["usage"].items(), key=lambda kv: -kv[1]["cores"]):
         rows.append(f"| {name} | {u['cores']:.2f} | {u['pss_mib']:.0f} MiB |")
     if r.get("profile"):
-        rows += ["", "Where the CPU goes (py-spy, share of samples by innermost function):", ""]
+        rows += ["", "Where the CPU goes (py-spy: share of each process's samples by the package of "
+                 "the innermost frame):", ""]
         for name, top in r["profile"].items():
             rows.append(f"- {name}: " + ("; ".join(f"{leaf} {share:.0%}" for leaf, share in top)
                                          or "no samples"))
