@@ -332,7 +332,7 @@ class WorkoutHost:
         interval = self._config.metrics_interval_s
         last_silence_check = time.monotonic()
         while True:
-            await asyncio.sleep(min(interval, 1.0))
+            await asyncio.sleep(min(interval, 1.0))  # the metrics ticker's pace
             await self._send_owed_metrics()
             if time.monotonic() - last_silence_check >= min(5.0, self._config.auto_finish_after_s / 4):
                 last_silence_check = time.monotonic()

@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -43,6 +44,30 @@ class Athlete:
         self.sent: dict[int, float] = {}
         """Last seq of each batch not yet seen by a coach → when it was sent."""
         self.client: DeviceClient | None = None
+
+
+async def watch_group(ws_url: str, token: str, group: uuid.UUID, by_workout: dict[uuid.UUID, Athlete],
+                      seen: Callable[[float, float], None], stop: asyncio.Event) -> None:
+    """A coach watching `group` on WS /v1/live until `stop`: for every batch an update covers
+    (its summary's `last_seq` reaches the batch's last seq), `seen(now, latency_ms)` with the
+    time from the batch's send (`Athlete.sent`) to the update's arrival."""
+    async with websockets.connect(f"{ws_url}/v1/live?group={group}&token={token}",
+                                  max_size=2**22) as feed:
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(feed.recv(), 1.0)
+            except TimeoutError:
+                continue
+            now = time.monotonic()
+            message = msgspec.json.decode(raw)
+            if message.get("type") != "update" or "summary" not in message:
+                continue
+            athlete = by_workout.get(uuid.UUID(message["workout_id"]))
+            if athlete is None:
+                continue
+            covered = message["summary"].get("last_seq", -1)
+            for last in [s for s in athlete.sent if s <= covered]:
+                seen(now, (now - athlete.sent.pop(last)) * 1000)
 
 
 async def _accounts(conn: psycopg.AsyncConnection, email: str,
@@ -99,26 +124,12 @@ async def run_bench(settings: Settings, coaches: int, per_coach: int, seconds: i
     measuring = [False]
     gateway_pid = ProcessTable(settings.home_path).running_pid("gateway")
 
+    def seen(_now: float, latency_ms: float) -> None:
+        if measuring[0]:
+            latencies.append(latency_ms)
+
     async def watch(token: str, group: uuid.UUID, stop: asyncio.Event) -> None:
-        url = f"{settings.gateway_ws_url}/v1/live?group={group}&token={token}"
-        async with websockets.connect(url, max_size=2**22) as feed:
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(feed.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                now = time.monotonic()
-                message = msgspec.json.decode(raw)
-                if message.get("type") != "update" or "summary" not in message:
-                    continue
-                athlete = by_workout.get(uuid.UUID(message["workout_id"]))
-                if athlete is None:
-                    continue
-                covered = message["summary"].get("last_seq", -1)
-                for last in [s for s in athlete.sent if s <= covered]:
-                    sent_at = athlete.sent.pop(last)
-                    if measuring[0]:
-                        latencies.append((now - sent_at) * 1000)
+        await watch_group(settings.gateway_ws_url, token, group, by_workout, seen, stop)
 
     async def stream(athlete: Athlete, offset: float, until: float) -> None:
         t0 = int(time.time() * 1000) - 600_000

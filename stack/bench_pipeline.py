@@ -46,7 +46,7 @@ from rich.progress import Progress
 from gateway import protocol
 from gateway.client import DeviceClient, DeviceError
 from stack.bench_actors import RESULTS, _pct, _process_memory, memory_per_workout
-from stack.bench_live import Athlete, _world
+from stack.bench_live import Athlete, _world, watch_group
 from stack.processes import ProcessTable, _session_members, wait_until
 from stack.settings import REPO_ROOT, Settings
 from stack.worker_process import free_port
@@ -186,26 +186,12 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
     measuring = [False]
     stop = asyncio.Event()
 
+    def seen(now: float, latency_ms: float) -> None:
+        if measuring[0]:
+            series.coach.append((now - began[0], latency_ms))
+
     async def watch(token: str, group: uuid.UUID) -> None:
-        url = f"{gateway.ws_url}/v1/live?group={group}&token={token}"
-        async with websockets.connect(url, max_size=2**22) as feed:
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(feed.recv(), 1.0)
-                except TimeoutError:
-                    continue
-                now = time.monotonic()
-                message = msgspec.json.decode(raw)
-                if message.get("type") != "update" or "summary" not in message:
-                    continue
-                athlete = by_workout.get(uuid.UUID(message["workout_id"]))
-                if athlete is None:
-                    continue
-                covered = message["summary"].get("last_seq", -1)
-                for last in [s for s in athlete.sent if s <= covered]:
-                    sent_at = athlete.sent.pop(last)
-                    if measuring[0]:
-                        series.coach.append((now - began[0], (now - sent_at) * 1000))
+        await watch_group(gateway.ws_url, token, group, by_workout, seen, stop)
 
     async def open_one(athlete: Athlete, gate: asyncio.Semaphore, task: Any) -> bool:
         """Connect and start; False (counted in `errors`) if the stack did not answer in time."""
@@ -229,7 +215,7 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
     async def stream(athlete: Athlete, offset: float, until: float) -> None:
         client = athlete.client
         assert client is not None
-        await asyncio.sleep(offset)
+        await asyncio.sleep(offset)  # devices spread over the second
         while time.monotonic() < until:
             tick = time.monotonic()
             athlete.sent[athlete.seq + per_batch - 1] = tick
@@ -271,7 +257,7 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
     until = time.monotonic() + warm_up + seconds
     streams = [asyncio.create_task(stream(a, i / len(athletes), until)) for i, a in enumerate(athletes)]
     steady = progress.add_task(f"{len(athletes)} workouts at {rate:g} Hz", total=seconds)
-    await asyncio.sleep(warm_up)
+    await asyncio.sleep(warm_up)  # the first batches are not measured
     measuring[0], began[0] = True, time.monotonic()
     if on_steady is not None:
         on_steady()
