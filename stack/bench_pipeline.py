@@ -151,14 +151,17 @@ class _Series:
         self.lag: list[tuple[float, int]] = []
 
     def per_second(self, seconds: int) -> list[dict[str, float]]:
-        rows = []
-        for s in range(seconds):
-            acks = [a for a in self.acks if s <= a[0] < s + 1]
-            coach = [c[1] for c in self.coach if s <= c[0] < s + 1]
-            rows.append({"t": s, "samples_per_s": float(sum(a[2] for a in acks)),
-                         "ack_p99_ms": _pct([a[1] for a in acks], 0.99),
-                         "coach_p99_ms": _pct(coach, 0.99)})
-        return rows
+        acks: list[list[tuple[float, float, int]]] = [[] for _ in range(seconds)]
+        coach: list[list[float]] = [[] for _ in range(seconds)]
+        for a in self.acks:
+            if 0 <= a[0] < seconds:
+                acks[int(a[0])].append(a)
+        for at, latency in self.coach:
+            if 0 <= at < seconds:
+                coach[int(at)].append(latency)
+        return [{"t": s, "samples_per_s": float(sum(a[2] for a in acks[s])),
+                 "ack_p99_ms": _pct([a[1] for a in acks[s]], 0.99),
+                 "coach_p99_ms": _pct(coach[s], 0.99)} for s in range(seconds)]
 
 
 def _batch(seq: int, n: int, t0: int) -> list[tuple[int, float, float, float | None, float, float]]:
