@@ -135,7 +135,7 @@ async def run_bench(settings: Settings, coaches: int, per_coach: int, seconds: i
         t0 = int(time.time() * 1000) - 600_000
         client = athlete.client
         assert client is not None
-        await asyncio.sleep(offset)
+        await asyncio.sleep(offset)  # devices spread over the batch interval
         per_batch = max(1, round(batch_every))
         while time.monotonic() < until:
             tick = time.monotonic()
@@ -147,7 +147,7 @@ async def run_bench(settings: Settings, coaches: int, per_coach: int, seconds: i
                 athlete.seq = ack.seq + 1
             except DeviceError as exc:
                 errors[exc.error.code] = errors.get(exc.error.code, 0) + 1
-            await asyncio.sleep(max(0.0, tick + batch_every - time.monotonic()))
+            await asyncio.sleep(max(0.0, tick + batch_every - time.monotonic()))  # the device pace
 
     athletes = [a for _, _, group_athletes in world for a in group_athletes]
     with Progress(console=console, transient=True) as progress:
@@ -169,7 +169,7 @@ async def run_bench(settings: Settings, coaches: int, per_coach: int, seconds: i
         streams = [asyncio.create_task(stream(a, i / len(athletes) * batch_every, until))
                    for i, a in enumerate(athletes)]
         steady = progress.add_task(f"{len(athletes)} athletes, {coaches} coaches", total=seconds)
-        await asyncio.sleep(WARM_UP_S)
+        await asyncio.sleep(WARM_UP_S)  # the first batches are not measured
         measuring[0] = True
         cpu_before = _process_memory(gateway_pid)[2] if gateway_pid else 0.0
         began = time.monotonic()

@@ -105,7 +105,7 @@ async def _stream(stack: Settings, token: str, samples: list[Any], stop: asyncio
             tick = time.monotonic()
             await device.send_samples(workout_id, seq, [sample])
             last_t = sample[0]
-            await asyncio.sleep(max(0.0, 1 / RATE_HZ - (time.monotonic() - tick)))
+            await asyncio.sleep(max(0.0, 1 / RATE_HZ - (time.monotonic() - tick)))  # the device pace
         if finish is not None and finish.is_set():
             await device.finish(workout_id, last_t)
 
