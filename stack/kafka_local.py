@@ -6,10 +6,10 @@ import base64
 import hashlib
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
+from stack.processes import wait_until
 from stack.settings import KAFKA_CONTROLLER_PORT, REPO_ROOT
 
 POM = REPO_ROOT / "stack" / "kafka" / "pom.xml"
@@ -35,17 +35,24 @@ def ensure_jars(home: Path) -> Path:
     argv = [mvn, "-q", "-B", "-f", str(POM),
             f"org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN}:copy-dependencies",
             f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]
-    for attempt in range(1, 4):
+    failures: list[str] = []
+
+    def resolved_or_given_up() -> bool:
         if lib.exists():
             shutil.rmtree(lib)
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        try:
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            failures.append("mvn did not finish within 900 s")
+            return len(failures) >= 3
         if result.returncode == 0:
-            break
-        if attempt < 3:
-            time.sleep(5 * attempt)  # back off before asking the registry again
-    else:
-        raise StackError("Maven could not resolve the Kafka broker jars (3 tries):\n"
-                         + (result.stdout + result.stderr)[-2000:],
+            return True
+        failures.append((result.stdout + result.stderr)[-2000:])
+        return len(failures) >= 3
+
+    wait_until(resolved_or_given_up, 3 * 900, interval_s=5)  # up to three tries, 5 s apart
+    if len(failures) >= 3:
+        raise StackError("Maven could not resolve the Kafka broker jars (3 tries):\n" + failures[-1],
                          "check that Maven Central is reachable (mvn -v; ~/.m2/settings.xml)")
     stamp.write_text(digest)
     return lib

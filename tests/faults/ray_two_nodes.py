@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
@@ -27,6 +28,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noq
 
 from actors.placement import RemoteWorkoutHost  # noqa: E402
 from actors.shell import ActorConfig  # noqa: E402
+from stack.processes import wait_until  # noqa: E402
 
 N, BATCH = 400, 20
 USER = "0b9c1f64-5f8e-4a53-8d7a-3c3b7d1e2f10"
@@ -45,20 +47,42 @@ def main(kafka: str, redis_url: str, prefix: str, workout_id: str, t0: int, resu
         doomed = cluster.add_node(**NODE)
         cluster.wait_for_nodes()
         config = ActorConfig(kafka=kafka, redis_url=redis_url, redis_prefix=prefix, topic_prefix=prefix)
-        for attempt in range(20):  # soft affinity may fall back to the head while the node settles
+        actor: Any = None
+        attempts = [0]
+
+        def placed_on_doomed() -> bool:
+            """Soft affinity may fall back to the head while the node settles: place again."""
+            nonlocal actor
+            if actor is not None:
+                ray.kill(actor, no_restart=True)
+            attempts[0] += 1
             actor = RemoteWorkoutHost.options(
-                name=f"workout:{workout_id}:{attempt}", namespace="faults", lifetime="detached",
+                name=f"workout:{workout_id}:{attempts[0]}", namespace="faults", lifetime="detached",
                 max_restarts=-1, max_task_retries=0, num_cpus=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(doomed.node_id, soft=True),
             ).remote(config)
-            if ray.get(actor.node_id.remote()) == doomed.node_id:
-                break
-            ray.kill(actor, no_restart=True)
-            time.sleep(0.5)  # let the worker node finish registering
-        else:
+            return bool(ray.get(actor.node_id.remote()) == doomed.node_id)
+
+        if not wait_until(placed_on_doomed, 30, interval_s=0.5):
             raise SystemExit("the actor never landed on the worker node")
         assert ray.get(actor.start.remote(workout_id, USER, "run", t0)).error_code is None
         acked, lost_at, recovered_s = -1, None, None
+
+        def send_from_last_ack() -> bool:
+            """One batch from the last acknowledged seq, as a device resends; False on failure."""
+            nonlocal acked, recovered_s
+            seq = acked + 1
+            try:
+                reply = ray.get(actor.samples.remote(workout_id, USER, seq, samples(seq, BATCH, t0)),
+                                timeout=30)
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                return False
+            assert reply.error_code is None, reply
+            acked = reply.acked_seq
+            if lost_at is not None and recovered_s is None:
+                recovered_s = time.monotonic() - lost_at
+            return True
+
         while acked < N - 1:
             if lost_at is None and acked >= N // 2 - 1:
                 pid = ray.get(actor.pid.remote())
@@ -68,17 +92,7 @@ def main(kafka: str, redis_url: str, prefix: str, workout_id: str, t0: int, resu
                 except ProcessLookupError:
                     pass
                 lost_at = time.monotonic()
-            seq = acked + 1
-            try:
-                reply = ray.get(actor.samples.remote(workout_id, USER, seq, samples(seq, BATCH, t0)),
-                                timeout=30)
-            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
-                time.sleep(0.2)  # a device backs off, then resends from its last ack
-                continue
-            assert reply.error_code is None, reply
-            acked = reply.acked_seq
-            if lost_at is not None and recovered_s is None:
-                recovered_s = time.monotonic() - lost_at
+            assert wait_until(send_from_last_ack, 120, interval_s=0.2), "the actor never came back"
         finished = ray.get(actor.control.remote(workout_id, USER, "finish", t0 + 1000 * N), timeout=30)
         moved = ray.get(actor.node_id.remote()) != doomed.node_id
         ray.kill(actor, no_restart=True)
