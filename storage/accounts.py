@@ -58,6 +58,10 @@ class ActiveSession(msgspec.Struct, frozen=True, kw_only=True):
     user_id: uuid.UUID
     roles: list[str]
     expires_at: dt.datetime
+    mfa_verified: bool = False
+    """Opened with a second factor (roles that require MFA act only through such sessions)."""
+    reauth_at: dt.datetime | None = None
+    """When the password was last given on this session (at login, or `POST /v1/auth/reauth`)."""
 
 
 async def create_user(conn: AsyncConnection, email: str, password_hash: str | None,
@@ -75,6 +79,8 @@ async def create_user(conn: AsyncConnection, email: str, password_hash: str | No
             await conn.execute("INSERT INTO roles (user_id, role) VALUES (%s, 'athlete')", (row[0],))
     except errors.UniqueViolation:
         raise EmailTaken(email) from None
+    except errors.CheckViolation as exc:
+        raise ProfileRejected(exc.diag.message_primary or "a value is out of range") from None
     return row[0]  # type: ignore[no-any-return]
 
 
@@ -118,11 +124,12 @@ async def update_profile(conn: AsyncConnection, user_id: uuid.UUID, changes: dic
 
 
 async def create_session(conn: AsyncConnection, user_id: uuid.UUID, token_hash: bytes,
-                         lifetime: dt.timedelta) -> tuple[uuid.UUID, dt.datetime]:
+                         lifetime: dt.timedelta, *, mfa_verified: bool = False
+                         ) -> tuple[uuid.UUID, dt.datetime]:
     cur = await conn.execute(
-        "INSERT INTO sessions (user_id, token_hash, expires_at) VALUES (%s, %s, now() + %s)"
-        " RETURNING id, expires_at",
-        (user_id, token_hash, lifetime),
+        "INSERT INTO sessions (user_id, token_hash, expires_at, mfa_verified)"
+        " VALUES (%s, %s, now() + %s, %s) RETURNING id, expires_at",
+        (user_id, token_hash, lifetime, mfa_verified),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -139,22 +146,57 @@ async def active_session(conn: AsyncConnection, token_hash: bytes,
         WHERE token_hash = %s AND revoked_at IS NULL AND expires_at > now()
           AND last_seen_at > now() - %s
         RETURNING id, user_id,
-            ARRAY(SELECT role FROM roles r WHERE r.user_id = s.user_id ORDER BY role), expires_at
+            ARRAY(SELECT role FROM roles r WHERE r.user_id = s.user_id ORDER BY role), expires_at,
+            mfa_verified, reauth_at
         """,
         (token_hash, idle),
     )
     row = await cur.fetchone()
     if row is None:
         return None
-    return ActiveSession(session_id=row[0], user_id=row[1], roles=row[2], expires_at=row[3])
+    return ActiveSession(session_id=row[0], user_id=row[1], roles=row[2], expires_at=row[3],
+                         mfa_verified=row[4], reauth_at=row[5])
 
 
-async def list_sessions(conn: AsyncConnection, user_id: uuid.UUID) -> list[SessionRow]:
+async def touch_sessions(conn: AsyncConnection, session_ids: list[uuid.UUID],
+                         idle: dt.timedelta) -> set[uuid.UUID]:
+    """Of these sessions, those still open — each touched, as an open socket is use."""
+    if not session_ids:
+        return set()
+    cur = await conn.execute(
+        "UPDATE sessions SET last_seen_at = now()"
+        " WHERE id = ANY(%s) AND revoked_at IS NULL AND expires_at > now()"
+        "   AND last_seen_at > now() - %s RETURNING id", (session_ids, idle))
+    return {r[0] for r in await cur.fetchall()}
+
+
+async def reauthenticated(conn: AsyncConnection, session_id: uuid.UUID, *,
+                          mfa_verified: bool = False) -> None:
+    """The password (and the code, with MFA) was just given again on this session."""
+    await conn.execute(
+        "UPDATE sessions SET reauth_at = now(), mfa_verified = mfa_verified OR %s WHERE id = %s",
+        (mfa_verified, session_id))
+
+
+async def revoke_other_sessions(conn: AsyncConnection, user_id: uuid.UUID,
+                                keep: uuid.UUID | None) -> list[uuid.UUID]:
+    """End every open session of the user but `keep`; returns those ended."""
+    cur = await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
+        " AND id IS DISTINCT FROM %s RETURNING id", (user_id, keep))
+    return [r[0] for r in await cur.fetchall()]
+
+
+async def list_sessions(conn: AsyncConnection, user_id: uuid.UUID, *, limit: int = 200,
+                        before: tuple[dt.datetime, uuid.UUID] | None = None) -> list[SessionRow]:
+    """Open sessions, newest first, `limit` at most, those after the `before` cursor only."""
     cur = await conn.execute(
         "SELECT id, created_at, last_seen_at, expires_at FROM sessions"
-        " WHERE user_id = %s AND revoked_at IS NULL AND expires_at > now()"
-        " ORDER BY created_at DESC",
-        (user_id,),
+        " WHERE user_id = %(user)s AND revoked_at IS NULL AND expires_at > now()"
+        "   AND (%(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s, %(id)s))"
+        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
+        {"user": user_id, "limit": limit, "at": before[0] if before else None,
+         "id": before[1] if before else None},
     )
     return [SessionRow(id=r[0], created_at=r[1], last_seen_at=r[2], expires_at=r[3])
             for r in await cur.fetchall()]

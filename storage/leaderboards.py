@@ -65,7 +65,8 @@ class CompletedWorkout(msgspec.Struct, frozen=True, kw_only=True):
 
 class Athlete(msgspec.Struct, frozen=True, kw_only=True):
     name: str
-    """First name and last initial: all a board shows of a person."""
+    """First name and last initial: all a board shows of a person, and only if they allow
+    it (privacy_settings.leaderboard_name); "Athlete" otherwise."""
     workouts: int
 
 
@@ -269,17 +270,21 @@ async def rank_of(conn: AsyncConnection, board: Board,
 
 async def athletes(conn: AsyncConnection, board: Board,
                    user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Athlete]:
-    """Display name (no e-mail, no health data) and workout count on the board per athlete."""
+    """Display name (no e-mail, no health data; "Athlete" unless the athlete lets boards
+    show it) and workout count on the board per athlete."""
     cur = await conn.execute(
         f"""
-        SELECT u.id, u.first_name, u.last_name, COALESCE(lb.workouts_count, 0)
+        SELECT u.id, u.first_name, u.last_name, COALESCE(lb.workouts_count, 0),
+               COALESCE(ps.leaderboard_name, false)
         FROM users u
         LEFT JOIN leaderboard lb ON lb.user_id = u.id AND {_BOARD_FILTER}
+        LEFT JOIN privacy_settings ps ON ps.user_id = u.id
         WHERE u.id = ANY(%(ids)s)
         """,
         _board_params(board) | {"ids": list(user_ids)},
     )
-    return {row[0]: Athlete(name=display_name(row[1], row[2]), workouts=row[3])
+    return {row[0]: Athlete(name=display_name(row[1], row[2]) if row[4] else "Athlete",
+                            workouts=row[3])
             for row in await cur.fetchall()}
 
 

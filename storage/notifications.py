@@ -15,7 +15,8 @@ import uuid
 import msgspec
 from psycopg import AsyncConnection
 
-from streams.events import RiskAlert
+from privacy import health
+from streams.events import NotificationRequested, RiskAlert
 
 RISK_ALERT = "risk.alert"
 IN_APP = "in_app"
@@ -111,6 +112,11 @@ WITH athlete AS (
     JOIN user_groups coach ON coach.group_id = c.group_id AND coach.role = 'coach'
     WHERE c.athlete_id = %(athlete)s AND c.scope = 'live' AND c.withdrawn_at IS NULL
       AND coach.user_id <> %(athlete)s
+      -- a risk flag is health data: only coaches the field policy lets receive it
+      AND (NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = coach.user_id
+                       AND r.role = ANY(%(no_health)s))
+           OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = coach.user_id
+                      AND r.role = ANY(%(override)s)))
 )
 INSERT INTO notification_logs (user_id, notification_type, channel, message, status, dedupe_key)
 SELECT r.user_id, %(type)s, %(channel)s,
@@ -130,7 +136,8 @@ RETURNING id, user_id, created_at
 
 async def enqueue_risk_alert(conn: AsyncConnection, alert: RiskAlert) -> list[Enqueued]:
     """In-app notifications of one risk alert for the athlete and every coach of a group the
-    athlete currently lets watch live, minus those who turned `risk.alert` in-app off.
+    athlete currently lets watch live, minus those who turned `risk.alert` in-app off and
+    those the health field policy excludes (partners).
 
     Idempotent: a redelivered alert creates nothing (only new rows are returned). An
     athlete unknown to the database (erased) gets nothing.
@@ -140,8 +147,39 @@ async def enqueue_risk_alert(conn: AsyncConnection, alert: RiskAlert) -> list[En
         "own_message": athlete_message(alert), "anonymous": _ANONYMOUS_WORKOUT,
         "coach_suffix": _coach_suffix(alert),
         "key_prefix": _dedupe_prefix(alert.workout_id, alert.level),
+        "no_health": sorted(health.NO_HEALTH_ROLES), "override": sorted(health.HEALTH_OVERRIDE_ROLES),
     })
     return [Enqueued(id=r[0], user_id=r[1], created_at=r[2]) for r in await cur.fetchall()]
+
+
+_ENQUEUE_REQUESTED = """
+INSERT INTO notification_logs (user_id, notification_type, channel, message, status, dedupe_key)
+SELECT u.id, %(type)s, %(channel)s, %(message)s, 'delivered', %(key)s
+FROM users u
+WHERE u.id = %(user)s
+  AND (NOT %(health)s
+       OR NOT EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id AND r.role = ANY(%(no_health)s))
+       OR EXISTS (SELECT 1 FROM roles r WHERE r.user_id = u.id AND r.role = ANY(%(override)s)))
+  AND NOT EXISTS (
+    SELECT 1 FROM notification_preferences p
+    WHERE p.user_id = u.id AND p.notification_type = %(type)s AND p.channel = %(channel)s
+      AND NOT p.enabled)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id, user_id, created_at
+"""
+
+
+async def enqueue_requested(conn: AsyncConnection, request: NotificationRequested) -> Enqueued | None:
+    """The in-app notification a NotificationRequested asks for; None if it exists already
+    (a redelivery), the recipient is gone, turned the kind off, or — for health content —
+    may not receive health data."""
+    cur = await conn.execute(_ENQUEUE_REQUESTED, {
+        "user": request.user_id, "type": request.kind, "channel": IN_APP,
+        "message": request.message, "key": f"{request.kind}:{request.notification_id}",
+        "health": request.health, "no_health": sorted(health.NO_HEALTH_ROLES),
+        "override": sorted(health.HEALTH_OVERRIDE_ROLES)})
+    row = await cur.fetchone()
+    return None if row is None else Enqueued(id=row[0], user_id=row[1], created_at=row[2])
 
 
 async def list_inbox(conn: AsyncConnection, user_id: uuid.UUID, *, limit: int,

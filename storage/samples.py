@@ -83,8 +83,9 @@ async def write_samples(conn: AsyncConnection, batches: Iterable[SamplesAccepted
 
 async def read_samples(
     conn: AsyncConnection, workout_id: uuid.UUID, from_ms: int | None = None, to_ms: int | None = None,
-    limit: int = 10_000,
+    limit: int = 10_000, after_seq: int | None = None,
 ) -> list[StoredSample]:
+    """Stored samples in `seq` order, those after `after_seq` only (a page's cursor)."""
     cur = await conn.execute(
         """
         SELECT seq, (extract(epoch FROM t) * 1000)::bigint, lat, lon, alt_m, hr_bpm, spo2_pct
@@ -92,10 +93,11 @@ async def read_samples(
         WHERE workout_id = %(w)s
           AND (%(f)s::bigint IS NULL OR t >= to_timestamp(%(f)s / 1000.0))
           AND (%(t)s::bigint IS NULL OR t < to_timestamp(%(t)s / 1000.0))
+          AND (%(after)s::bigint IS NULL OR seq > %(after)s)
         ORDER BY seq
         LIMIT %(n)s
         """,
-        {"w": workout_id, "f": from_ms, "t": to_ms, "n": limit},
+        {"w": workout_id, "f": from_ms, "t": to_ms, "n": limit, "after": after_seq},
     )
     return [
         StoredSample(seq=r[0], t_ms=r[1], lat=r[2], lon=r[3], alt_m=r[4], hr_bpm=r[5], spo2_pct=r[6])

@@ -138,8 +138,9 @@ class MinuteMetrics(msgspec.Struct, frozen=True, kw_only=True):
 
 async def minute_metrics(conn: AsyncConnection, workout_id: uuid.UUID,
                          start: dt.datetime | None = None,
-                         end: dt.datetime | None = None) -> list[MinuteMetrics]:
-    """Per-minute metrics of a workout, from the rollup (or the continuous aggregate)."""
+                         end: dt.datetime | None = None, limit: int | None = None) -> list[MinuteMetrics]:
+    """Per-minute metrics of a workout, from the rollup (or the continuous aggregate), at
+    most `limit` minutes from `start` on."""
     cur = await conn.execute(
         """
         SELECT bucket, n, last_seq, distance_m, moving_time_s,
@@ -150,8 +151,9 @@ async def minute_metrics(conn: AsyncConnection, workout_id: uuid.UUID,
           AND (%(f)s::timestamptz IS NULL OR bucket >= %(f)s)
           AND (%(t)s::timestamptz IS NULL OR bucket < %(t)s)
         ORDER BY bucket
+        LIMIT %(n)s
         """,
-        {"w": workout_id, "f": start, "t": end},
+        {"w": workout_id, "f": start, "t": end, "n": limit},
     )
     return [
         MinuteMetrics(minute=r[0], snapshots=r[1], last_seq=r[2], distance_m=r[3],
@@ -202,8 +204,10 @@ async def sample_span(conn: AsyncConnection, workout_id: uuid.UUID, start: dt.da
 
 async def downsampled_samples(conn: AsyncConnection, workout_id: uuid.UUID, bucket_s: int,
                               start: dt.datetime | None = None,
-                              end: dt.datetime | None = None) -> list[SampleBucket]:
-    """A workout's samples averaged over buckets of `bucket_s` seconds."""
+                              end: dt.datetime | None = None,
+                              limit: int | None = None) -> list[SampleBucket]:
+    """A workout's samples averaged over buckets of `bucket_s` seconds, the first `limit`
+    buckets from `start` on."""
     bucket = bucket_sql(await dialect_of(conn))
     cur = await conn.execute(
         f"""
@@ -215,8 +219,10 @@ async def downsampled_samples(conn: AsyncConnection, workout_id: uuid.UUID, buck
           AND (%(t)s::timestamptz IS NULL OR t < %(t)s)
         GROUP BY b
         ORDER BY b
+        LIMIT %(n)s
         """,
-        {"w": workout_id, "f": start, "t": end, "bucket": dt.timedelta(seconds=bucket_s)},
+        {"w": workout_id, "f": start, "t": end, "bucket": dt.timedelta(seconds=bucket_s),
+         "n": limit},
     )
     return [
         SampleBucket(t=r[0], samples=r[1], last_seq=r[2], lat=r[3], lon=r[4], alt_m=r[5],

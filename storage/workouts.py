@@ -8,6 +8,7 @@ import uuid
 import msgspec
 from psycopg import AsyncConnection
 
+from storage.consents import LIVE_AFTERGLOW, Access
 from streams.events import WorkoutSummary
 
 _summary_json = msgspec.json.Encoder()
@@ -82,18 +83,25 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True):
 
 
 async def list_workouts(conn: AsyncConnection, user_id: uuid.UUID, limit: int = 50,
-                        after: Cursor | None = None) -> list[WorkoutRow]:
-    """An athlete's workouts, newest first; `after` continues from a previous page."""
+                        after: Cursor | None = None, access: Access | None = None) -> list[WorkoutRow]:
+    """An athlete's workouts, newest first; `after` continues from a previous page. With
+    `access`, only the workouts it covers (storage/consents.py: Access.covers)."""
+    access = access or Access(full=True)
     cur = await conn.execute(
         """
         SELECT id, user_id, summary::text, updated_at FROM workouts
         WHERE user_id = %(user)s
           AND (%(start)s::timestamptz IS NULL OR (start_time, id) < (%(start)s, %(id)s))
+          AND (%(full)s
+               OR (%(history)s AND (%(from)s::timestamptz IS NULL OR start_time >= %(from)s))
+               OR (%(live)s AND (status <> 'finished' OR end_time > now() - %(afterglow)s)))
         ORDER BY start_time DESC, id DESC
         LIMIT %(n)s
         """,
         {"user": user_id, "start": after.start_time if after else None,
-         "id": after.id if after else None, "n": limit},
+         "id": after.id if after else None, "n": limit, "full": access.full,
+         "history": access.history, "from": access.history_from, "live": access.live,
+         "afterglow": LIVE_AFTERGLOW},
     )
     return [
         WorkoutRow(id=r[0], user_id=r[1], summary=_summary_decoder.decode(r[2]), updated_at=r[3])
