@@ -183,9 +183,22 @@ class RecommendationsReady(UserEvent, frozen=True, kw_only=True, tag="recommenda
     promos: list[PromoOffer] = []
 
 
+class NotificationRequested(UserEvent, frozen=True, kw_only=True, tag="notification_requested"):
+    """Something to tell an athlete (keyed by the recipient). Every part of Stride raises
+    these; the notifications agent alone delivers them (in-app for now)."""
+
+    notification_id: uuid.UUID
+    """Names the notification, so a redelivered event is delivered once."""
+    kind: str
+    """What it is about, e.g. `group.coach_added`."""
+    message: str
+    health: bool = False
+    """Whether the message carries health data: privacy/health.py decides who may get it."""
+
+
 LifecycleEvent = WorkoutStarted | WorkoutPaused | WorkoutResumed | WorkoutCompleted
 AnyEvent = (SamplesAccepted | WorkoutMetricsUpdated | RiskAlert | LifecycleEvent
-            | UserMetricsUpdated | RecommendationsReady)
+            | UserMetricsUpdated | RecommendationsReady | NotificationRequested)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)

@@ -15,10 +15,13 @@ DEAD_LETTER = "stride.deadletter"
 RECOMMENDATIONS = "recommendations.ready"
 USER_METRICS = "user.metrics"
 """UserMetricsUpdated from the gateway, keyed by user_id."""
+NOTIFICATIONS = "notifications.requested"
+"""NotificationRequested from any part of Stride, keyed by the recipient."""
 
 WORKER_GROUP = "stride-streams"
 """The Faust app id, which is the worker's Kafka consumer group."""
-WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS, USER_METRICS)
+WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS, USER_METRICS,
+                   NOTIFICATIONS)
 """Topics the worker's agents consume (streams/agents/)."""
 
 
@@ -37,6 +40,7 @@ TOPICS = (
     TopicSpec(DEAD_LETTER, 30 * DAY_MS),
     TopicSpec(RECOMMENDATIONS, 7 * DAY_MS),
     TopicSpec(USER_METRICS, 7 * DAY_MS),
+    TopicSpec(NOTIFICATIONS, 7 * DAY_MS),
 )
 
 
