@@ -190,6 +190,10 @@ class WorkoutHost:
 
         return str(ray.get_runtime_context().get_node_id())
 
+    async def held(self) -> int:
+        """How many workouts this host holds in memory (tests check none is left behind)."""
+        return len(self._slots)
+
     async def forget(self, workout_id: str) -> None:
         """Drop a finished workout from memory; its final snapshot stays in Redis."""
         self._slots.pop(uuid.UUID(workout_id), None)

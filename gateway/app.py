@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import logging
 import pkgutil
+import secrets
 import urllib.parse
 import uuid
 from typing import Any
@@ -22,12 +23,17 @@ from actors.shell import ActorConfig
 from gateway.access import PUBLIC, authenticate_guard
 from gateway.access_watch import AccessWatch
 from gateway.auth import Authenticator
+from gateway.client_address import ClientAddress
 from gateway.errors import EXCEPTION_HANDLERS
-from gateway.ingest import Connections, IngestLimits, ingest
+from gateway.hashing import PasswordHashing
+from gateway.ingest import ingest
+from gateway.ingest_limits import IngestLimits
 from gateway.live import live
 from gateway.live_hub import LiveHub
 from gateway.oidc import OidcClient, OidcProvider
-from gateway.throttle import LoginThrottle
+from gateway.quotas import QuotaGuard, Quotas
+from gateway.security_headers import security_headers
+from gateway.throttle import LoginLimits, LoginThrottle
 from streams import redis_pool
 from streams.producer import EventProducer
 
@@ -52,6 +58,17 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How browsers reach this gateway (OIDC redirect URIs are built from it)."""
     oidc_providers: list[OidcProvider] = []
     ingest: IngestLimits = IngestLimits()
+    quotas: Quotas = Quotas()
+    login: LoginLimits = LoginLimits()
+    reauth_window_s: int = 600
+    mfa_required_roles: tuple[str, ...] = ("admin",)
+    access_recheck_s: float = 5.0
+    trusted_proxies: tuple[str, ...] = ()
+    client_address_header: str = ""
+    password_hash_threads: int = 1
+    password_hash_queue: int = 32
+    secret_key: str = ""
+    """Keys derived identifiers (leaderboard handles); a random one per process if empty."""
 
 
 @get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
@@ -84,6 +101,9 @@ def create_app(config: GatewayConfig) -> Litestar:
                                check=AsyncConnectionPool.check_connection)
     redis = redis_pool.connect(config.redis_url, max_connections=256)
     http = httpx.AsyncClient(timeout=10)
+    hashing = PasswordHashing(config.password_hash_threads, config.password_hash_queue)
+    if not config.secret_key:
+        log.warning("no secret key set (STRIDE_SECRET_KEY): leaderboard handles change on restart")
 
     async def on_startup(app: Litestar) -> None:
         import ray
@@ -94,27 +114,36 @@ def create_app(config: GatewayConfig) -> Litestar:
             ray.init(address=config.ray_address, namespace=config.ray_namespace,
                      log_to_driver=False, logging_level=logging.WARNING)
         await pool.open(wait=True, timeout=30)
-        app.state.pool = pool
-        app.state.redis = redis
-        app.state.redis_prefix = config.redis_prefix
-        app.state.auth = Authenticator(pool, idle=dt.timedelta(seconds=config.session_idle_s),
-                                       dev_token=config.dev_token, dev_user_id=config.dev_user_id)
-        app.state.session_lifetime = dt.timedelta(seconds=config.session_lifetime_s)
-        app.state.throttle = LoginThrottle(redis, config.redis_prefix)
-        app.state.access_watch = AccessWatch(redis, config.redis_prefix)
-        app.state.access_watch.start()
-        app.state.live_hub = LiveHub(redis)
-        app.state.live_hub.start()
-        app.state.ingest_limits = config.ingest
-        app.state.device_connections = Connections(config.ingest.max_connections_per_user)
-        app.state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
-        app.state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix)
-        app.state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
-                                             config.placement_hosts)
-        app.state.oidc = {
+        idle = dt.timedelta(seconds=config.session_idle_s)
+        state = app.state
+        state.pool = pool
+        state.redis = redis
+        state.redis_prefix = config.redis_prefix
+        state.auth = Authenticator(pool, idle=idle, dev_token=config.dev_token,
+                                   dev_user_id=config.dev_user_id,
+                                   mfa_required_roles=frozenset(config.mfa_required_roles))
+        state.session_lifetime = dt.timedelta(seconds=config.session_lifetime_s)
+        state.reauth_window_s = config.reauth_window_s
+        state.hashing = hashing
+        state.throttle = LoginThrottle(redis, config.redis_prefix, config.login)
+        state.quotas = QuotaGuard(redis, config.redis_prefix, config.quotas)
+        state.client_address = ClientAddress(config.trusted_proxies, config.client_address_header)
+        state.access_watch = AccessWatch(redis, config.redis_prefix, pool, idle=idle,
+                                         recheck_s=config.access_recheck_s, quotas=state.quotas)
+        state.access_watch.start()
+        state.live_hub = LiveHub(redis)
+        state.live_hub.start()
+        state.ingest_limits = config.ingest
+        state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
+        state.secret_key = (config.secret_key or secrets.token_hex(32)).encode()
+        state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix)
+        state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
+                                         config.placement_hosts)
+        state.oidc = {
             p.name: OidcClient(p, f"{config.public_url}/v1/auth/oidc/{p.name}/callback", http)
             for p in config.oidc_providers
         }
+        state.public_url = config.public_url
 
     async def on_shutdown(app: Litestar) -> None:
         await app.state.access_watch.stop()
@@ -123,6 +152,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         await pool.close()
         await redis.aclose()
         await http.aclose()
+        hashing.close()
 
     return Litestar(
         route_handlers=[healthz, ingest, live, *api_routes()],
@@ -130,5 +160,6 @@ def create_app(config: GatewayConfig) -> Litestar:
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[security_headers(config.public_url)],
         openapi_config=OpenAPIConfig(title="Stride API", version="0.1.0", path="/schema"),
     )

@@ -7,7 +7,8 @@
 
 Each call waits (up to `answer_timeout_s`, then TimeoutError) for the server's answer to its
 frame: an `Ack`, or raises `DeviceError` with the server's error frame. A frame refused as
-`rate_limited` is sent again, for up to `rate_limit_wait_s`.
+`rate_limited` (this connection's frames) or `sample_rate_limited` (the account's samples a
+second) is sent again, waiting longer each time, for up to `rate_limit_wait_s`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from gateway.protocol import Ack, Error
 from streams.events import Sample, Sport
 
 RATE_LIMIT_RETRY_S = 0.05
-"""A frame refused as `rate_limited` is sent again after this (one token at 20 frames/s)."""
+"""A refused frame is sent again after this (one token at 20 frames/s), doubling up to …"""
+RATE_LIMIT_RETRY_MAX_S = 1.0
+LIMITED = ("rate_limited", "sample_rate_limited")
+"""Refusals after which nothing of the frame was applied and a later try succeeds."""
 
 
 class DeviceError(Exception):
@@ -98,12 +102,14 @@ class DeviceClient:
         """Send a frame, and again while the server answers `rate_limited` (nothing of it was
         applied), a token's time apart, for at most `rate_limit_wait_s`."""
         deadline = time.monotonic() + self.rate_limit_wait_s
+        pause = RATE_LIMIT_RETRY_S
         while True:
             answers = await self.send_frame(frame)
-            limited = isinstance(answers[0], Error) and answers[0].code == "rate_limited"
+            limited = isinstance(answers[0], Error) and answers[0].code in LIMITED
             if not limited or time.monotonic() >= deadline:
                 return answers
-            await asyncio.sleep(RATE_LIMIT_RETRY_S)
+            await asyncio.sleep(pause)  # back off: the limit refills at its own pace
+            pause = min(RATE_LIMIT_RETRY_MAX_S, pause * 2)
 
     async def start(self, workout_id: uuid.UUID, sport: Sport, started_at_ms: int) -> Ack:
         return await self._expect_ack(

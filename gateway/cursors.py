@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
 from typing import TypeVar
 
 import msgspec
@@ -30,3 +31,25 @@ def decode(text: str, type: type[C], param: str) -> C:
         raise ApiError(400, "bad_cursor", f"`{param}` is not a cursor this API returned; "
                        "start again without it")
     return cursor
+
+
+class Keyset(msgspec.Struct, frozen=True, array_like=True):
+    """The position after an item of a list ordered by (created_at, id), newest first."""
+
+    at: dt.datetime
+    id: uuid.UUID
+
+
+def keyset_of(text: str | None, param: str = "cursor") -> tuple[dt.datetime, uuid.UUID] | None:
+    if text is None:
+        return None
+    cursor = decode(text, Keyset, param)
+    return cursor.at, cursor.id
+
+
+def next_page_headers(more: bool, last_at: dt.datetime | None, last_id: uuid.UUID | None
+                      ) -> dict[str, str]:
+    """`X-Next-Cursor` for a list that has more items after the page."""
+    if not more or last_at is None or last_id is None:
+        return {}
+    return {"X-Next-Cursor": encode(Keyset(at=last_at, id=last_id))}

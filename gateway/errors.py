@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from gateway.quotas import Refused
 
 log = logging.getLogger("stride.gateway")
 
@@ -22,6 +25,18 @@ class ApiError(HTTPException):
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=status_code, detail=message, headers=headers)
         self.code = code
+
+
+def refused(exc: Refused) -> ApiError:
+    """A quota's refusal as an answer: 429 with the code, and Retry-After when waiting helps."""
+    headers = ({"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+               if exc.retry_after_s is not None else None)
+    return ApiError(429, exc.code, exc.message, headers=headers)
+
+
+def busy() -> ApiError:
+    return ApiError(503, "busy", "too many password checks at once; try again in a second",
+                    headers={"Retry-After": "1"})
 
 
 def _body(code: str, message: str) -> dict[str, str]:

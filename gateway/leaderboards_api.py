@@ -1,16 +1,23 @@
 """REST: `GET /v1/leaderboards/{sport}?region=&window=day|week|all` — who moved the most.
 
-Any signed-in user may read a board. It shows athletes by first name and last initial with
-their distance and workout count, nothing else. Redis answers first (ranks, distances); when
-it has no key for the board (a period past its Redis lifetime, Redis not rebuilt yet, or
-Redis away) the `leaderboard` table does, and `source` says which one answered. Names and
-workout counts always come from PostgreSQL. Equal distances keep Redis's order (the table
+Any signed-in user may read a board. It shows each athlete by an opaque handle (stable on
+one board, unrelated across boards, never the user id), with the distance and workout
+count; by first name and last initial only if the athlete's privacy settings allow it
+("Athlete" otherwise — the default); and flags the caller's own entry with `me`.
+
+Redis answers first (ranks, distances); when it has no key for the board (a period past
+its Redis lifetime, Redis not rebuilt yet, or Redis away) the `leaderboard` table does,
+and `source` says which one answered. Names and workout counts always come from
+PostgreSQL. Equal distances keep Redis's order (the table
 fallback sorts them the same way), and each entry gets its own rank.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import logging
 import re
 import uuid
@@ -37,10 +44,13 @@ OLDEST = dt.date(1970, 1, 1)
 
 class EntryOut(msgspec.Struct, frozen=True, kw_only=True):
     rank: int
-    athlete_id: uuid.UUID
+    handle: str
+    """Names the entry on this board only (the same athlete has another on other boards)."""
     name: str
     distance_m: float
     workouts: int
+    me: bool
+    """Your own entry."""
 
 
 class MeOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,7 +121,7 @@ async def get_leaderboard(
     window: Annotated[str, Parameter(description="day (UTC), week (ISO, from Monday 00:00 UTC) "
                                                  "or all")] = "week",
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=10_000)] = 0,
     date: Annotated[str | None, Parameter(description="YYYY-MM-DD: which day or week (UTC); "
                                                       "default today")] = None,
 ) -> LeaderboardOut:
@@ -132,12 +142,20 @@ async def get_leaderboard(
     return LeaderboardOut(
         sport=board.sport, region=board.region, window=board.window,
         period_start=board.period_start, source="database" if page is None else "redis",
-        entries=[EntryOut(rank=offset + i + 1, athlete_id=user, name=people.get(user, unknown).name,
-                          distance_m=distance, workouts=people.get(user, unknown).workouts)
+        entries=[EntryOut(rank=offset + i + 1, handle=_handle(request, board, user),
+                          name=people.get(user, unknown).name, distance_m=distance,
+                          workouts=people.get(user, unknown).workouts, me=user == me_id)
                  for i, (user, distance) in enumerate(ranked)],
         me=None if me is None else MeOut(rank=me[0], distance_m=me[1],
                                          workouts=people.get(me_id, unknown).workouts),
     )
+
+
+def _handle(request: Request[Any, Any, Any], board: repo.Board, user: uuid.UUID) -> str:
+    """HMAC-SHA256 of (board, athlete) under the server's secret: stable, unlinkable."""
+    message = f"{board.sport}:{board.region}:{board.window}:{board.period_start}:{user}".encode()
+    digest = hmac.new(request.app.state.secret_key, message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
 
 
 ROUTES = [get_leaderboard]

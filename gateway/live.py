@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import time
 import uuid
@@ -35,48 +34,45 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 
-from gateway.access import PUBLIC, may_see_athlete, sees_health_data
+from gateway.access import PUBLIC, may_watch_live
 from gateway.access_watch import POLICY_VIOLATION, Watched
 from gateway.auth import Principal, bearer_token
 from gateway.live_hub import Listener
+from gateway.quotas import QuotaGuard, Refused
+from privacy import health
+from storage import consents
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
 from streams import live as live_keys
 
 log = logging.getLogger("stride.live")
 
-HEALTH_FIELDS = ("hr_bpm", "hr_zone", "spo2_pct", "avg_hr", "max_hr", "min_spo2", "hr_zone_s",
-                 "trimp", "trimp_edwards", "calories_kcal", "calories_method", "spo2_low_alert",
-                 "risk", "splits")
 TRY_AGAIN_LATER = 1013
 SEND_TIMEOUT_S = 5.0
 CLOSE_WAIT_S = 30.0
 HEARTBEAT_S = 10.0
 MAX_QUEUED_BYTES = 4 * 2**20
 """What may wait for one coach: a group of 50 live workouts needs about 75 KiB."""
-RECENTLY_FINISHED = dt.timedelta(minutes=30)
+RECENTLY_FINISHED = consents.LIVE_AFTERGLOW
+AUTH_TIMEOUT_S = 10.0
+"""A browser (which cannot set headers on a WebSocket) sends its token in the first frame."""
 
 
 async def _allowed_athletes(conn: Any, principal: Principal, athlete: uuid.UUID | None,
                             group: uuid.UUID | None) -> set[uuid.UUID] | None:
     """The athletes this feed may show, or None when it must not open (404-like)."""
     if athlete is not None:
-        return {athlete} if await may_see_athlete(conn, principal, athlete) else None
+        return {athlete} if await may_watch_live(conn, principal, athlete) else None
     if group is not None:
         role = await groups_repo.role_in_group(conn, principal.user_id, group)
         if role != "coach" and "admin" not in principal.roles:
             return None
-        return await groups_repo.consenting_athletes(conn, group)
+        return await consents.consenting_athletes(conn, group)
     return None
 
 
-def _strip_health(payload: dict[str, Any]) -> dict[str, Any]:
-    payload = dict(payload)
-    for key in HEALTH_FIELDS:
-        payload.pop(key, None)
-    if isinstance(payload.get("summary"), dict):
-        payload["summary"] = {k: v for k, v in payload["summary"].items() if k not in HEALTH_FIELDS}
-    return payload
+def _sees_health(principal: Principal, athlete: uuid.UUID | None) -> bool:
+    return athlete == principal.user_id or health.may_receive(principal.roles)
 
 
 def _parse_uuid(value: str | None) -> uuid.UUID | None:
@@ -138,7 +134,7 @@ class Feed:
         self.socket = socket
         self.state = socket.app.state
         self.principal = principal
-        self.health = sees_health_data(principal)
+        self.health = _sees_health(principal, None)
         self.group = group
         self.athletes = set(athletes)
         self._shown = {str(a) for a in athletes}
@@ -158,7 +154,7 @@ class Feed:
             if self.health:  # risk flags are health data
                 self.outbox.put(raw)
             return
-        data = raw if self.health else msgspec.json.encode(_strip_health(payload))
+        data = raw if self.health else msgspec.json.encode(health.redact_payload(payload))
         self.outbox.update(str(payload.get("workout_id")), data)
 
     def resync(self) -> None:
@@ -203,7 +199,7 @@ class Feed:
             item = msgspec.json.decode(newest) if newest else {
                 "type": "update", "workout_id": str(workout_id), "athlete_id": str(athlete_id),
                 "summary": msgspec.json.decode(summary)}
-            workouts.append(item if self.health else _strip_health(item))
+            workouts.append(item if self.health else health.redact_payload(item))
         self.outbox.clear_updates()  # the snapshot supersedes them
         self.outbox.put(msgspec.json.encode({
             "type": "snapshot",
@@ -242,33 +238,107 @@ class Feed:
                 await asyncio.wait_for(self.socket.close(*self.closing), CLOSE_WAIT_S)
 
 
-@websocket("/v1/live", opt=PUBLIC)  # authenticates and authorizes itself before accepting
+async def _authenticate(socket: WebSocket) -> tuple[Principal | None, str | None]:
+    """From the `Authorization` header; without one (browsers cannot set it), from a first
+    frame `{"type": "auth", "token": …}` within AUTH_TIMEOUT_S. Never from the URL."""
+    auth = socket.app.state.auth
+    token = bearer_token(socket.headers)
+    if token is not None:
+        return await auth.authenticate(token), token
+    try:
+        first = await asyncio.wait_for(socket.receive_data(mode="text"), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        await _refuse(socket, "auth_timeout", f"send {{\"type\": \"auth\", \"token\": …}} "
+                      f"within {AUTH_TIMEOUT_S:g} s")
+        return None, None
+    try:
+        message = msgspec.json.decode(first)
+        token = message.get("token") if isinstance(message, dict) and message.get("type") == "auth" \
+            else None
+    except msgspec.DecodeError:
+        token = None
+    if not isinstance(token, str):
+        token = None
+    principal = await auth.authenticate(token)
+    if principal is None:
+        await _refuse(socket, "unauthorized", "the first frame must be {\"type\": \"auth\", "
+                      "\"token\": …} with a valid token")
+    return principal, token
+
+
+async def _refuse(socket: WebSocket, code: str, message: str) -> None:
+    with contextlib.suppress(Exception):
+        await socket.send_data(msgspec.json.encode({"type": "error", "code": code,
+                                                    "message": message}), mode="text")
+        await socket.close(code=POLICY_VIOLATION, reason=code)
+
+
+@websocket("/v1/live", opt=PUBLIC)  # authenticates and authorizes itself
 async def live(socket: WebSocket) -> None:
     state = socket.app.state
-    token = bearer_token(socket.headers, socket.query_params)
-    principal = await state.auth.authenticate(token)
+    origin = socket.headers.get("origin")
+    if origin is not None and origin not in state.allowed_origins:
+        await socket.close(code=POLICY_VIOLATION, reason=f"origin {origin} is not allowed")
+        return
     athlete = _parse_uuid(socket.query_params.get("athlete"))
     group = _parse_uuid(socket.query_params.get("group"))
+    header = bearer_token(socket.headers) is not None
+    if header:
+        principal, token = await _authenticate(socket)
+        if principal is None:
+            await socket.close(code=POLICY_VIOLATION, reason="missing, expired or revoked token")
+            return
+    else:
+        await socket.accept(subprotocols=_subprotocol(socket))
+        principal, token = await _authenticate(socket)
+        if principal is None:
+            return
+    assert principal is not None
     allowed = None
-    if principal is not None:
+    if principal.kind != "device":  # a device token opens the device socket only
         async with state.pool.connection() as conn:
             allowed = await _allowed_athletes(conn, principal, athlete, group)
-    if principal is None or allowed is None:
-        await socket.close(code=POLICY_VIOLATION, reason="no such feed for this token")
+    if allowed is None:
+        if header:
+            await socket.close(code=POLICY_VIOLATION, reason="no such feed for this token")
+        else:
+            await _refuse(socket, "not_found", "no such feed for this token")
         return
-    await socket.accept(subprotocols="stride.v1.json"
-                        if "stride.v1.json" in socket.headers.get("sec-websocket-protocol", "")
-                        else None)
+    if header:
+        await socket.accept(subprotocols=_subprotocol(socket))
+    connection = uuid.uuid4()
+    quotas: QuotaGuard = state.quotas
+    try:
+        await quotas.open_connection("live", principal.user_id, connection)
+    except Refused as exc:
+        await _refuse(socket, exc.code, exc.message)
+        return
+    try:
+        await _watch(socket, principal, token, athlete, group, allowed, connection)
+    finally:
+        await quotas.close_connection("live", principal.user_id, connection)
+
+
+def _subprotocol(socket: WebSocket) -> str | None:
+    return "stride.v1.json" if "stride.v1.json" in socket.headers.get("sec-websocket-protocol", "") \
+        else None
+
+
+async def _watch(socket: WebSocket, principal: Principal, token: str | None, athlete: uuid.UUID | None,
+                 group: uuid.UUID | None, allowed: set[uuid.UUID], connection: uuid.UUID) -> None:
+    state = socket.app.state
     feed = Feed(socket, principal, set(), group)
+    feed.health = _sees_health(principal, athlete)
 
     async def still_allowed() -> bool:
         current = await state.auth.authenticate(token)
-        if current is None:
+        if current is None or current.kind == "device":
             return False
         async with state.pool.connection() as conn:
             now_allowed = await _allowed_athletes(conn, current, athlete, group)
         if now_allowed is None or (athlete is not None and not now_allowed):
             return False
+        feed.health = _sees_health(current, athlete)  # a role granted or revoked since
         await feed.follow(now_allowed)
         return True
 
@@ -277,7 +347,8 @@ async def live(socket: WebSocket) -> None:
         feed.outbox.ready.set()
         await socket.close(code, reason)
 
-    watched = Watched(principal, still_allowed, close, any_consent=group is not None)
+    watched = Watched(principal, still_allowed, close, group=group, feed=True)
+    watched.slots.add(("connections:live", principal.user_id, connection))
     feed.watched = watched
     await feed.follow(allowed)
     feed.outbox.control.clear()  # the snapshot below names the athletes

@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
-RETRYABLE = {"unavailable", "rate_limited", "seq_gap"}
+RETRYABLE = {"unavailable", "rate_limited", "seq_gap", "sample_rate_limited", "too_many_workouts"}
 """Error codes that a later try may not get. Any other sets that workout aside (`refused()`):
 its samples stay in the buffer, and the other workouts go on."""
 

@@ -1,38 +1,70 @@
 """REST: sign in with, or link, an OpenID Connect provider (configured in the settings).
 
-    GET  /v1/auth/oidc/providers             the configured providers
-    GET  /v1/auth/oidc/{provider}/start      302 to the provider (sign-in)
-    POST /v1/auth/oidc/{provider}/link       {authorize_url} to link the provider to you
-    GET  /v1/auth/oidc/{provider}/callback   the provider sends the browser back here
+    GET  /v1/auth/oidc/providers                  the configured providers
+    GET  /v1/auth/oidc/{provider}/start           302 to the provider (sign-in)
+    POST /v1/auth/oidc/{provider}/link            {authorize_url} to link the provider to you
+    GET  /v1/auth/oidc/{provider}/callback        the provider sends the browser back here
+    POST /v1/auth/oidc/{provider}/link/{link_id}  confirm a link the callback showed you
 
-A new identity gets a new account. An identity whose e-mail already has an account is not
-merged silently — that would let whoever controls the provider account take the Stride
-account over — the owner signs in and links it instead.
+Every flow is bound to the browser that started it: `start` and `link` set an HttpOnly,
+SameSite=Lax cookie whose hash the pending flow keeps, and the callback is refused
+(`browser_mismatch`) from any other browser — so an attacker cannot start a flow and have
+a victim finish it (login CSRF, RFC 6749 10.12). Linking takes two steps: the callback
+shows which provider account would be linked, and only the session that asked for the
+link can confirm it. A new identity gets a new account; an identity whose e-mail already
+has an account is never merged silently (its owner signs in and links instead). Answers
+that carry a token are never cached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import secrets
 import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.params import Parameter
 from litestar.response import Redirect
 
 from gateway.access import PUBLIC_ROUTE, principal_of
+from gateway.accounts_api import NO_STORE, client_address
 from gateway.auth import new_token
-from gateway.errors import ApiError
-from gateway.oidc import OidcClient, OidcError, PendingLogin
+from gateway.errors import ApiError, refused
+from gateway.oidc import Identity, OidcClient, OidcError, PendingLogin
+from gateway.quotas import Refused
 from storage import accounts
 
 PENDING_TTL_S = 600
+COOKIE = "stride_oidc"
 _pending = msgspec.msgpack.Decoder(PendingLogin)
+
+
+class PendingLink(msgspec.Struct, frozen=True, kw_only=True):
+    provider: str
+    user_id: str
+    session_id: str
+    identity: Identity
 
 
 class AuthorizeUrl(msgspec.Struct, frozen=True):
     authorize_url: str
+
+
+class LinkProposal(msgspec.Struct, frozen=True, kw_only=True):
+    """What the callback shows before anything is linked."""
+
+    link_id: str
+    provider: str
+    subject: str
+    email: str | None
+    name: str | None
+    confirm: str
+    """POST here, from the session that asked for the link, to link this account."""
 
 
 class OidcResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +74,8 @@ class OidcResult(msgspec.Struct, frozen=True, kw_only=True):
     created: bool = False
     token: str | None = None
     expires_at: dt.datetime | None = None
+    link: LinkProposal | None = None
+    """Set when the callback finished a link request: confirm it to link."""
 
 
 def _client(request: Request[Any, Any, Any], provider: str) -> OidcClient:
@@ -52,9 +86,37 @@ def _client(request: Request[Any, Any, Any], provider: str) -> OidcClient:
     return client
 
 
-async def _remember(request: Request[Any, Any, Any], state: str, pending: PendingLogin) -> None:
-    key = f"{request.app.state.redis_prefix}:oidc:{state}"
-    await request.app.state.redis.set(key, msgspec.msgpack.encode(pending), ex=PENDING_TTL_S)
+def _key(request: Request[Any, Any, Any], kind: str, name: str) -> str:
+    return f"{request.app.state.redis_prefix}:oidc:{kind}:{name}"
+
+
+def _browser_secret(request: Request[Any, Any, Any]) -> tuple[str, Cookie]:
+    """The browser's binding secret (kept if it has one, so parallel flows work) and the
+    cookie that carries it."""
+    secret = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
+    cookie = Cookie(key=COOKIE, value=secret, max_age=PENDING_TTL_S, path="/v1/auth/oidc",
+                    httponly=True, samesite="lax",
+                    secure=str(request.app.state.public_url).startswith("https://"))
+    return secret, cookie
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def _begin(request: Request[Any, Any, Any], provider: str, who: str,
+                 link: tuple[str, str] | None = None) -> tuple[str, Cookie]:
+    try:
+        await request.app.state.quotas.started_oidc_flow(who)
+    except Refused as exc:
+        raise refused(exc) from None
+    secret, cookie = _browser_secret(request)
+    url, state, pending = await _client(request, provider).start(
+        _digest(secret), link_user_id=link[0] if link else None,
+        link_session_id=link[1] if link else None)
+    await request.app.state.redis.set(_key(request, "flow", state), msgspec.msgpack.encode(pending),
+                                      ex=PENDING_TTL_S)
+    return url, cookie
 
 
 @get("/v1/auth/oidc/providers", summary="Sign-in providers", **PUBLIC_ROUTE)
@@ -65,18 +127,19 @@ async def providers(request: Request[Any, Any, Any]) -> list[str]:
 @get("/v1/auth/oidc/{provider:str}/start", summary="Sign in with a provider (redirects)",
      **PUBLIC_ROUTE)
 async def start(request: Request[Any, Any, Any], provider: str) -> Redirect:
-    url, state, pending = await _client(request, provider).start()
-    await _remember(request, state, pending)
-    return Redirect(url)
+    url, cookie = await _begin(request, provider, f"address:{client_address(request)}")
+    return Redirect(url, cookies=[cookie], headers=NO_STORE)
 
 
 @post("/v1/auth/oidc/{provider:str}/link", status_code=200,
-      summary="Link a provider to your account: open the returned URL")
-async def link(request: Request[Any, Any, Any], provider: str) -> AuthorizeUrl:
+      summary="Link a provider to your account: open the returned URL in this browser")
+async def link(request: Request[Any, Any, Any], provider: str) -> Response[AuthorizeUrl]:
     me = principal_of(request)
-    url, state, pending = await _client(request, provider).start(link_user_id=str(me.user_id))
-    await _remember(request, state, pending)
-    return AuthorizeUrl(url)
+    if me.session_id is None:
+        raise ApiError(403, "forbidden", "linking needs a login session")
+    url, cookie = await _begin(request, provider, f"user:{me.user_id}",
+                               (str(me.user_id), str(me.session_id)))
+    return Response(AuthorizeUrl(url), cookies=[cookie], headers=NO_STORE)
 
 
 @get("/v1/auth/oidc/{provider:str}/callback", summary="Where the provider returns", **PUBLIC_ROUTE)
@@ -84,27 +147,68 @@ async def callback(
     request: Request[Any, Any, Any], provider: str,
     code: Annotated[str, Parameter(max_length=2048)],
     attempt: Annotated[str, Parameter(query="state", max_length=256)],  # `state` is reserved
-) -> OidcResult:
+) -> Response[OidcResult]:
     client = _client(request, provider)
-    stored = await request.app.state.redis.getdel(f"{request.app.state.redis_prefix}:oidc:{attempt}")
+    state = request.app.state
+    stored = await state.redis.getdel(_key(request, "flow", attempt))
     if stored is None:
         raise ApiError(400, "invalid_state", "unknown or expired sign-in attempt; start again")
     pending = _pending.decode(stored)
     if pending.provider != provider:
         raise ApiError(400, "invalid_state", "this sign-in attempt was for another provider")
+    secret = request.cookies.get(COOKIE, "")
+    if not hmac.compare_digest(_digest(secret), pending.browser):
+        raise ApiError(400, "browser_mismatch", "this sign-in was started in another browser; "
+                       "start it again here")
     try:
         identity = await client.finish(code, pending)
     except OidcError as exc:
         raise ApiError(401, "oidc_failed", str(exc)) from None
+    if pending.link_user_id is not None:
+        result = await _propose_link(request, provider, pending, identity)
+    else:
+        result = await _sign_in(request, provider, identity)
+    return Response(result, headers=NO_STORE)
+
+
+async def _propose_link(request: Request[Any, Any, Any], provider: str, pending: PendingLogin,
+                        identity: Identity) -> OidcResult:
+    assert pending.link_user_id is not None and pending.link_session_id is not None
+    link_id = secrets.token_urlsafe(24)
+    proposal = PendingLink(provider=provider, user_id=pending.link_user_id,
+                           session_id=pending.link_session_id, identity=identity)
+    await request.app.state.redis.set(_key(request, "link", link_id),
+                                      msgspec.msgpack.encode(proposal), ex=PENDING_TTL_S)
+    return OidcResult(
+        user_id=uuid.UUID(pending.link_user_id), provider=provider,
+        link=LinkProposal(link_id=link_id, provider=provider, subject=identity.subject,
+                          email=identity.email, name=identity.name,
+                          confirm=f"/v1/auth/oidc/{provider}/link/{link_id}"))
+
+
+@post("/v1/auth/oidc/{provider:str}/link/{link_id:str}", status_code=200,
+      summary="Confirm a link the callback showed (from the session that asked for it)")
+async def confirm_link(request: Request[Any, Any, Any], provider: str,
+                       link_id: Annotated[str, Parameter(max_length=64)]) -> OidcResult:
+    me = principal_of(request)
+    key = _key(request, "link", link_id)
+    stored = await request.app.state.redis.get(key)
+    proposal = msgspec.msgpack.decode(stored, type=PendingLink) if stored else None
+    if (proposal is None or proposal.provider != provider or proposal.user_id != str(me.user_id)
+            or proposal.session_id != str(me.session_id)):
+        raise ApiError(404, "not_found", "no such link waiting for this session; start again")
+    await request.app.state.redis.delete(key)
     async with request.app.state.pool.connection() as conn:
-        if pending.link_user_id is not None:
-            user_id = uuid.UUID(pending.link_user_id)
-            try:
-                await accounts.link_social_login(conn, user_id, provider, identity.subject)
-            except accounts.SocialLoginTaken:
-                raise ApiError(409, "already_linked",
-                               "this provider account is linked to another Stride account") from None
-            return OidcResult(user_id=user_id, provider=provider, linked=True)
+        try:
+            await accounts.link_social_login(conn, me.user_id, provider, proposal.identity.subject)
+        except accounts.SocialLoginTaken:
+            raise ApiError(409, "already_linked",
+                           "this provider account is linked to another Stride account") from None
+    return OidcResult(user_id=me.user_id, provider=provider, linked=True)
+
+
+async def _sign_in(request: Request[Any, Any, Any], provider: str, identity: Identity) -> OidcResult:
+    async with request.app.state.pool.connection() as conn:
         found = await accounts.user_by_social_login(conn, provider, identity.subject)
         created = False
         if found is None:
@@ -126,4 +230,4 @@ async def callback(
                       expires_at=expires_at)
 
 
-ROUTES = [providers, start, link, callback]
+ROUTES = [providers, start, link, callback, confirm_link]

@@ -81,7 +81,8 @@ ServerFrame = Ack | Error
 ErrorCode = Literal[
     "malformed", "unknown_type", "invalid", "batch_too_large", "time_in_future", "time_backwards",
     "rate_limited", "not_started", "foreign_workout", "seq_gap", "workout_finished",
-    "invalid_state", "unavailable",
+    "invalid_state", "unavailable", "sample_rate_limited", "too_many_workouts",
+    "too_many_connections",
 ]
 """Every `code` an error frame can carry (README, Device protocol, says what each means)."""
 

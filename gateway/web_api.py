@@ -2,8 +2,8 @@
 
 The page is plain HTML, CSS and JavaScript in `gateway/web/` (no build step, nothing fetched
 from elsewhere at run time). It logs in with the REST API and watches `WS /v1/live`; the
-page itself holds no data, so it is public. A strict Content-Security-Policy lets it load
-only its own files and talk only to this gateway.
+page itself holds no data, so it is public. A strict Content-Security-Policy
+(gateway/security_headers.py) lets it load only its own files and talk only to this gateway.
 """
 
 from __future__ import annotations
@@ -20,32 +20,18 @@ from gateway.access import PUBLIC
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
 # Revalidated on every load (ETag / Last-Modified), so a new version shows at once.
 NO_CACHE = CacheControlHeader(no_cache=True)
-
-
-async def _with_security_headers(response: Response) -> Response:  # type: ignore[type-arg]
-    response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 @get("/", include_in_schema=False, opt=PUBLIC, media_type=MediaType.HTML, cache_control=NO_CACHE)
 async def coach_page() -> Response[bytes]:
     html = await anyio.Path(WEB_DIR / "index.html").read_bytes()
-    return Response(html, media_type=MediaType.HTML, headers=SECURITY_HEADERS)
+    return Response(html, media_type=MediaType.HTML)
 
 
 static_files = create_static_files_router(
     path="/static", directories=[WEB_DIR], opt=PUBLIC, include_in_schema=False,
-    cache_control=NO_CACHE, after_request=_with_security_headers, name="web-static")
+    cache_control=NO_CACHE, name="web-static")
 
 ROUTES = [coach_page, static_files]

@@ -15,6 +15,7 @@ from litestar.params import Parameter
 from gateway import cursors
 from gateway.access import principal_of, sees_health_data, visible_athlete
 from gateway.errors import ApiError
+from privacy import health
 from storage import samples as samples_repo
 from storage import timeseries
 from storage import workouts as workouts_repo
@@ -60,7 +61,8 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
     spo2_low_alert: bool | None
     risk: RiskOut | None
     splits: list[SplitOut]
-    assumptions: list[str]
+    assumptions: list[str] | None
+    """Profile defaults the metrics assumed (health-related: null for partners)."""
     samples_count: int
     last_seq: int
     updated_at: dt.datetime
@@ -85,45 +87,46 @@ def _iso(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
-def to_out(row: workouts_repo.WorkoutRow, health: bool) -> WorkoutOut:
+def to_out(row: workouts_repo.WorkoutRow, health_data: bool) -> WorkoutOut:
     s = row.summary
     started = _iso(s.started_at_ms)
     assert started is not None
-    return WorkoutOut(
+    out = WorkoutOut(
         id=row.id, athlete_id=row.user_id, status=s.status, sport=s.sport,
         started_at=started, ended_at=_iso(s.ended_at_ms), distance_m=s.distance_m,
         duration_s=s.duration_s, moving_time_s=s.moving_time_s, avg_speed_mps=s.avg_speed_mps,
         avg_pace_s_per_km=s.avg_pace_s_per_km, elevation_gain_m=s.elevation_gain_m,
-        elevation_loss_m=s.elevation_loss_m,
-        avg_hr=s.avg_hr if health else None, max_hr=s.max_hr if health else None,
-        hr_zone_s=s.hr_zone_s if health else None,
-        calories_kcal=s.calories_kcal if health else None,
-        calories_method=s.calories_method if health else None,
-        trimp=s.trimp if health else None, trimp_edwards=s.trimp_edwards if health else None,
-        min_spo2=s.min_spo2 if health else None,
-        spo2_low_alert=s.spo2_low_alert if health else None,
-        risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons) if health else None,
-        splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr if health else None)
-                for x in s.splits],
+        elevation_loss_m=s.elevation_loss_m, avg_hr=s.avg_hr, max_hr=s.max_hr,
+        hr_zone_s=s.hr_zone_s, calories_kcal=s.calories_kcal, calories_method=s.calories_method,
+        trimp=s.trimp, trimp_edwards=s.trimp_edwards, min_spo2=s.min_spo2,
+        spo2_low_alert=s.spo2_low_alert,
+        risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons),
+        splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr) for x in s.splits],
         assumptions=s.assumptions, samples_count=s.samples_count, last_seq=s.last_seq,
         updated_at=row.updated_at,
     )
+    return out if health_data else health.redact_struct(out)
 
 
 async def _visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_repo.WorkoutRow:
+    """The workout if the caller may see it; 404 (as for a missing one) otherwise."""
     principal = principal_of(request)
     async with request.app.state.pool.connection() as conn:
         row = await workouts_repo.get_workout(conn, workout_id)
-        # Someone else's workout answers exactly like a missing one.
-        if row is None:
-            raise ApiError(404, "not_found", f"no workout {workout_id}")
-        await visible_athlete(conn, principal, row.user_id, f"workout {workout_id}")
-    return row
+        if row is not None:
+            access = await visible_athlete(conn, principal, row.user_id, f"workout {workout_id}")
+            s = row.summary
+            started, ended = _iso(s.started_at_ms), _iso(s.ended_at_ms)
+            assert started is not None
+            if access.covers(started, s.status, ended, dt.datetime.now(dt.UTC)):
+                return row
+    raise ApiError(404, "not_found", f"no workout {workout_id}")
 
 
 @get("/v1/workouts/{workout_id:uuid}", summary="A workout's summary")
 async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
-    return to_out(await _visible_workout(request, workout_id), sees_health_data(principal_of(request)))
+    row = await _visible_workout(request, workout_id)
+    return to_out(row, sees_health_data(principal_of(request), row.user_id))
 
 
 @get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time")
@@ -139,9 +142,9 @@ async def list_workouts(
     athlete_id = athlete or principal.user_id
     after = cursors.decode(cursor, workouts_repo.Cursor, "cursor") if cursor else None
     async with request.app.state.pool.connection() as conn:
-        await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
-        rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after)
-    health = sees_health_data(principal)
+        access = await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
+        rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after, access)
+    health_data = sees_health_data(principal, athlete_id)
     headers = {}
     if len(rows) > limit:
         rows = rows[:limit]
@@ -149,7 +152,18 @@ async def list_workouts(
         query = urllib.parse.urlencode({"athlete": str(athlete_id), "limit": limit,
                                         "cursor": next_cursor})
         headers = {"X-Next-Cursor": next_cursor, "Link": f'</v1/workouts?{query}>; rel="next"'}
-    return Response([to_out(r, health) for r in rows], headers=headers)
+    return Response([to_out(r, health_data) for r in rows], headers=headers)
+
+
+class SamplesCursor(msgspec.Struct, frozen=True, array_like=True):
+    """Where a page of samples ended: the last raw `seq`, or the next bucket's start."""
+
+    after_seq: int | None
+    bucket_s: int | None
+    next_t: dt.datetime | None
+
+
+MAX_POINTS = 10_000
 
 
 @get("/v1/workouts/{workout_id:uuid}/samples",
@@ -160,52 +174,84 @@ async def get_samples(
     from_: Annotated[dt.datetime | None, Parameter(query="from")] = None,
     to: dt.datetime | None = None,
     limit: Annotated[int, Parameter(
-        ge=2, le=100_000, description="at most this many points; more samples are bucketed")] = 10_000,
+        ge=2, le=MAX_POINTS, description="at most this many points a page; more samples than "
+        "this in the range are bucketed")] = MAX_POINTS,
     bucket_s: Annotated[int | None, Parameter(
         ge=1, le=86_400, description="bucket width in seconds (default: raw, or the "
         "smallest round width that fits `limit` points)")] = None,
+    cursor: Annotated[str | None, Parameter(
+        description="`X-Next-Cursor` of the previous page", max_length=200)] = None,
+    raw: Annotated[bool, Parameter(
+        description="every sample, never bucketed: `limit` a page, the next page by cursor")] = False,
 ) -> Response[list[SampleOut]]:
-    await _visible_workout(request, workout_id)
+    row = await _visible_workout(request, workout_id)
     if from_ is not None and to is not None and to <= from_:
         raise ApiError(400, "bad_range", "`to` must be after `from`")
-    health = sees_health_data(principal_of(request))
+    if raw and bucket_s is not None:
+        raise ApiError(400, "invalid", "`raw` and `bucket_s` exclude each other")
+    health_data = sees_health_data(principal_of(request), row.user_id)
+    after = cursors.decode(cursor, SamplesCursor, "cursor") if cursor else None
     async with request.app.state.pool.connection() as conn:
-        if bucket_s is None:
+        if after is not None:
+            bucket_s = after.bucket_s
+        elif bucket_s is None and not raw:
             span = await timeseries.sample_span(conn, workout_id, from_, to)
             if span.count > limit and span.first is not None and span.last is not None:
                 bucket_s = timeseries.bucket_for(span.last - span.first, limit)
         if bucket_s is None:
-            from_ms = int(from_.timestamp() * 1000) if from_ else None
-            to_ms = int(to.timestamp() * 1000) if to else None
-            rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit)
-            out = [
-                SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC),
-                          lat=r.lat, lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm if health else None,
-                          spo2_pct=r.spo2_pct if health else None)
-                for r in rows
-            ]
+            out, next_cursor = await _raw_page(conn, workout_id, from_, to, limit, after)
         else:
-            buckets = await timeseries.downsampled_samples(conn, workout_id, bucket_s, from_, to)
-            out = [
-                SampleOut(seq=b.last_seq, t=b.t, lat=b.lat, lon=b.lon, alt_m=b.alt_m,
-                          hr_bpm=b.hr_bpm if health else None,
-                          spo2_pct=b.spo2_pct if health else None, samples=b.samples,
-                          max_hr_bpm=b.max_hr_bpm if health else None)
-                for b in buckets[:limit]
-            ]
-    return Response(out, headers={"X-Bucket-Seconds": str(bucket_s or 0)})
+            start = after.next_t if after is not None and after.next_t is not None else from_
+            buckets = await timeseries.downsampled_samples(conn, workout_id, bucket_s, start, to,
+                                                           limit=limit + 1)
+            out = [SampleOut(seq=b.last_seq, t=b.t, lat=b.lat, lon=b.lon, alt_m=b.alt_m,
+                             hr_bpm=b.hr_bpm, spo2_pct=b.spo2_pct, samples=b.samples,
+                             max_hr_bpm=b.max_hr_bpm) for b in buckets[:limit]]
+            next_cursor = (SamplesCursor(None, bucket_s, buckets[limit].t)
+                           if len(buckets) > limit else None)
+    headers = {"X-Bucket-Seconds": str(bucket_s or 0)}
+    if next_cursor is not None:
+        headers["X-Next-Cursor"] = cursors.encode(next_cursor)
+    return Response(out if health_data else [health.redact_struct(x) for x in out], headers=headers)
 
 
-@get("/v1/workouts/{workout_id:uuid}/minutes", summary="A workout's live metrics, per minute")
-async def get_minutes(request: Request, workout_id: uuid.UUID) -> list[timeseries.MinuteMetrics]:
-    await _visible_workout(request, workout_id)
-    health = sees_health_data(principal_of(request))
+async def _raw_page(conn: Any, workout_id: uuid.UUID, from_: dt.datetime | None,
+                    to: dt.datetime | None, limit: int, after: SamplesCursor | None
+                    ) -> tuple[list[SampleOut], SamplesCursor | None]:
+    from_ms = int(from_.timestamp() * 1000) if from_ else None
+    to_ms = int(to.timestamp() * 1000) if to else None
+    rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit + 1,
+                                           after_seq=after.after_seq if after else None)
+    out = [SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC),
+                     lat=r.lat, lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm, spo2_pct=r.spo2_pct)
+           for r in rows[:limit]]
+    more = len(rows) > limit
+    return out, (SamplesCursor(out[-1].seq, None, None) if more else None)
+
+
+class MinutesCursor(msgspec.Struct, frozen=True, array_like=True):
+    after: dt.datetime
+
+
+@get("/v1/workouts/{workout_id:uuid}/minutes",
+     summary="A workout's live metrics, per minute, a page at a time")
+async def get_minutes(
+    request: Request, workout_id: uuid.UUID,
+    limit: Annotated[int, Parameter(ge=1, le=MAX_POINTS)] = 1440,
+    cursor: Annotated[str | None, Parameter(
+        description="`X-Next-Cursor` of the previous page", max_length=200)] = None,
+) -> Response[list[timeseries.MinuteMetrics]]:
+    row = await _visible_workout(request, workout_id)
+    after = cursors.decode(cursor, MinutesCursor, "cursor") if cursor else None
+    start = after.after + dt.timedelta(microseconds=1) if after else None
     async with request.app.state.pool.connection() as conn:
-        minutes = await timeseries.minute_metrics(conn, workout_id)
-    if health:
-        return minutes
-    return [msgspec.structs.replace(m, avg_hr=None, max_hr=None, min_spo2=None, calories_kcal=None,
-                                    trimp=None) for m in minutes]
+        minutes = await timeseries.minute_metrics(conn, workout_id, start, limit=limit + 1)
+    page = minutes[:limit]
+    headers = ({"X-Next-Cursor": cursors.encode(MinutesCursor(page[-1].minute))}
+               if len(minutes) > limit else {})
+    if not sees_health_data(principal_of(request), row.user_id):
+        page = [health.redact_struct(m) for m in page]
+    return Response(page, headers=headers)
 
 
 @get("/v1/workouts/{workout_id:uuid}/path",

@@ -19,7 +19,7 @@ const MAX_ALERTS = 200;
 const $ = (id) => document.getElementById(id);
 const el = Object.fromEntries([
   'conn', 'session-nav', 'change-group', 'logout', 'login-view', 'login-form', 'email', 'password',
-  'login-error', 'login-submit', 'groups-view', 'group-form', 'group-select', 'groups-error',
+  'login-error', 'login-submit', 'otp', 'otp-field', 'groups-view', 'group-form', 'group-select', 'groups-error',
   'group-open', 'dashboard-view', 'group-title', 'counts', 'ended', 'tiles', 'no-athletes',
   'detail', 'detail-title', 'detail-close', 'detail-summary', 'route', 'route-cap', 'hr-chart',
   'hr-cap', 'alerts', 'no-alerts', 'tile-template',
@@ -36,6 +36,7 @@ const S = {
   dirtyTiles: new Set(),
   dirty: { detail: false, counts: false },
   frame: 0,
+  refusal: null,               // why the server last refused the feed
 };
 
 // -------------------------------------------------------------------------- views
@@ -64,10 +65,21 @@ async function onLogin(ev) {
   }
   el.loginSubmit.disabled = true;
   try {
-    session.set((await api('POST', '/v1/auth/login', { email, password })).token);
+    const otp = el.otp.value.trim();
+    const body = otp ? { email, password, otp } : { email, password };
+    session.set((await api('POST', '/v1/auth/login', body)).token);
     el.password.value = '';
+    el.otp.value = '';
     await loadGroups();
   } catch (err) {
+    const code = err.body && err.body.code;
+    if (code === 'mfa_required' || code === 'invalid_otp') {   // the password was right
+      el.otpField.hidden = false;
+      el.loginError.textContent = code === 'mfa_required' ? 'Enter the code from your app.'
+        : 'Wrong or already used code.';
+      el.otp.focus();
+      return;
+    }
     el.loginError.textContent = err.status === 401 ? 'Wrong e-mail or password.'
       : err.status === 429 ? `Too many attempts; try again in ${err.retryAfter || 'a few'} s.`
         : `Could not log in: ${err.message}`;
@@ -81,7 +93,7 @@ async function loadGroups() {
   el.groupsError.textContent = '';
   let groups;
   try {
-    groups = await api('GET', '/v1/groups');
+    groups = await api('GET', '/v1/groups?limit=200');
   } catch (err) {
     if (err.status === 401) { toLogin('Your session has ended; log in again.'); return; }
     show(el.groupsView);
@@ -112,9 +124,10 @@ function openGroup(id) {
   S.feed = new LiveFeed({
     url: () => {
       const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-      const query = new URLSearchParams({ group: S.group.id, token: session.token });
+      const query = new URLSearchParams({ group: S.group.id });
       return `${proto}://${location.host}/v1/live?${query}`;
     },
+    token: () => session.token,
     onMessage: handle, onStatus: setConn, onAccessEnded: accessEnded, onRefused: checkAccess,
   });
   S.feed.start();
@@ -156,7 +169,7 @@ function toLogin(message) {
 async function checkAccess() {
   const feed = S.feed;
   try {
-    const groups = await api('GET', '/v1/groups');
+    const groups = await api('GET', '/v1/groups?limit=200');
     if (S.feed !== feed) return false;
     if (!groups.some((g) => g.id === S.group.id && g.role === 'coach')) {
       stopFeed();
@@ -170,11 +183,23 @@ async function checkAccess() {
   return true;   // a network failure or a restarting gateway: try again later
 }
 
+// The server refused the feed (it then closes it with 1008): why, for accessEnded().
+function onRefusal(msg) {
+  if (msg.code === 'unauthorized') {
+    stopFeed();
+    toLogin('Your session has ended; log in again.');
+    return;
+  }
+  S.refusal = typeof msg.message === 'string' ? msg.message : null;
+}
+
 function accessEnded() {
   S.feed = null;
   resetDashboard();
-  el.ended.textContent = 'Access ended: you may no longer watch this group live '
-    + '(a consent was withdrawn, your role changed or your session ended).';
+  el.ended.textContent = S.refusal ? `Live view refused: ${S.refusal}.`
+    : 'Access ended: you may no longer watch this group live '
+      + '(a consent was withdrawn, your role changed or your session ended).';
+  S.refusal = null;
   el.ended.hidden = false;
   setConn('Access ended', 'bad');
 }
@@ -200,6 +225,7 @@ function handle(msg) {
   else if (msg.type === 'update') onUpdate(msg);
   else if (msg.type === 'alert') onAlert(msg);
   else if (msg.type === 'athletes') onRoster(msg.athletes);
+  else if (msg.type === 'error') onRefusal(msg);
   // heartbeats keep the feed alive (feed.js); other types are for newer pages: ignored
 }
 

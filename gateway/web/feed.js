@@ -1,5 +1,6 @@
-// The coach's live feed (`WS /v1/live?group=…&token=…`): one connection at a time, kept
-// open until stopped. Close codes: 1008 = access ended (never reconnect), 1013 = the page
+// The coach's live feed (`WS /v1/live?group=…`): one connection at a time, kept open until
+// stopped. The token goes in the first frame (`{"type":"auth","token":…}`), never in the URL
+// (URLs end up in logs and histories). Close codes: 1008 = access ended (never reconnect), 1013 = the page
 // read too slowly (reconnect at once for a fresh snapshot); any other close: reconnect with
 // exponential backoff (1 s doubling to 30 s, jittered), reset by the next snapshot.
 
@@ -12,14 +13,15 @@ const SILENT_FEED_MS = 35_000;    // the server sends a heartbeat every ~10 s
 export class LiveFeed {
   /**
    * url(): the URL to open (read at every attempt).
+   * token(): the bearer token, sent as the first frame (read at every attempt).
    * onMessage(msg): every JSON message (heartbeats included).
    * onStatus(text, kind): connection state for people ('ok' | 'wait' | 'bad').
    * onAccessEnded(): after a 1008 close; the feed has stopped.
    * onRefused(): a connection closed before it opened (the server refuses before the
    *   handshake, so the browser cannot tell why); resolves true to keep trying.
    */
-  constructor({ url, onMessage, onStatus, onAccessEnded, onRefused }) {
-    Object.assign(this, { url, onMessage, onStatus, onAccessEnded, onRefused });
+  constructor({ url, token, onMessage, onStatus, onAccessEnded, onRefused }) {
+    Object.assign(this, { url, token, onMessage, onStatus, onAccessEnded, onRefused });
     this.ws = null;
     this.stopped = true;
     this.attempt = 0;
@@ -58,7 +60,11 @@ export class LiveFeed {
     this.ws = ws;
     this.heartbeats = false;
     this.onStatus(this.attempt ? 'Reconnecting…' : 'Connecting…', 'wait');
-    ws.onopen = () => { opened = true; this.lastMessageAt = Date.now(); };
+    ws.onopen = () => {
+      opened = true;
+      this.lastMessageAt = Date.now();
+      ws.send(JSON.stringify({ type: 'auth', token: this.token() }));
+    };
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       this.lastMessageAt = Date.now();
