@@ -16,8 +16,8 @@ test-unit: setup  ## only the pure tests (no services)
 	@.venv/bin/python -m pytest -m unit
 
 lint: setup
-	@.venv/bin/ruff check actors streams serve models storage gateway stack tests
-	@.venv/bin/mypy actors streams/events.py
+	@.venv/bin/ruff check actors streams serve models storage gateway stack privacy tests
+	@.venv/bin/mypy actors privacy streams/events.py
 
 down:             ## stop the local stack (data is kept under .stack/)
 	@$(STRIDE) stack down

@@ -23,7 +23,7 @@ from rich.progress import Progress
 from gateway import protocol
 from gateway.auth import new_token
 from gateway.client import DeviceClient, DeviceError
-from gateway.ingest import IngestLimits
+from gateway.quotas import Quotas
 from stack.bench_actors import _pct, _process_memory, save_report
 from stack.processes import ProcessTable
 from stack.settings import Settings
@@ -65,7 +65,7 @@ async def run_bench(settings: Settings, connections: int, seconds: int,
                       "workout, which saturates this node near 100. Start it with "
                       "STRIDE_PLACEMENT=sharded for a gateway bench.[/]")
     run_id = uuid.uuid4().hex[:8]
-    per_account = IngestLimits().max_connections_per_user
+    per_account = Quotas().device_connections
     tokens = await _tokens(settings, run_id, -(-connections // per_account))
     devices = [Device(settings.gateway_ws_url, tokens[i // per_account]) for i in range(connections)]
     gateway_pid = ProcessTable(settings.home_path).running_pid("gateway")

@@ -51,8 +51,8 @@ async def watch_group(ws_url: str, token: str, group: uuid.UUID, by_workout: dic
     """A coach watching `group` on WS /v1/live until `stop`: for every batch an update covers
     (its summary's `last_seq` reaches the batch's last seq), `seen(now, latency_ms)` with the
     time from the batch's send (`Athlete.sent`) to the update's arrival."""
-    async with websockets.connect(f"{ws_url}/v1/live?group={group}&token={token}",
-                                  max_size=2**22) as feed:
+    async with websockets.connect(f"{ws_url}/v1/live?group={group}", max_size=2**22,
+                                  additional_headers={"Authorization": f"Bearer {token}"}) as feed:
         while not stop.is_set():
             try:
                 raw = await asyncio.wait_for(feed.recv(), 1.0)

@@ -48,7 +48,7 @@ from gateway.client import DeviceClient, DeviceError
 from stack.bench_actors import RESULTS, _pct, _process_memory, memory_per_workout
 from stack.bench_live import Athlete, _world, watch_group
 from stack.processes import ProcessTable, _session_members, wait_until
-from stack.settings import REPO_ROOT, Settings
+from stack.settings import REPO_ROOT, Settings, raised_limits
 from stack.worker_process import free_port
 from streams import topics
 from streams.lag import consumer_lag
@@ -83,7 +83,8 @@ class _Gateway:
 
     def __init__(self, placement: str) -> None:
         self.port = free_port()
-        env = {**os.environ, "STRIDE_GATEWAY_PORT": str(self.port), "STRIDE_PLACEMENT": placement}
+        env = {**os.environ, **raised_limits(), "STRIDE_GATEWAY_PORT": str(self.port),
+               "STRIDE_PLACEMENT": placement}
         self.proc = subprocess.Popen([sys.executable, "-m", "stack.cli", "gateway", "run"], env=env,
                                      cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)

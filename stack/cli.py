@@ -87,6 +87,9 @@ def _gateway_run(args: argparse.Namespace) -> int:
         ws_ping_interval=20,
         access_log=False,
         log_level="info",
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+        # client address; the gateway decides that itself (gateway/client_address.py).
+        proxy_headers=False,
     )
     return 0
 
@@ -125,6 +128,10 @@ def _users_role(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(f"{args.action}ed {args.role} {'to' if args.action == 'grant' else 'from'} {args.email}")
+    required = {r.strip() for r in Settings.from_env().mfa_required_roles.split(",")}
+    if args.action == "grant" and args.role in required:
+        print(f"the {args.role} role acts only through sessions opened with a second factor: "
+              "enrol TOTP (POST /v1/users/me/mfa/totp, then …/confirm) and log in with its code")
     return 0
 
 
@@ -466,8 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--sport", default="run",
                      choices=["run", "ride", "walk", "swim", "row", "hike", "ski", "other"],
                      help="sport of the workout (default run)")
-    imp.add_argument("--token", help="the athlete's bearer token (POST /v1/auth/login); "
-                     "default: the development token")
+    imp.add_argument("--token", default=os.environ.get("STRIDE_TOKEN"),
+                     help="the athlete's bearer token (POST /v1/auth/login, or the `token` of "
+                     "`stride demo`'s logins); default $STRIDE_TOKEN")
     imp.set_defaults(func=_import)
 
     demo = groups.add_parser(

@@ -3,14 +3,16 @@ through it; the coach page at `/` shows them live while the terminal shows their
 
 The coach account (e-mail and a generated password, printed once at the start and again at
 the end) coaches a new group; every athlete has an account, joins the group and lets its
-coaches watch live. With two athletes or more, the first finishes early and the last one's
-SpO2 drops below 88 % a quarter of the way in, so the page shows a finished workout and a
-risk alert.
+coaches watch live. An admin account is made too, with TOTP enrolled (the role requires a
+second factor): its secret and recovery codes are printed with its login. With two
+athletes or more, the first finishes early and the last one's SpO2 drops below 88 % a
+quarter of the way in, so the page shows a finished workout and a risk alert.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import secrets
 import sys
 import time
@@ -19,11 +21,13 @@ from typing import Any
 
 import httpx
 import msgspec
+import pyotp
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from gateway.client import DeviceClient
+from stack import local_accounts
 from stack.lifecycle import up
 from stack.processes import wait_until_async
 from stack.settings import Settings
@@ -43,6 +47,16 @@ class Coach(msgspec.Struct, frozen=True, kw_only=True):
     password: str
     token: str
     group_name: str
+
+
+class Admin(msgspec.Struct, frozen=True, kw_only=True):
+    """The demo's admin: the role requires a second factor, so TOTP is enrolled for it."""
+
+    email: str
+    password: str
+    totp_secret: str
+    otpauth_uri: str
+    recovery_codes: list[str]
 
 
 def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str,
@@ -72,11 +86,13 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
     async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as http:
         with console.status(f"creating a coach, a group and {count} athletes …"):
             try:
-                coach, tokens = await _accounts(http, crowd, sport)
-            except (httpx.HTTPError, RuntimeError) as exc:
+                coach, tokens = await _accounts(settings, http, crowd, sport)
+                admin = await _admin(settings, http)
+            except (httpx.HTTPError, RuntimeError, OSError) as exc:
                 console.print(f"[red]cannot set up the demo accounts at {settings.gateway_url}:[/] {exc}")
                 return 1
         _coach_page(settings, coach, count)
+        _admin_login(admin)
         http.headers["Authorization"] = f"Bearer {coach.token}"
         streams = [asyncio.create_task(_stream(settings, token, a, speedup))
                    for token, a in zip(tokens, crowd, strict=True)]
@@ -99,25 +115,54 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
     for err in errors:
         console.print(f"[red]an athlete's stream failed:[/] {err}")
     _where_to_look(settings, crowd, coach)
+    _admin_login(admin)
     return 1 if errors else 0
 
 
-async def _register(http: httpx.AsyncClient, email: str, password: str, **profile: Any) -> tuple[str, str]:
+async def _register(settings: Settings, http: httpx.AsyncClient, email: str, password: str,
+                    **profile: Any) -> tuple[str, str]:
     """A new account, logged in: (user id, token)."""
-    made = await http.post("/v1/auth/register", json={"email": email, "password": password, **profile})
-    if made.status_code != 201:
-        raise RuntimeError(f"register {email}: {made.status_code} {made.text}")
-    login = await http.post("/v1/auth/login", json={"email": email, "password": password})
-    if login.status_code != 200:
-        raise RuntimeError(f"login {email}: {login.status_code} {login.text}")
-    return str(made.json()["id"]), str(login.json()["token"])
+    user_id = await local_accounts.create(settings, email, password, **profile)
+    return str(user_id), await local_accounts.log_in(http, email, password)
 
 
-async def _accounts(http: httpx.AsyncClient, crowd: list[Athlete], sport: str) -> tuple[Coach, list[str]]:
+async def _admin(settings: Settings, http: httpx.AsyncClient) -> Admin:
+    """An admin with TOTP enrolled, as an admin would enrol it (the API), the secret kept
+    to print: add it to an authenticator app to log in."""
+    email, password = f"admin-{uuid.uuid4().hex[:6]}@stride.test", secrets.token_urlsafe(12)
+    await local_accounts.create(settings, email, password, roles=("admin",), first_name="Admin")
+    token = await local_accounts.log_in(http, email, password)
+    headers = {"Authorization": f"Bearer {token}"}
+    begun = await http.post("/v1/users/me/mfa/totp", headers=headers)
+    if begun.status_code != 200:
+        raise RuntimeError(f"TOTP for the demo admin: {begun.status_code} {begun.text}")
+    secret = begun.json()["secret"]
+    confirmed = await http.post("/v1/users/me/mfa/totp/confirm", headers=headers,
+                                json={"code": pyotp.TOTP(secret).now()})
+    if confirmed.status_code != 200:
+        raise RuntimeError(f"TOTP for the demo admin: {confirmed.status_code} {confirmed.text}")
+    return Admin(email=email, password=password, totp_secret=secret,
+                 otpauth_uri=begun.json()["otpauth_uri"],
+                 recovery_codes=confirmed.json()["recovery_codes"])
+
+
+def _admin_login(admin: Admin) -> None:
+    console.print(f"""
+[bold]Admin[/] (the role needs a second factor: add the secret to an authenticator app)
+  e-mail          {admin.email}
+  password        {admin.password}
+  TOTP secret     {admin.totp_secret}   ({admin.otpauth_uri})
+  recovery codes  {', '.join(admin.recovery_codes[:3])} … (each works once instead of a code)
+  log in          POST /v1/auth/login {{"email", "password", "otp": <the app's code>}}
+""", soft_wrap=True)
+
+
+async def _accounts(settings: Settings, http: httpx.AsyncClient, crowd: list[Athlete],
+                    sport: str) -> tuple[Coach, list[str]]:
     """The coach, the group, and every athlete in it with a live consent: (coach, tokens)."""
     run_id = uuid.uuid4().hex[:6]
     email, password = f"coach-{run_id}@stride.test", secrets.token_urlsafe(12)
-    _, coach_token = await _register(http, email, password, first_name="Coach")
+    _, coach_token = await _register(settings, http, email, password, first_name="Coach")
     coach_headers = {"Authorization": f"Bearer {coach_token}"}
     group_name = f"Demo squad {run_id}"
     made = await http.post("/v1/groups", headers=coach_headers, json={"name": group_name, "sport": sport})
@@ -127,14 +172,14 @@ async def _accounts(http: httpx.AsyncClient, crowd: list[Athlete], sport: str) -
 
     async def athlete(i: int, a: Athlete) -> str:
         profile = {"first_name": a.name, "sex": "female" if i % 2 else "male", "weight_kg": 60 + i % 25,
-                   "birth_date": f"{1970 + i % 35}-06-15", "hr_rest": 50 + i % 15}
-        user_id, token = await _register(http, f"demo-{run_id}-{i}@stride.test",
+                   "birth_date": dt.date(1970 + i % 35, 6, 15), "hr_rest": 50 + i % 15}
+        user_id, token = await _register(settings, http, f"demo-{run_id}-{i}@stride.test",
                                          secrets.token_urlsafe(16), **profile)
         added = await http.post(f"/v1/groups/{group_id}/members", headers=coach_headers,
                                 json={"user_id": user_id, "role": "athlete"})
         consent = await http.post("/v1/consents", headers={"Authorization": f"Bearer {token}"},
                                   json={"group_id": group_id})
-        if added.status_code != 204 or consent.status_code != 201:
+        if added.status_code != 200 or consent.status_code != 201:
             raise RuntimeError(f"group membership of {a.name}: {added.text} {consent.text}")
         return token
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from stack.components import Component, StackError, all_components
 from stack.processes import ProcessTable
-from stack.settings import Settings
+from stack.settings import Settings, ensure_secret_key
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -24,6 +24,8 @@ def _components(settings: Settings) -> list[Component]:
 
 def up(settings: Settings, only: list[str] | None = None) -> int:
     started = time.monotonic()
+    if not settings.secret_key:
+        ensure_secret_key(settings.home_path)
     for component in _components(settings):
         if only and component.name not in only:
             continue
@@ -56,7 +58,8 @@ def _migrate(settings: Settings) -> list[str]:
     from storage.users import ensure_dev_user
 
     applied = migrate(settings.pg_dsn)
-    ensure_dev_user(settings.pg_dsn, settings.dev_user_id)
+    if settings.dev_token and settings.dev_token != "off":  # the user the dev token stands for
+        ensure_dev_user(settings.pg_dsn, settings.dev_user_id)
     return applied
 
 

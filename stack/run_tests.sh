@@ -5,8 +5,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 STRIDE=.venv/bin/stride
 
+# The test stack's limits (each limit is also tested at its production default on a gateway
+# of the test's own); exported so the stack, the tests and the bench all see them.
+set -a
+# shellcheck source=stack/test.env
+. stack/test.env
+set +a
+
 started_here=0
-if ! $STRIDE stack status --json >/dev/null 2>&1; then
+if $STRIDE stack status --json >/dev/null 2>&1; then
+  # Running already (e.g. `make demo`): its gateway takes the test limits until the end.
+  $STRIDE stack restart --only gateway
+else
   started_here=1
   up_log=$(mktemp)
   if ! $STRIDE stack up 2>&1 | tee "$up_log"; then
@@ -53,5 +63,9 @@ if [ $rc -ne 0 ]; then
 fi
 if [ $started_here -eq 1 ]; then
   $STRIDE stack down
+else
+  # Back to the production limits for whoever started the stack.
+  for name in $(grep -o '^STRIDE_[A-Z_]*' stack/test.env); do unset "$name"; done
+  $STRIDE stack restart --only gateway
 fi
 exit $rc

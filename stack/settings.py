@@ -9,6 +9,7 @@ then leaves that component alone.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gateway.ingest_limits import IngestLimits
 from gateway.oidc import OidcProvider
+from gateway.quotas import Quotas
+from gateway.throttle import LoginLimits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,14 +58,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     gateway_host: str = "127.0.0.1"
     gateway_port: Port = GATEWAY_PORT
     worker_web_port: Port = WORKER_WEB_PORT
-    dev_token: str = "stride-dev-token"
-    """Bearer token the gateway also accepts, for `dev_user_id` (demo, development); set
-    STRIDE_DEV_TOKEN=off to disable it. Real clients log in (POST /v1/auth/login)."""
+    dev_token: str = ""
+    """Off unless set: a fixed bearer token the gateway then also accepts, for
+    `dev_user_id` (local experiments only). Real clients log in (POST /v1/auth/login)."""
     dev_user_id: uuid.UUID = uuid.UUID("00000000-0000-4000-8000-000000000001")
-    session_lifetime_s: AtLeastOne = 30 * 24 * 3600
-    """Absolute lifetime of a login session."""
-    session_idle_s: AtLeastOne = 7 * 24 * 3600
-    """A session unused for this long ends."""
+    session_lifetime_s: AtLeastOne = 12 * 3600
+    """Absolute lifetime of a login session (ASVS 3.3.2 at L2, NIST 800-63B AAL2: 12 h)."""
+    session_idle_s: AtLeastOne = 30 * 60
+    """A session unused for this long ends (an open live feed or device socket is use)."""
+    reauth_window_s: AtLeastOne = 10 * 60
+    """How long a password given again (or at login) lets sensitive changes through."""
+    mfa_required_roles: str = "admin"
+    """Comma-separated roles that act only through sessions opened with a second factor."""
+    access_recheck_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    """How often open sockets are authorized again, notes or not."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks of reverse proxies whose client-address header
+    is believed (with `client_address_header`); nobody else's is."""
+    client_address_header: str = ""
+    """The header those proxies put the client's address in, e.g. `X-Forwarded-For`."""
+    password_hash_threads: AtLeastOne = 1
+    password_hash_queue: AtLeastOne = 32
+    """Password checks that may wait for a hashing thread; more get 503 `busy`."""
+    secret_key: str = ""
+    """Server secret for derived identifiers (leaderboard handles); the local stack
+    generates one into `.stack/secret_key`."""
+    quotas: Quotas = Quotas()
+    """Per-account quotas, STRIDE_QUOTA_<FIELD> (gateway/quotas.py)."""
+    login: LoginLimits = LoginLimits()
+    """Login throttling, STRIDE_LOGIN_<FIELD> (gateway/throttle.py)."""
+    ingest: IngestLimits = IngestLimits()
+    """Per device connection, STRIDE_INGEST_<FIELD> (gateway/ingest_limits.py)."""
     topic_partitions: AtLeastOne = 6
     topic_replication: AtLeastOne = 1
     topic_min_insync: AtLeastOne = 1
@@ -132,6 +159,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "worker_web_port",
             "session_lifetime_s",
             "session_idle_s",
+            "reauth_window_s",
+            "mfa_required_roles",
+            "access_recheck_s",
+            "trusted_proxies",
+            "client_address_header",
+            "password_hash_threads",
+            "password_hash_queue",
+            "secret_key",
         ):
             value = env.get("STRIDE_" + key.upper())
             if value:
@@ -143,6 +178,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raw[key] = msgspec.json.decode(value)
                 except msgspec.DecodeError as exc:
                     raise SystemExit(f"stride: STRIDE_{key.upper()} is not JSON: {exc}") from None
+        for key, struct, prefix in (("quotas", Quotas, "STRIDE_QUOTA_"),
+                                    ("login", LoginLimits, "STRIDE_LOGIN_"),
+                                    ("ingest", IngestLimits, "STRIDE_INGEST_")):
+            group = {field: env[prefix + field.upper()] for field in struct.__struct_fields__
+                     if field != "allowed_origins" and env.get(prefix + field.upper())}
+            if group:
+                raw[key] = group
+        if "secret_key" not in raw and (home / "secret_key").exists():
+            raw["secret_key"] = (home / "secret_key").read_text().strip()
         if env.get("STRIDE_PUBLIC_URL"):
             raw["public_url"] = env["STRIDE_PUBLIC_URL"].rstrip("/")
         if "pg_dsn" not in raw:
@@ -151,6 +195,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise SystemExit(f"stride: bad setting: {exc}") from None
+
+
+def raised_limits() -> dict[str, str]:
+    """The quotas and throttles the test stack and the benches run with (stack/test.env):
+    they measure capacity, so an account's production quotas must not be what stops them."""
+    lines = (REPO_ROOT / "stack" / "test.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def ensure_secret_key(home: Path) -> None:
+    """The local stack's server secret (`STRIDE_SECRET_KEY` overrides it), made once."""
+    path = home / "secret_key"
+    if path.exists():
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
 
 
 def local_pg_password_file(home: Path) -> Path:

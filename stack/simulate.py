@@ -1,17 +1,19 @@
 """`stride simulate`: athletes streaming through the offline-first device SDK, over a network
 that drops.
 
-Each athlete gets an account of their own (registered and logged in through the REST API),
-a plausible track (stack/simulator.py) and an `OfflineDevice` with its SQLite buffer under
-`.stack/simulate/<run>/`. Samples are recorded in real time at `--rate` Hz; the connection
-drops now and then (the device keeps recording and resends the gap when it is back). At the
-end every device syncs and finishes, and the totals are checked against what the API stored.
+Each athlete gets an account of their own (made by stack/local_accounts.py, logged in
+through the REST API), a plausible track (stack/simulator.py) and an `OfflineDevice` with
+its SQLite buffer under `.stack/simulate/<run>/`. Samples are recorded in real time at
+`--rate` Hz; the connection drops now and then (the device keeps recording and resends the
+gap when it is back). At the end every device syncs and finishes, and the totals are
+checked against what the API stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import secrets
 import sys
 import time
@@ -25,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from gateway.offline import OfflineDevice, SyncStats
+from stack import local_accounts
 from stack.processes import wait_until_async
 from stack.settings import Settings
 from stack.simulator import Athlete, Route, simulate
@@ -63,7 +66,8 @@ async def _simulate(settings: Settings, count: int, sport: Sport, duration_s: fl
     async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as http:
         with console.status(f"registering {count} athletes …"):
             try:
-                tokens = await asyncio.gather(*(_account(http, run_id, i) for i in range(count)))
+                tokens = await asyncio.gather(*(_account(settings, http, run_id, i)
+                                                for i in range(count)))
             except (httpx.HTTPError, RuntimeError) as exc:
                 console.print(f"[red]cannot register athletes at {settings.gateway_url}:[/] {exc}\n"
                               "Is the stack up? `stride stack up` (or `make demo`) starts it.")
@@ -96,17 +100,12 @@ async def _simulate(settings: Settings, count: int, sport: Sport, duration_s: fl
     return 0 if lost == 0 and not failures else 1
 
 
-async def _account(http: httpx.AsyncClient, run_id: str, i: int) -> str:
+async def _account(settings: Settings, http: httpx.AsyncClient, run_id: str, i: int) -> str:
     email, password = f"sim-{run_id}-{i}@stride.test", secrets.token_urlsafe(16)
     profile = {"sex": "female" if i % 2 else "male", "weight_kg": 60 + i % 25,
-               "birth_date": f"{1970 + i % 35}-06-15", "hr_rest": 50 + i % 15}
-    made = await http.post("/v1/auth/register", json={"email": email, "password": password, **profile})
-    if made.status_code != 201:
-        raise RuntimeError(f"register: {made.status_code} {made.text}")
-    login = await http.post("/v1/auth/login", json={"email": email, "password": password})
-    if login.status_code != 200:
-        raise RuntimeError(f"login: {login.status_code} {login.text}")
-    return str(login.json()["token"])
+               "birth_date": dt.date(1970 + i % 35, 6, 15), "hr_rest": 50 + i % 15}
+    await local_accounts.create(settings, email, password, **profile)
+    return await local_accounts.log_in(http, email, password)
 
 
 async def _athlete(device: OfflineDevice, athlete: Athlete, rate_hz: float, dropouts: bool,

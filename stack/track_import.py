@@ -116,13 +116,17 @@ def read_track(path: Path) -> list[Sample]:
 
 
 def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) -> int:
+    if not token:
+        console.print("[red]whose workout is it?[/] pass the athlete's login token with --token "
+                      "(POST /v1/auth/login gives one) or set STRIDE_TOKEN")
+        return 2
     try:
         gpx = read_gpx(path)
         samples = read_track(path)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2
-    return asyncio.run(_replay(settings, token or settings.dev_token, gpx, samples, sport))
+    return asyncio.run(_replay(settings, token, gpx, samples, sport))
 
 
 async def _replay(settings: Settings, token: str, gpx: gpxpy.gpx.GPX, samples: list[Sample],

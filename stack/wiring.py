@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from actors.shell import ActorConfig
 from gateway.app import GatewayConfig
-from gateway.ingest import IngestLimits
 from stack.settings import Settings
 from streams.app import StreamsConfig
 
@@ -31,8 +32,19 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         placement_hosts=settings.placement_hosts,
         dev_token="" if settings.dev_token == "off" else settings.dev_token,
         dev_user_id=settings.dev_user_id,
-        ingest=IngestLimits(allowed_origins=tuple(
+        ingest=msgspec.structs.replace(settings.ingest, allowed_origins=tuple(
             o.strip().rstrip("/") for o in settings.allowed_origins.split(",") if o.strip())),
+        quotas=settings.quotas,
+        login=settings.login,
+        reauth_window_s=settings.reauth_window_s,
+        mfa_required_roles=tuple(r.strip() for r in settings.mfa_required_roles.split(",")
+                                 if r.strip()),
+        access_recheck_s=settings.access_recheck_s,
+        trusted_proxies=tuple(p.strip() for p in settings.trusted_proxies.split(",") if p.strip()),
+        client_address_header=settings.client_address_header,
+        password_hash_threads=settings.password_hash_threads,
+        password_hash_queue=settings.password_hash_queue,
+        secret_key=settings.secret_key,
     )
 
 
