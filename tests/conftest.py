@@ -16,14 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from user_accounts import SECRETS_SEEN, Account, make_account
 
-from stack.settings import RAY_LOOPBACK_ENV, Settings
+from stack.settings import RAY_LOOPBACK_ENV, Settings, raised_limits
 
 for _key, _value in RAY_LOOPBACK_ENV.items():
     os.environ.setdefault(_key, _value)
 
-STRIDE = [sys.executable, "-m", "stack.cli"]
 REPO = Path(__file__).resolve().parent.parent
+for _key, _value in raised_limits().items():  # the test stack's (`make test` exports them too)
+    os.environ.setdefault(_key, _value)
+
+STRIDE = [sys.executable, "-m", "stack.cli"]
 
 
 def stack_status() -> tuple[int, dict[str, dict[str, object]]]:
@@ -102,10 +106,6 @@ def migrated_db(scratch_db: str) -> str:
 DEV_USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
-SECRETS_SEEN: list[str] = []
-"""Every password and session token the tests created: none may appear in any log."""
-
-
 @pytest.fixture(scope="session")
 def secrets_seen() -> list[str]:
     return SECRETS_SEEN
@@ -116,42 +116,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
-class Account:
-    """A registered, logged-in user of the running gateway."""
-
-    def __init__(self, user_id: uuid.UUID, email: str, password: str, token: str) -> None:
-        self.id = user_id
-        self.email = email
-        self.password = password
-        self.token = token
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture
 def account(stack: Settings):  # type: ignore[no-untyped-def]
-    """Factory: `account(roles=["admin"])` registers and logs in a fresh user."""
-    import httpx
-    import psycopg
+    """Factory: `account(roles=["admin"])` registers and logs in a fresh user (with TOTP
+    enrolled, and a session opened with it, when a role requires MFA)."""
 
     def make(roles: tuple[str, ...] = (), **profile: object) -> Account:
-        email = f"user-{uuid.uuid4().hex[:12]}@example.org"
-        password = "correct horse battery " + uuid.uuid4().hex[:6]
-        with httpx.Client(base_url=stack.gateway_url, timeout=30) as http:
-            created = http.post("/v1/auth/register",
-                                json={"email": email, "password": password, **profile})
-            assert created.status_code == 201, created.text
-            user_id = uuid.UUID(created.json()["id"])
-            if roles:
-                with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
-                    for role in roles:
-                        conn.execute("INSERT INTO roles (user_id, role) VALUES (%s, %s)",
-                                     (user_id, role))
-            token = http.post("/v1/auth/login", json={"email": email, "password": password})
-            assert token.status_code == 200, token.text
-        SECRETS_SEEN.extend([password, token.json()["token"]])
-        return Account(user_id, email, password, token.json()["token"])
+        return make_account(stack.gateway_url, stack.pg_dsn, roles, **profile)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def session_athlete(stack: Settings) -> Account:
+    """One registered athlete for the tests that just need someone to stream as."""
+    return make_account(stack.gateway_url, stack.pg_dsn, first_name="Sam")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ from stack.processes import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 STRIDE = [sys.executable, "-m", "stack.cli"]
+LIMIT_PREFIXES = ("STRIDE_QUOTA_", "STRIDE_LOGIN_", "STRIDE_INGEST_", "STRIDE_PASSWORD_HASH_")
 
 
 def free_port() -> int:
@@ -31,8 +34,10 @@ class Processes:
         self._running: list[subprocess.Popen[bytes]] = []
 
     def start(self, argv: list[str], health_url: str, env: dict[str, str] | None = None,
-              timeout_s: float = 60) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, cwd=REPO,
+              timeout_s: float = 60, inherit: bool = True) -> subprocess.Popen[bytes]:
+        """`env` adds to this process's environment, or with `inherit=False` is all of it."""
+        full = {**os.environ, **(env or {})} if inherit else dict(env or {})
+        proc = subprocess.Popen(argv, env=full, cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         self._running.append(proc)
@@ -46,11 +51,14 @@ class Processes:
             raise AssertionError(f"{health_url} not ready within {timeout_s} s")
         return proc
 
-    def gateway(self, **env: str) -> str:
-        """A second gateway process on the same stack; returns its base URL."""
+    def gateway(self, production_limits: bool = False, **env: str) -> str:
+        """A second gateway process on the same stack; returns its host:port. With
+        `production_limits`, without the test stack's raised limits (stack/test.env)."""
         port = free_port()
+        base = {k: v for k, v in os.environ.items()
+                if not (production_limits and k.startswith(LIMIT_PREFIXES))}
         self.start([*STRIDE, "gateway", "run"], f"http://127.0.0.1:{port}/healthz",
-                   {"STRIDE_GATEWAY_PORT": str(port), **env})
+                   {**base, "STRIDE_GATEWAY_PORT": str(port), **env}, inherit=False)
         return f"127.0.0.1:{port}"
 
     def stop_all(self) -> None:
@@ -64,3 +72,43 @@ class Processes:
                     proc.wait(5)
 
 
+
+
+HERE = Path(__file__).parent
+PROXY_SETTINGS = {"STRIDE_TRUSTED_PROXIES": "127.0.0.1", "STRIDE_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}
+"""A gateway that believes X-Forwarded-For from loopback: each test's "client" can then have
+an address of its own, as behind a reverse proxy."""
+
+
+def some_address() -> str:
+    """A client address from the documentation ranges (RFC 5737), different each call."""
+    return f"198.51.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+class Gateway:
+    """A gateway process of the test's own, reached as a client at `address` would."""
+
+    def __init__(self, host_port: str) -> None:
+        self.url = f"http://{host_port}"
+        self.ws_url = f"ws://{host_port}"
+
+    def client(self, address: str | None = None, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30,
+                            headers={"X-Forwarded-For": address or some_address()}, **kwargs)
+
+
+def oidc_provider(processes: Processes) -> str:
+    """A real OpenID Connect provider process (PKCE S256 and a nonce required); its issuer URL."""
+    port = free_port()
+    provider = f"http://127.0.0.1:{port}"
+    processes.start([sys.executable, str(HERE / "oidc_pkce_provider.py"), "--host", "127.0.0.1",
+                     "--port", str(port), "--require-nonce"],
+                    f"{provider}/.well-known/openid-configuration")
+    return provider
+
+
+def oidc_setting(provider: str) -> dict[str, str]:
+    """STRIDE_OIDC_PROVIDERS naming `provider` as "mock"."""
+    return {"STRIDE_OIDC_PROVIDERS": json.dumps([{
+        "name": "mock", "issuer": provider, "client_id": "stride-tests",
+        "client_secret": "tests-client-secret"}])}

@@ -36,7 +36,7 @@ async def _coached(stack: Settings, account, http: httpx.AsyncClient):  # type: 
                              json={"name": "Tuesday intervals", "sport": "run"})).json()["id"]
     added = await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
                             json={"user_id": str(athlete.id), "role": "athlete"})
-    assert added.status_code == 204
+    assert added.status_code == 200 and added.json()["status"] == "added"
     return athlete, coach, group
 
 

@@ -26,7 +26,7 @@ def test_status_json_reports_every_component_healthy(stack: Settings) -> None:
     assert "***" in report["postgres"]["url"]  # the password is never printed
     lag = report["worker"]["lag"]  # records the worker has not yet committed, per topic
     assert set(lag) == {"telemetry.samples", "workout.metrics", "workout.lifecycle", "risk.alerts",
-                        "recommendations.ready", "user.metrics"}
+                        "recommendations.ready", "user.metrics", "notifications.requested"}
     assert all(isinstance(n, int) and n >= 0 for n in lag.values())
     assert isinstance(report["worker"]["dead_letters"], int)  # records on stride.deadletter
 

@@ -95,6 +95,11 @@ def test_a_board_page_is_ordered_and_shows_where_i_stand(stack: Settings, accoun
               for name, last in (("Ana", "Lima"), ("Bo", "Berg"), ("Cy", None))]
     _insert_rows(stack, board, [(others[0].id, 42_000.0, 3), (others[1].id, 12_500.5, 2),
                                 (me.id, 21_097.5, 2), (others[2].id, 5_000.0, 1)])
+    # Private by default: a name shows only for those who allow it (Cy does not).
+    for person in (me, others[0], others[1]):
+        allowed = httpx.patch(f"{stack.gateway_url}/v1/users/me/privacy", headers=person.headers,
+                              json={"leaderboard_name": True}, timeout=30)
+        assert allowed.status_code == 200 and allowed.json()["leaderboard_name"] is True
     url = (f"{stack.gateway_url}/v1/leaderboards/run?region={board.region.lower()}&window=week"
            f"&date={board.day + dt.timedelta(days=6 - board.day.weekday())}")
     with httpx.Client(headers=me.headers, timeout=30) as http:
@@ -102,19 +107,23 @@ def test_a_board_page_is_ordered_and_shows_where_i_stand(stack: Settings, accoun
         assert page["source"] == "database"  # no Redis key for a week this old
         assert (page["sport"], page["region"], page["window"]) == ("run", board.region, "week")
         assert page["period_start"] == f"{board.monday.isoformat()}T00:00:00Z"
-        assert [(e["rank"], e["athlete_id"], e["name"], e["distance_m"], e["workouts"])
+        assert [(e["rank"], e["name"], e["distance_m"], e["workouts"], e["me"])
                 for e in page["entries"]] == [
-            (1, str(others[0].id), "Ana L.", 42_000.0, 3),
-            (2, str(me.id), "Maya R.", 21_097.5, 2),
-            (3, str(others[1].id), "Bo B.", 12_500.5, 2),
-            (4, str(others[2].id), "Cy", 5_000.0, 1),
+            (1, "Ana L.", 42_000.0, 3, False),
+            (2, "Maya R.", 21_097.5, 2, True),
+            (3, "Bo B.", 12_500.5, 2, False),
+            (4, "Athlete", 5_000.0, 1, False),
         ]
         assert page["me"] == {"rank": 2, "distance_m": 21_097.5, "workouts": 2}
-        assert all(set(e) == {"rank", "athlete_id", "name", "distance_m", "workouts"}
+        # No user id anywhere: each entry has an opaque handle of this board.
+        assert all(set(e) == {"rank", "handle", "name", "distance_m", "workouts", "me"}
                    for e in page["entries"])
+        handles = [e["handle"] for e in page["entries"]]
+        assert len(set(handles)) == 4 and not any(str(p.id) in page.__repr__() for p in others)
 
         second = http.get(url + "&limit=2&offset=2").json()
-        assert [(e["rank"], e["name"]) for e in second["entries"]] == [(3, "Bo B."), (4, "Cy")]
+        assert [(e["rank"], e["name"]) for e in second["entries"]] == [(3, "Bo B."), (4, "Athlete")]
+        assert [e["handle"] for e in second["entries"]] == handles[2:]  # stable on the board
         assert second["me"]["rank"] == 2
 
         # Once Redis holds the board, Redis answers (here: a newer score for Bo).
@@ -132,7 +141,8 @@ def test_a_board_page_is_ordered_and_shows_where_i_stand(stack: Settings, accoun
         assert cached["me"] == {"rank": 3, "distance_m": 21_097.5, "workouts": 2}
 
         elsewhere = http.get(url.replace(f"region={board.region.lower()}", "region=global")).json()
-        assert all(e["athlete_id"] != str(me.id) for e in elsewhere["entries"])
+        assert not any(e["me"] for e in elsewhere["entries"])
+        assert not set(handles) & {e["handle"] for e in elsewhere["entries"]}  # unlinkable
         assert elsewhere["me"] is None
 
 
@@ -162,6 +172,7 @@ async def test_a_finished_workout_shows_on_its_boards(stack: Settings, account, 
         workout = await eventually(finished, timeout_s=30)
     assert workout["distance_m"] > 50
     assert page["source"] == "redis"
-    assert page["entries"] == [{"rank": 1, "athlete_id": str(me.id), "name": "Finn E.",
-                                "distance_m": workout["distance_m"], "workouts": 1}]
+    [entry] = page["entries"]
+    assert entry == {"rank": 1, "handle": entry["handle"], "name": "Athlete",  # private by default
+                     "distance_m": workout["distance_m"], "workouts": 1, "me": True}
     assert page["me"] == {"rank": 1, "distance_m": workout["distance_m"], "workouts": 1}

@@ -36,7 +36,7 @@ async def coached_group(stack: Settings, account, http: httpx.AsyncClient,  # ty
     for athlete in athletes:
         added = await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
                                 json={"user_id": str(athlete.id), "role": "athlete"})
-        assert added.status_code == 204
+        assert added.status_code == 200 and added.json()["status"] == "added"
         consent = await http.post("/v1/consents", headers=athlete.headers, json={"group_id": group})
         consents[str(athlete.id)] = consent.json()["id"]
     return coach, athletes, group, consents
@@ -53,8 +53,13 @@ async def next_of(feed: Any, kind: str, timeout_s: float = 20.0, **match: Any) -
             return message
 
 
-def feed_url(stack: Settings, coach: Any, group: str) -> str:
-    return f"{stack.gateway_ws_url}/v1/live?group={group}&token={coach.token}"
+def feed_url(stack: Settings, group: str) -> str:
+    return f"{stack.gateway_ws_url}/v1/live?group={group}"
+
+
+def open_feed(stack: Settings, coach: Any, group: str) -> Any:
+    """A coach's group feed, the token in the header (never in the URL)."""
+    return websockets.connect(feed_url(stack, group), additional_headers=coach.headers)
 
 
 async def test_snapshot_then_updates_alerts_completion_and_a_fresh_snapshot_on_reconnect(
@@ -63,7 +68,7 @@ async def test_snapshot_then_updates_alerts_completion_and_a_fresh_snapshot_on_r
         coach, (anna,), group, _ = await coached_group(stack, account, http, ["Anna"])
     workout = uuid.uuid4()
     t0 = int(time.time() * 1000) - 120_000
-    async with websockets.connect(feed_url(stack, coach, group)) as feed:
+    async with open_feed(stack, coach, group) as feed:
         snapshot = await next_of(feed, "snapshot")
         assert snapshot["athletes"] == [{"athlete_id": str(anna.id), "name": "Anna Test"}]
         assert snapshot["workouts"] == []
@@ -86,7 +91,7 @@ async def test_snapshot_then_updates_alerts_completion_and_a_fresh_snapshot_on_r
             await device.finish(workout, t0 + 61_000)
         finished = await next_of(feed, "update", event="WorkoutCompleted")
         assert finished["summary"]["status"] == "finished"
-    async with websockets.connect(feed_url(stack, coach, group)) as again:
+    async with open_feed(stack, coach, group) as again:
         fresh = await next_of(again, "snapshot")
         [shown] = fresh["workouts"]
         assert shown["workout_id"] == str(workout) and shown["summary"]["status"] == "finished"
@@ -103,13 +108,14 @@ class StalledCoach:
     """A coach on a link that stops taking data: a raw socket with a tiny receive window
     that does the WebSocket handshake and then reads nothing until told to."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         host_port, path = url.split("://", 1)[1].split("/", 1)
         host, port = host_port.split(":")
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.sock.connect((host, int(port)))
         self.sock.sendall((f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
+                           f"Authorization: Bearer {token}\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: c3RyaWRlLXRlc3Qta2V5IQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = b""
@@ -149,13 +155,15 @@ async def test_a_slow_coach_is_bounded_and_closed_without_delaying_another(
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
         coach, (bo,), group, _ = await coached_group(stack, account, http, ["Bo"])
         other_coach = account()
-        await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
-                        json={"user_id": str(other_coach.id), "role": "coach"})
+        invited = await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
+                                  json={"user_id": str(other_coach.id), "role": "coach"})
+        accepted = await http.post(f"/v1/invitations/{invited.json()['invitation_id']}/accept",
+                                   headers=other_coach.headers)
+        assert accepted.status_code == 200, accepted.text
     redis = aioredis.from_url(stack.redis_url)
     channel = live_keys.athlete_channel(stack.redis_prefix, bo.id)
-    url = feed_url(stack, coach, group)
-    slow = await asyncio.to_thread(StalledCoach, url)
-    fast = await websockets.connect(feed_url(stack, other_coach, group))
+    slow = await asyncio.to_thread(StalledCoach, feed_url(stack, group), coach.token)
+    fast = await open_feed(stack, other_coach, group)
     try:
         await next_of(fast, "snapshot")
         padding = "x" * 4000
@@ -196,7 +204,7 @@ async def test_a_withdrawn_consent_drops_the_athlete_from_the_group_feed(
         coach, (cy, di), group, consents = await coached_group(stack, account, http, ["Cy", "Di"])
         redis = aioredis.from_url(stack.redis_url)
         try:
-            async with websockets.connect(feed_url(stack, coach, group)) as feed:
+            async with open_feed(stack, coach, group) as feed:
                 snapshot = await next_of(feed, "snapshot")
                 assert {a["name"] for a in snapshot["athletes"]} == {"Cy Test", "Di Test"}
                 withdrawn = await http.delete(f"/v1/consents/{consents[str(cy.id)]}",

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helper_processes import REPO, STRIDE, Processes, free_port
+from helper_processes import REPO, STRIDE, Gateway, Processes, free_port
+from user_accounts import Account
 
 from gateway.offline import OfflineDevice
 from stack.processes import wait_until
@@ -54,13 +55,13 @@ def _pending(path: Path) -> int:
 
 
 async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
-        stack: Settings, processes: Processes, tmp_path: Path) -> None:
+        stack: Settings, processes: Processes, tmp_path: Path, session_athlete: Account) -> None:
     port = free_port()
     env = {"STRIDE_GATEWAY_PORT": str(port)}
     health = f"http://127.0.0.1:{port}/healthz"
     gateway = processes.start([*STRIDE, "gateway", "run"], health, env)
     wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
-    device = OfflineDevice(f"ws://127.0.0.1:{port}", stack.dev_token, tmp_path / "watch.sqlite3",
+    device = OfflineDevice(f"ws://127.0.0.1:{port}", session_athlete.token, tmp_path / "watch.sqlite3",
                            batch_size=20, max_backoff_s=1.0)
     device.begin(wid, "run", t0)  # recorded offline: nothing is sent yet
     device.record_many(wid, [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0, 140.0, 97.0)
@@ -79,11 +80,11 @@ async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
 
 
 def test_a_device_killed_mid_stream_resumes_after_a_restart(
-        stack: Settings, tmp_path: Path) -> None:
+        stack: Settings, tmp_path: Path, session_athlete: Account) -> None:
     wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
     path = tmp_path / "phone.sqlite3"
     argv = [sys.executable, str(REPO / "tests" / "e2e" / "offline_client.py"), stack.gateway_ws_url,
-            stack.dev_token, str(path), str(wid), str(n), str(t0)]
+            session_athlete.token, str(path), str(wid), str(n), str(t0)]
     first = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert first.stdout is not None and first.stdout.readline().strip() == "recorded"
@@ -100,11 +101,14 @@ def test_a_device_killed_mid_stream_resumes_after_a_restart(
     assert _stored(stack, wid, n) == (n, n)
 
 
-async def test_a_day_offline_resyncs_within_a_minute(stack: Settings, tmp_path: Path) -> None:
-    """24 h at 1 Hz (86,400 samples) recorded offline, then synced."""
+async def test_a_day_offline_resyncs_within_a_minute(production_gateway: Gateway, tmp_path: Path,
+                                                     session_athlete: Account) -> None:
+    """24 h at 1 Hz (86,400 samples) recorded offline, then synced — through a gateway with
+    the production quotas: a resent backlog draws on its own, larger allowance."""
     wid, n = uuid.uuid4(), 86_400
     t0 = int(time.time() * 1000) - (n + 60) * 1000
-    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / "day.sqlite3")
+    device = OfflineDevice(production_gateway.ws_url, session_athlete.token,
+                           tmp_path / "day.sqlite3")
     device.begin(wid, "walk", t0)
     device.record_many(wid, [(t0 + 1000 * i, 45.0 + 1e-5 * (i % 5000), 7.0, None, 90.0, None)
                              for i in range(n)])
@@ -117,17 +121,17 @@ async def test_a_day_offline_resyncs_within_a_minute(stack: Settings, tmp_path: 
 
 
 async def test_a_workout_the_server_refuses_is_set_aside_and_the_others_go_on(
-        stack: Settings, tmp_path: Path) -> None:
+        stack: Settings, tmp_path: Path, session_athlete: Account) -> None:
     """E.g. a workout the server finished while the device was away (auto-finish after a
     long silence): its samples stay in the buffer, reported by `refused()`."""
     from gateway.client import DeviceClient
 
     t0 = int(time.time() * 1000) - 600_000
     gone, fine = uuid.uuid4(), uuid.uuid4()
-    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as other_phone:
+    async with DeviceClient(stack.gateway_ws_url, session_athlete.token) as other_phone:
         await other_phone.start(gone, "run", t0)
         await other_phone.finish(gone, t0 + 1000)
-    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / "b.sqlite3")
+    device = OfflineDevice(stack.gateway_ws_url, session_athlete.token, tmp_path / "b.sqlite3")
     for wid in (gone, fine):
         device.begin(wid, "run", t0)
         device.record_many(wid, [(t0 + 1000 * i, 45.0, 7.0, None, 120.0, None) for i in range(5)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import tarfile
@@ -13,6 +14,7 @@ import httpx
 import psycopg
 import pytest
 from helper_processes import Processes
+from user_accounts import Account
 
 from actors.workout import Workout
 from gateway.client import DeviceClient
@@ -40,8 +42,8 @@ def real_track(stack: Settings) -> str:
     return path.read_text()
 
 
-async def _final_summary(stack: Settings, wid: uuid.UUID) -> dict:
-    headers = {"Authorization": f"Bearer {stack.dev_token}"}
+async def _final_summary(stack: Settings, token: str, wid: uuid.UUID) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
     found: dict = {}
     async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers) as http:
         async def finished() -> bool:
@@ -55,8 +57,8 @@ async def _final_summary(stack: Settings, wid: uuid.UUID) -> dict:
     return found
 
 
-async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Settings,
-                                                                      real_track: str) -> None:
+async def test_a_real_track_measures_within_1_percent_of_the_geodesic(
+        stack: Settings, real_track: str, session_athlete: Account) -> None:
     import gpxpy
     from geographiclib.geodesic import Geodesic
 
@@ -72,23 +74,28 @@ async def test_a_real_track_measures_within_1_percent_of_the_geodesic(stack: Set
         if step <= 35.0 * (b.time - a.time).total_seconds():
             oracle += step
     wid = uuid.uuid4()
-    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as device:
+    async with DeviceClient(stack.gateway_ws_url, session_athlete.token) as device:
         await device.start(wid, "ride", samples[0][0])
         for seq in range(0, len(samples), 25):
             await device.send_samples(wid, seq, samples[seq:seq + 25])
         await device.finish(wid, samples[-1][0])
-    summary = await _final_summary(stack, wid)
+    summary = await _final_summary(stack, session_athlete.token, wid)
     assert summary["samples_count"] == len(samples) == 296
     assert summary["distance_m"] == pytest.approx(oracle, rel=0.01)
     assert 0 < summary["moving_time_s"] < summary["duration_s"] == pytest.approx(7190, abs=1)
 
 
 def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(  # type: ignore[no-untyped-def]
-        stack: Settings, real_track: str, tmp_path) -> None:
+        stack: Settings, real_track: str, tmp_path, account) -> None:
     path = tmp_path / "ride.gpx"
     path.write_text(real_track)
-    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path), "--sport", "ride"],
-                         capture_output=True, text=True, timeout=120)
+    nobody = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path)],
+                            capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if k != "STRIDE_TOKEN"})
+    assert nobody.returncode == 2 and "--token" in nobody.stdout  # no anonymous uploads
+    token = account().token
+    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path), "--sport", "ride",
+                          "--token", token], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     points = next(line for line in out.stdout.splitlines() if line.startswith("│ points"))
     assert points.count("296") == 2  # every timed point stored
@@ -102,12 +109,12 @@ def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(  # type: igno
     assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
     bad = tmp_path / "broken.gpx"
     bad.write_text("<gpx><trk>")
-    refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad)],
+    refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad), "--token", token],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "cannot read" in refused.stdout
 
 
-def test_stride_import_reads_fit_records(stack: Settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_stride_import_reads_fit_records(stack: Settings, tmp_path, account) -> None:  # type: ignore[no-untyped-def]
     """A FIT file (written by a small FIT writer: file_id and record messages, CRC-16) of a
     10-minute run due north at 2.78 m/s with heart rate."""
     from fit_writer import write
@@ -116,8 +123,8 @@ def test_stride_import_reads_fit_records(stack: Settings, tmp_path) -> None:  # 
     points = [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0 + 0.1 * i, 120 + i % 30) for i in range(600)]
     path = tmp_path / "run.fit"
     write(str(path), points)
-    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path),
+                          "--token", account().token], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     lines = out.stdout.splitlines()
     assert next(line for line in lines if line.startswith("│ points")).count("600") == 2
@@ -129,22 +136,22 @@ def test_stride_import_reads_fit_records(stack: Settings, tmp_path) -> None:  # 
 
 
 async def test_two_gateways_feed_one_workout_without_double_counting(
-    stack: Settings, processes: Processes
+    stack: Settings, processes: Processes, session_athlete: Account
 ) -> None:
     second = processes.gateway()
     wid = uuid.uuid4()
     t0 = int(time.time() * 1000) - 60_000
     samples = [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, None, 140.0 + i % 20, 97.0) for i in range(40)]
-    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as one, \
-            DeviceClient(f"ws://{second}", stack.dev_token) as two:
+    async with DeviceClient(stack.gateway_ws_url, session_athlete.token) as one, \
+            DeviceClient(f"ws://{second}", session_athlete.token) as two:
         await one.start(wid, "run", t0)
         await two.start(wid, "run", t0)  # the phone reconnected through another gateway
         assert (await one.send_samples(wid, 0, samples[0:15])).seq == 14
         assert (await two.send_samples(wid, 10, samples[10:30])).seq == 29  # overlaps 10..14
         assert (await one.send_samples(wid, 20, samples[20:40])).seq == 39  # overlaps 20..29
         await two.finish(wid, t0 + 40_000)
-    summary = await _final_summary(stack, wid)
-    reference = Workout.create(wid, stack.dev_user_id, "run", t0)
+    summary = await _final_summary(stack, session_athlete.token, wid)
+    reference = Workout.create(wid, session_athlete.id, "run", t0)
     reference.start()
     reference.apply_samples(0, samples)
     assert summary["samples_count"] == 40 and summary["last_seq"] == 39

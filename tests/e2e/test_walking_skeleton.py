@@ -11,6 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 import websockets
+from user_accounts import Account
 
 from actors.metrics.distance import haversine_m
 from actors.workout import Workout
@@ -42,12 +43,12 @@ def _expected_summary(wid: uuid.UUID, user: uuid.UUID, samples: list, t0: int, e
 
 @pytest.mark.parametrize("subprotocol", [protocol.JSON, protocol.MSGPACK])
 async def test_a_workout_travels_from_device_to_database(
-    stack: Settings, subprotocol: str, eventually
+    stack: Settings, subprotocol: str, eventually, session_athlete: Account
 ) -> None:
     wid = uuid.uuid4()
     t0 = int(time.time() * 1000) - 120_000
     samples = _route(60, t0)
-    async with DeviceClient(stack.gateway_ws_url, stack.dev_token, subprotocol=subprotocol) as device:
+    async with DeviceClient(stack.gateway_ws_url, session_athlete.token, subprotocol=subprotocol) as device:
         assert (await device.start(wid, "run", t0)).seq == -1
         for seq in range(0, 60, 20):
             ack = await device.send_samples(wid, seq, samples[seq:seq + 20])
@@ -58,7 +59,7 @@ async def test_a_workout_travels_from_device_to_database(
         assert (await device.start(wid, "run", t0)).seq == 59
         await device.finish(wid, t0 + 60_000)
 
-    expected = _expected_summary(wid, stack.dev_user_id, samples, t0, t0 + 60_000)
+    expected = _expected_summary(wid, session_athlete.id, samples, t0, t0 + 60_000)
     # A straight line: the distance is the line's length, so the 1.1 km spike added nothing.
     straight_m = haversine_m(*(np.array([v]) for v in (45.0, 7.0, 45.0 + 59 * 2e-5, 7.0 + 59 * 1.5e-5)))
     assert expected.distance_m == pytest.approx(float(straight_m[0]), rel=1e-4)
@@ -78,7 +79,7 @@ async def test_a_workout_travels_from_device_to_database(
     count, distance_m, status = await eventually(stored, timeout_s=60)
     assert distance_m == pytest.approx(expected.distance_m, rel=1e-9)
 
-    headers = {"Authorization": f"Bearer {stack.dev_token}"}
+    headers = {"Authorization": f"Bearer {session_athlete.token}"}
     async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers) as http:
         summary = (await http.get(f"/v1/workouts/{wid}")).json()
         stored_samples = (await http.get(f"/v1/workouts/{wid}/samples")).json()
@@ -90,7 +91,8 @@ async def test_a_workout_travels_from_device_to_database(
     assert [s["seq"] for s in stored_samples] == list(range(60))
 
 
-async def test_the_upgrade_is_refused_without_a_valid_token(stack: Settings) -> None:
+async def test_the_upgrade_is_refused_without_a_valid_token(stack: Settings,
+                                                            session_athlete: Account) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}):
         with pytest.raises(websockets.InvalidStatus) as refused:
             async with websockets.connect(f"{stack.gateway_ws_url}/v1/ingest",
@@ -98,15 +100,16 @@ async def test_the_upgrade_is_refused_without_a_valid_token(stack: Settings) -> 
                 pass
         assert refused.value.response.status_code == 403
     # ?token= works for clients that cannot set headers.
-    url = f"{stack.gateway_ws_url}/v1/ingest?token={stack.dev_token}"
+    url = f"{stack.gateway_ws_url}/v1/ingest?token={session_athlete.token}"
     async with websockets.connect(url, subprotocols=[protocol.JSON]) as ws:  # type: ignore[list-item]
         assert ws.subprotocol == protocol.JSON
 
 
-async def test_bad_frames_get_error_frames_and_the_stream_goes_on(stack: Settings) -> None:
+async def test_bad_frames_get_error_frames_and_the_stream_goes_on(stack: Settings,
+                                                                 session_athlete: Account) -> None:
     wid = uuid.uuid4()
     t0 = int(time.time() * 1000)
-    async with DeviceClient(stack.gateway_ws_url, stack.dev_token) as device:
+    async with DeviceClient(stack.gateway_ws_url, session_athlete.token) as device:
         ws = device._ws  # raw frames, as a buggy device would send them
         await ws.send("{not json")
         assert '"code":"malformed"' in await ws.recv()
@@ -129,13 +132,13 @@ async def test_bad_frames_get_error_frames_and_the_stream_goes_on(stack: Setting
         await device.finish(wid, t0 + 1000)
 
 
-async def test_rest_errors_are_json_with_a_code(stack: Settings) -> None:
+async def test_rest_errors_are_json_with_a_code(stack: Settings, session_athlete: Account) -> None:
     async with httpx.AsyncClient(base_url=stack.gateway_url) as http:
         unauthorized = await http.get(f"/v1/workouts/{uuid.uuid4()}")
         missing = await http.get(f"/v1/workouts/{uuid.uuid4()}",
-                                 headers={"Authorization": f"Bearer {stack.dev_token}"})
+                                 headers={"Authorization": f"Bearer {session_athlete.token}"})
         bad_id = await http.get("/v1/workouts/not-a-uuid",
-                                headers={"Authorization": f"Bearer {stack.dev_token}"})
+                                headers={"Authorization": f"Bearer {session_athlete.token}"})
         schema = await http.get("/schema/openapi.json")
     assert unauthorized.status_code == 401 and unauthorized.json()["code"] == "unauthorized"
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"

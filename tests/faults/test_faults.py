@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
+from user_accounts import Account
 
 from gateway.offline import OfflineDevice
 from stack.processes import ProcessTable, wait_until
@@ -104,14 +105,14 @@ def _quietly(check: Callable[[], bool]) -> Callable[[], bool]:
     return poll
 
 
-async def stream(stack: Settings, tmp_path: Path,
+async def stream(stack: Settings, token: str, tmp_path: Path,
                  fault: Callable[[dict[str, uuid.UUID]], Awaitable[None]] | None = None) -> Outcome:
     """Stream the two workouts through the stack; run `fault` (given sport → workout id)
     once mid-stream."""
     t0 = int(time.time() * 1000) - 3_600_000
     wids = {"run": uuid.uuid4(), "ride": uuid.uuid4()}
     tracks = {sport: _track(sport, t0) for sport in wids}
-    device = OfflineDevice(stack.gateway_ws_url, stack.dev_token, tmp_path / f"{uuid.uuid4()}.sqlite3",
+    device = OfflineDevice(stack.gateway_ws_url, token, tmp_path / f"{uuid.uuid4()}.sqlite3",
                            batch_size=50, max_backoff_s=1.0)
     for sport, wid in wids.items():
         device.begin(wid, sport, t0)  # type: ignore[arg-type]
@@ -162,8 +163,9 @@ async def stream(stack: Settings, tmp_path: Path,
 
 
 @pytest.fixture(scope="module")
-async def undisturbed(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    return await stream(stack, tmp_path_factory.mktemp("undisturbed"))
+async def undisturbed(stack: Settings, session_athlete: Account,
+                      tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    return await stream(stack, session_athlete.token, tmp_path_factory.mktemp("undisturbed"))
 
 
 def _same_metrics(got: Outcome, want: Outcome) -> None:
@@ -198,7 +200,7 @@ async def ray_connected(stack: Settings) -> AsyncIterator[None]:
 
 
 async def test_the_workout_actors_process_killed(stack: Settings, tmp_path: Path, undisturbed: Outcome,
-                                                 ray_connected: None) -> None:
+                                                 ray_connected: None, session_athlete: Account) -> None:
     from actors.placement import make_placement
     from stack.wiring import actor_config
 
@@ -208,15 +210,16 @@ async def test_the_workout_actors_process_killed(stack: Settings, tmp_path: Path
         pid = await placement.handle(wids["run"]).pid.remote()
         os.kill(pid, signal.SIGKILL)  # Ray restarts the actor; it resumes from its snapshot
 
-    outcome = await stream(stack, tmp_path, kill_actor)
+    outcome = await stream(stack, session_athlete.token, tmp_path, kill_actor)
     _report("workout actor SIGKILLed", outcome)
     _same_metrics(outcome, undisturbed)
 
 
 @pytest.mark.parametrize("component", ["gateway", "worker", "kafka", "postgres"])
 async def test_a_stack_process_killed(stack: Settings, tmp_path: Path, undisturbed: Outcome,
-                                      component: str) -> None:
-    outcome = await stream(stack, tmp_path, lambda _: asyncio.to_thread(_restart, stack, component))
+                                      component: str, session_athlete: Account) -> None:
+    outcome = await stream(stack, session_athlete.token, tmp_path,
+                           lambda _: asyncio.to_thread(_restart, stack, component))
     _report(f"{component} SIGKILLed and restarted", outcome)
     _same_metrics(outcome, undisturbed)
     assert await asyncio.to_thread(wait_until, lambda: _stack_healthy(), 30, 1.0), \

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from stack.settings import Settings
 from stack.worker_process import StreamWorker
+from storage import consents
 from storage import groups as groups_repo
 from storage import notifications as repo
 from streams import topics
@@ -52,7 +53,7 @@ async def coached(conn: psycopg.AsyncConnection, athlete: uuid.UUID, *, consent:
     group = await groups_repo.create_group(conn, coach, "Track club", "run")
     await groups_repo.add_member(conn, group, athlete, "athlete")
     if consent:
-        await groups_repo.grant_consent(conn, athlete, group, "live", "live coaching")
+        await consents.grant(conn, athlete, group, "live", "live coaching")
     return group, coach
 
 
@@ -95,8 +96,8 @@ async def test_the_athlete_and_the_coach_they_consented_to_are_told(conn: psycop
 async def test_a_coach_without_an_active_consent_is_not_told(conn: psycopg.AsyncConnection) -> None:
     athlete = await user(conn, "Anna")
     _, withdrawn_coach = await coached(conn, athlete)
-    consent = (await groups_repo.my_consents(conn, athlete))[0]
-    await groups_repo.withdraw_consent(conn, athlete, consent.id, "withdrawn")
+    consent = (await consents.mine(conn, athlete))[0]
+    await consents.withdraw(conn, athlete, consent.id, "withdrawn")
     left_group, left_coach = await coached(conn, athlete)
     # consent alone does not imply membership: an athlete who left keeps no coach informed
     await conn.execute("DELETE FROM user_groups WHERE group_id = %s AND user_id = %s",
@@ -112,7 +113,7 @@ async def test_one_row_per_coach_whatever_the_number_of_shared_groups(conn: psyc
     group, coach = await coached(conn, athlete)
     second = await groups_repo.create_group(conn, coach, "Second club", "ride")
     await groups_repo.add_member(conn, second, athlete, "athlete")
-    await groups_repo.grant_consent(conn, athlete, second, "live", "live coaching")
+    await consents.grant(conn, athlete, second, "live", "live coaching")
     # the athlete coaching a group of their own is told once, as the athlete
     await groups_repo.add_member(conn, group, athlete, "coach")
     a = alert(athlete, uuid.uuid4(), level="moderate", reasons=[])
