@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import math
 
+import psycopg
+import psycopg_pool
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -53,9 +56,16 @@ def http_error(request: Request, exc: HTTPException) -> Response[dict[str, str]]
 
 
 def unexpected_error(request: Request, exc: Exception) -> Response[dict[str, str]]:
+    if isinstance(exc, UNAVAILABLE):  # Redis or PostgreSQL away: the client may try again
+        log.warning("%s %s: a backing service is unavailable: %r", request.method,
+                    request.url.path, exc)
+        return Response(_body("unavailable", "a backing service is unavailable; try again shortly"),
+                        status_code=503, headers={"Retry-After": "5"})
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(_body("internal", "internal error; see the gateway log"),
                     status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+               psycopg.OperationalError, psycopg_pool.PoolTimeout)
 EXCEPTION_HANDLERS = {HTTPException: http_error, Exception: unexpected_error}

@@ -208,7 +208,7 @@ async def accept_invitation(request: Request[Any, Any, Any],
             invitation = await groups_repo.answer_invitation(conn, invitation_id, me.user_id, True)
         except groups_repo.NotFound:
             raise ApiError(404, "not_found", f"no pending invitation {invitation_id}") from None
-        told = await consents.consenting_members(conn, invitation.group_id)
+        told = await consents.consenting(conn, invitation.group_id, scope=None)
         names = await groups_repo.athlete_names(conn, {me.user_id})
         # Told before the change commits: if Kafka cannot take the notes, nothing changes.
         await _tell(request, [events.NotificationRequested(

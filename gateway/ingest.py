@@ -10,6 +10,7 @@ actor and no quota slot behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -34,6 +35,9 @@ log = logging.getLogger("stride.ingest")
 
 WS_POLICY_VIOLATION = 1008
 WS_MESSAGE_TOO_BIG = 1009
+WS_TRY_AGAIN_LATER = 1013
+OUR_FAULT = frozenset({"unavailable"})
+"""Error codes that are the server's trouble, not the device's: never counted against it."""
 ACTOR_CALL_TIMEOUT_S = 30.0
 
 
@@ -94,7 +98,7 @@ class IngestSession:
                                          f"more than {self.limits.frames_per_s:g} frames a second; "
                                          "nothing of this frame was applied: send it again, slower")])
         answers = await self._checked(frame)
-        if any(isinstance(a, Error) for a in answers):
+        if any(isinstance(a, Error) and a.code not in OUR_FAULT for a in answers):
             return self._refused(answers)
         self._refused_in_a_row = 0
         return answers
@@ -106,19 +110,16 @@ class IngestSession:
         return answers
 
     async def _checked(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
-        if isinstance(frame, protocol.Samples):
-            if (refused := self._times.check(frame)) is not None:
-                return [refused]
-            try:
-                await self._take_samples(frame)
-            except Refused as exc:
-                return [_error(frame, exc.code, exc.message)]
+        if isinstance(frame, protocol.Samples) and (refused := self._times.check(frame)) is not None:
+            return [refused]
         try:
+            if isinstance(frame, protocol.Samples):
+                await self._take_samples(frame)
             return await self._dispatch(frame)
         except Refused as exc:
             return [_error(frame, exc.code, exc.message)]
-        except Exception:  # Ray or the actor unreachable, or a call timed out
-            log.exception("actor call failed for workout %s", frame.workout_id)
+        except Exception:  # Ray, the actor or Redis unreachable, or a call timed out
+            log.exception("frame for workout %s not handled", frame.workout_id)
             # The actor may have been ended by another gateway (finish) or lost with its node.
             self.placement.forget(frame.workout_id)
             return [_error(frame, "unavailable", "the workout service is unavailable; keep the "
@@ -262,10 +263,17 @@ async def ingest(socket: WebSocket) -> None:
         await socket.send_data(codec.encode(Error(code=exc.code, message=exc.message)), mode=mode)
         await socket.close(code=WS_POLICY_VIOLATION, reason=exc.code)
         return
+    except Exception:  # Redis away: the frames could not be made durable either
+        log.warning("connection quota not checked (Redis away?)", exc_info=True)
+        await socket.send_data(codec.encode(Error(
+            code="unavailable", message="the service is unavailable; reconnect shortly")), mode=mode)
+        await socket.close(code=WS_TRY_AGAIN_LATER, reason="unavailable")
+        return
     try:
         await _serve(socket, state, principal, token, codec, connection)
     finally:
-        await quotas.close_connection("device", principal.user_id, connection)
+        with contextlib.suppress(Exception):  # its slot lapses by itself if Redis is away
+            await quotas.close_connection("device", principal.user_id, connection)
 
 
 async def _serve(socket: WebSocket, state: Any, principal: Principal, token: str | None,

@@ -1,5 +1,11 @@
 """`WS /v1/live?athlete=…` or `?group=…`: a coach's live feed — a snapshot, then updates.
 
+The token comes in the `Authorization` header or, from a browser (which cannot set headers
+on a WebSocket), in a first frame `{"type": "auth", "token": …}` — never from the URL, which
+ends up in logs. A browser's `Origin` must be allowed, as on the device socket; each
+account holds a bounded number of feeds (gateway/quotas.py). A refusal after the
+handshake is an `error` frame with a `code`, then close 1008.
+
 Server → client, JSON text frames:
 - `snapshot`: `athletes` [{athlete_id, name}] the feed shows, and `workouts`: each visible
   workout that is live or finished within the last 30 minutes, with its newest live update;
@@ -16,9 +22,10 @@ messages queue), `MAX_QUEUED_BYTES` in all: a slow coach sees fewer intermediate
 never an older one, and never slows another coach. A coach too slow even for that (a send
 blocked for `SEND_TIMEOUT_S`, or the outbox full) is closed with 1013 — the close frame
 follows what the link already holds — and reconnects for a fresh snapshot. Who may watch
-is decided when the feed opens and again whenever access changes (AccessWatch): a
-withdrawn consent, a logout or an ended session closes it (1008), or for a group feed drops
-that athlete.
+is decided when the feed opens and again whenever access changes, and every few seconds
+regardless (AccessWatch): a withdrawn consent, a logout or an ended session closes it
+(1008), or for a group feed drops that athlete. Health fields go out only as
+privacy/health.py allows.
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ async def _allowed_athletes(conn: Any, principal: Principal, athlete: uuid.UUID 
         role = await groups_repo.role_in_group(conn, principal.user_id, group)
         if role != "coach" and "admin" not in principal.roles:
             return None
-        return await consents.consenting_athletes(conn, group)
+        return await consents.consenting(conn, group)
     return None
 
 
@@ -313,10 +320,15 @@ async def live(socket: WebSocket) -> None:
     except Refused as exc:
         await _refuse(socket, exc.code, exc.message)
         return
+    except Exception:  # Redis away: no live updates could flow either
+        log.warning("connection quota not checked (Redis away?)", exc_info=True)
+        await _refuse(socket, "unavailable", "the live feed is unavailable; reconnect shortly")
+        return
     try:
         await _watch(socket, principal, token, athlete, group, allowed, connection)
     finally:
-        await quotas.close_connection("live", principal.user_id, connection)
+        with contextlib.suppress(Exception):  # its slot lapses by itself if Redis is away
+            await quotas.close_connection("live", principal.user_id, connection)
 
 
 def _subprotocol(socket: WebSocket) -> str | None:

@@ -9,6 +9,8 @@ from typing import Literal
 import msgspec
 from psycopg import AsyncConnection, errors
 
+from storage import paging
+
 PROFILE_FIELDS = ("first_name", "second_name", "last_name", "phone", "birth_date", "sex",
                   "weight_kg", "hr_rest", "hr_max", "vo2max", "country", "city", "avatar_url",
                   "goal", "inventory")
@@ -195,8 +197,7 @@ async def list_sessions(conn: AsyncConnection, user_id: uuid.UUID, *, limit: int
         " WHERE user_id = %(user)s AND revoked_at IS NULL AND expires_at > now()"
         "   AND (%(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s, %(id)s))"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
-        {"user": user_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None},
+        {"user": user_id, "limit": limit, **paging.after(before)},
     )
     return [SessionRow(id=r[0], created_at=r[1], last_seen_at=r[2], expires_at=r[3])
             for r in await cur.fetchall()]

@@ -18,6 +18,8 @@ from typing import Literal
 import msgspec
 from psycopg import AsyncConnection
 
+from storage import paging
+
 POLICY_VERSION = "2026-12"
 """The privacy policy version recorded with every consent change."""
 LIVE_AFTERGLOW = dt.timedelta(minutes=30)
@@ -147,8 +149,7 @@ async def mine(conn: AsyncConnection, athlete_id: uuid.UUID, *, limit: int = 200
         " WHERE c.athlete_id = %(athlete)s"
         "   AND (%(at)s::timestamptz IS NULL OR (c.granted_at, c.id) < (%(at)s, %(id)s))"
         " ORDER BY c.granted_at DESC, c.id DESC LIMIT %(limit)s",
-        {"athlete": athlete_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None})
+        {"athlete": athlete_id, "limit": limit, **paging.after(before)})
     out = []
     for r in await cur.fetchall():
         coaches = msgspec.convert(r[8], list[CoachOut])
@@ -173,21 +174,15 @@ async def access_of(conn: AsyncConnection, viewer_id: uuid.UUID, athlete_id: uui
     return Access(live=live, history=True, history_from=earliest)
 
 
-async def consenting_athletes(conn: AsyncConnection, group_id: uuid.UUID) -> set[uuid.UUID]:
-    """Members who currently let this group's coaches watch them live."""
-    cur = await conn.execute(
-        "SELECT c.athlete_id FROM consents c"
-        " JOIN user_groups member ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
-        " WHERE c.group_id = %s AND c.scope = 'live' AND c.withdrawn_at IS NULL", (group_id,))
-    return {r[0] for r in await cur.fetchall()}
-
-
-async def consenting_members(conn: AsyncConnection, group_id: uuid.UUID) -> set[uuid.UUID]:
-    """Members with any active consent (live or history) to the group."""
+async def consenting(conn: AsyncConnection, group_id: uuid.UUID,
+                     scope: Scope | None = "live") -> set[uuid.UUID]:
+    """Members who currently consent to the group: with `scope` (by default: who let its
+    coaches watch live), or with any consent when `scope` is None."""
     cur = await conn.execute(
         "SELECT DISTINCT c.athlete_id FROM consents c"
         " JOIN user_groups member ON member.group_id = c.group_id AND member.user_id = c.athlete_id"
-        " WHERE c.group_id = %s AND c.withdrawn_at IS NULL", (group_id,))
+        " WHERE c.group_id = %s AND c.withdrawn_at IS NULL AND (%s::text IS NULL OR c.scope = %s)",
+        (group_id, scope, scope))
     return {r[0] for r in await cur.fetchall()}
 
 

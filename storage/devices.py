@@ -8,6 +8,8 @@ import uuid
 import msgspec
 from psycopg import AsyncConnection
 
+from storage import paging
+
 
 class DeviceToken(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
@@ -51,8 +53,7 @@ async def list_tokens(conn: AsyncConnection, user_id: uuid.UUID, *, limit: int =
         " WHERE user_id = %(user)s AND revoked_at IS NULL"
         "   AND (%(at)s::timestamptz IS NULL OR (created_at, id) < (%(at)s, %(id)s))"
         " ORDER BY created_at DESC, id DESC LIMIT %(limit)s",
-        {"user": user_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None})
+        {"user": user_id, "limit": limit, **paging.after(before)})
     return [DeviceToken(id=r[0], name=r[1], created_at=r[2], last_used_at=r[3])
             for r in await cur.fetchall()]
 

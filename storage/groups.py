@@ -14,6 +14,7 @@ import uuid
 import msgspec
 from psycopg import AsyncConnection, errors
 
+from storage import paging
 from storage.consents import withdraw_for_group
 
 
@@ -50,7 +51,7 @@ class LastCoach(Exception):
     """The group's only coach cannot leave or be removed while it has other members."""
 
 
-Keyset = tuple[dt.datetime, uuid.UUID]
+Keyset = paging.Keyset
 
 
 async def create_group(conn: AsyncConnection, creator: uuid.UUID, name: str, sport: str) -> uuid.UUID:
@@ -97,8 +98,7 @@ async def my_groups(conn: AsyncConnection, user_id: uuid.UUID, *, limit: int = 2
         " JOIN user_groups ug ON ug.group_id = g.id WHERE ug.user_id = %(user)s"
         "   AND (%(at)s::timestamptz IS NULL OR (ug.joined_at, g.id) < (%(at)s, %(id)s))"
         " ORDER BY ug.joined_at DESC, g.id DESC LIMIT %(limit)s",
-        {"user": user_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None})
+        {"user": user_id, "limit": limit, **paging.after(before)})
     return [Group(id=r[0], name=r[1], sport=r[2], role=r[3], joined_at=r[4])
             for r in await cur.fetchall()]
 
@@ -110,8 +110,7 @@ async def members(conn: AsyncConnection, group_id: uuid.UUID, *, limit: int = 20
         "SELECT user_id, role, joined_at FROM user_groups WHERE group_id = %(group)s"
         "   AND (%(at)s::timestamptz IS NULL OR (joined_at, user_id) < (%(at)s, %(id)s))"
         " ORDER BY joined_at DESC, user_id DESC LIMIT %(limit)s",
-        {"group": group_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None})
+        {"group": group_id, "limit": limit, **paging.after(before)})
     return [Member(user_id=r[0], role=r[1], joined_at=r[2]) for r in await cur.fetchall()]
 
 
@@ -147,8 +146,7 @@ async def my_invitations(conn: AsyncConnection, user_id: uuid.UUID, *, limit: in
         " WHERE i.invitee_id = %(user)s AND i.status = 'pending'"
         "   AND (%(at)s::timestamptz IS NULL OR (i.created_at, i.id) < (%(at)s, %(id)s))"
         " ORDER BY i.created_at DESC, i.id DESC LIMIT %(limit)s",
-        {"user": user_id, "limit": limit, "at": before[0] if before else None,
-         "id": before[1] if before else None})
+        {"user": user_id, "limit": limit, **paging.after(before)})
     return [Invitation(id=r[0], group_id=r[1], group_name=r[2], role=r[3], invited_by=r[4],
                        created_at=r[5], status=r[6]) for r in await cur.fetchall()]
 
