@@ -39,6 +39,8 @@ WS_TRY_AGAIN_LATER = 1013
 OUR_FAULT = frozenset({"unavailable"})
 """Error codes that are the server's trouble, not the device's: never counted against it."""
 ACTOR_CALL_TIMEOUT_S = 30.0
+INBOX_FRAMES = 128
+"""Frames read ahead of the one being handled (each stamped with its arrival)."""
 
 
 class TooBig(Exception):
@@ -84,11 +86,12 @@ class IngestSession:
         self._times = SampleTimes(self.limits)
         self._refused_in_a_row = 0
 
-    async def handle(self, data: bytes | str) -> list[protocol.ServerFrame]:
-        """The answer to one frame. Raises TooBig (close 1009) or Flooding (close 1008)."""
+    async def handle(self, data: bytes | str, arrived: float | None = None) -> list[protocol.ServerFrame]:
+        """The answer to one frame that arrived at `arrived` (time.monotonic(); default now).
+        Raises TooBig (close 1009) or Flooding (close 1008)."""
         if len(data) > self.limits.max_frame_bytes:
             raise TooBig(f"frame of {len(data)} bytes; the limit is {self.limits.max_frame_bytes}")
-        within_budget = self._bucket.take()  # every frame draws on the budget, bad ones too
+        within_budget = self._bucket.take(arrived)  # every frame draws on it, bad ones too
         try:
             frame = self.codec.decode(data)
         except FrameError as exc:
@@ -288,14 +291,12 @@ async def _serve(socket: WebSocket, state: Any, principal: Principal, token: str
     session = IngestSession(principal, codec, state.placement, state.pool, state.quotas,
                             state.ingest_limits, watched)
     state.access_watch.register(watched)
+    inbox: asyncio.Queue[tuple[float, bytes | str] | None] = asyncio.Queue(INBOX_FRAMES)
+    reader = asyncio.create_task(_read(socket, inbox))
     try:
-        while True:
-            message = await socket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("bytes") or message.get("text") or b""
+        while (arrived := await inbox.get()) is not None:
             try:
-                answers = await session.handle(data)
+                answers = await session.handle(arrived[1], arrived[0])
             except TooBig as exc:
                 await socket.close(code=WS_MESSAGE_TOO_BIG, reason=str(exc))
                 return
@@ -308,3 +309,20 @@ async def _serve(socket: WebSocket, state: Any, principal: Principal, token: str
         return
     finally:
         state.access_watch.unregister(watched)
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+async def _read(socket: WebSocket, inbox: asyncio.Queue[tuple[float, bytes | str] | None]) -> None:
+    """Take frames off the socket as they arrive, stamped with their arrival: the frame
+    budget judges when a frame came, not when its turn to be handled came (a busy gateway
+    must not let a burst through). When INBOX_FRAMES wait, reading stops (TCP pushes back)."""
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            await inbox.put((time.monotonic(), message.get("bytes") or message.get("text") or b""))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    await inbox.put(None)  # the end (not when cancelled: then the handler has stopped already)

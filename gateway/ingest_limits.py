@@ -37,14 +37,16 @@ class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenBucket:
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, at: float | None = None) -> None:
+        """Full at time `at` (time.monotonic(); default now)."""
         self._rate, self._burst = rate, float(burst)
-        self._tokens, self._at = float(burst), time.monotonic()
+        self._tokens, self._at = float(burst), time.monotonic() if at is None else at
 
-    def take(self) -> bool:
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
+    def take(self, at: float | None = None) -> bool:
+        """Take a token at time `at` (time.monotonic(); default now): False if none is left."""
+        now = time.monotonic() if at is None else at
+        self._tokens = min(self._burst, self._tokens + max(0.0, now - self._at) * self._rate)
+        self._at = max(self._at, now)
         if self._tokens < 1.0:
             return False
         self._tokens -= 1.0

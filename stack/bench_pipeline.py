@@ -47,7 +47,7 @@ from gateway import protocol
 from gateway.client import DeviceClient, DeviceError
 from stack.bench_actors import RESULTS, _pct, _process_memory, memory_per_workout
 from stack.bench_live import Athlete, _world, watch_group
-from stack.processes import ProcessTable, _session_members, wait_until
+from stack.processes import ProcessTable, _session_members, private_log, wait_until
 from stack.settings import REPO_ROOT, Settings, raised_limits
 from stack.worker_process import free_port
 from streams import topics
@@ -81,13 +81,15 @@ class Options(msgspec.Struct, frozen=True, kw_only=True):
 class _Gateway:
     """A gateway process of the bench's own, with the placement under test."""
 
-    def __init__(self, placement: str) -> None:
+    def __init__(self, settings: Settings, placement: str) -> None:
         self.port = free_port()
         env = {**os.environ, **raised_limits(), "STRIDE_GATEWAY_PORT": str(self.port),
                "STRIDE_PLACEMENT": placement}
+        log = private_log(settings.home_path, f"bench-gateway-{self.port}").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "stack.cli", "gateway", "run"], env=env,
-                                     cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                                     cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()  # the child has its own descriptor
         url = f"http://127.0.0.1:{self.port}/healthz"
 
         def ready() -> bool:
@@ -480,7 +482,7 @@ async def _find_max(settings: Settings, gateway: _Gateway, progress: Progress,
 
 async def _run(settings: Settings, options: Options, stem: Path) -> dict[str, Any]:
     with console.status(f"starting a gateway with the {options.placement} placement …"):
-        gateway = await asyncio.to_thread(_Gateway, options.placement)
+        gateway = await asyncio.to_thread(_Gateway, settings, options.placement)
     try:
         usage = _Usage(settings, gateway.proc.pid)
         profilers: list[_Profiler] = []

@@ -36,6 +36,15 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def private_log(home: Path, name: str) -> Path:
+    """Where a process the stack does not manage writes its log — a test's own gateway or
+    worker, the bench's gateway: `<home>/logs/private/<name>.log`, beside the stack's own
+    logs, so the scan for secrets after a test run reads them too."""
+    folder = home / "logs" / "private"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
 class ProcessTable:
     """Pid files under `<home>/run`, logs under `<home>/logs`."""
 

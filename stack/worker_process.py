@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stack.processes import wait_until
+from stack.processes import private_log, wait_until
 from stack.settings import Settings
 from streams import topics
 
@@ -45,7 +45,7 @@ class StreamWorker:
         self.partitions = partitions
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = home / "worker.log"
+        self.log_path = private_log(stack.home_path, f"worker-{unique}")
 
     async def create_topics(self) -> None:
         await topics.ensure_topics(self.stack.kafka, partitions=self.partitions, replication=1,

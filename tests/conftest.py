@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from user_accounts import SECRETS_SEEN, Account, make_account
+from user_accounts import Account, make_account
 
 from stack.settings import RAY_LOOPBACK_ENV, Settings, raised_limits
 
@@ -106,14 +106,18 @@ def migrated_db(scratch_db: str) -> str:
 DEV_USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
-@pytest.fixture(scope="session")
-def secrets_seen() -> list[str]:
-    return SECRETS_SEEN
+
+SUITES = ("unit", "integration", "e2e", "faults", "logscan")
+"""Every test carries one of these markers, so one of `make test`'s runs selects it."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `last` read what the whole run left behind (logs): run them at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    """A test no `make test` run selects would never run: refuse to start instead."""
+    lost = [item.nodeid for item in items
+            if not any(item.get_closest_marker(name) for name in SUITES)]
+    if lost:
+        raise pytest.UsageError(f"tests without one of the markers {SUITES} (so `make test` "
+                                f"never runs them): {', '.join(lost[:10])}")
 
 
 @pytest.fixture

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 SECRETS_SEEN: list[str] = []
 """Every password and session token the tests created: none may appear in any log."""
+
+
+def secrets_file() -> Path:
+    """Where they are kept for the scan that runs after everything (tests/logscan/)."""
+    from stack.settings import Settings
+
+    folder = Settings.from_env().home_path / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "secrets-seen.txt"
+
+
+def remember(*secrets: str) -> None:
+    SECRETS_SEEN.extend(secrets)
+    with secrets_file().open("a") as out:
+        out.writelines(f"{s}\n" for s in secrets)
 
 
 class Account:
@@ -62,7 +78,7 @@ def make_account(base_url: str, pg_dsn: str, roles: tuple[str, ...] = (), **prof
         assert login.status_code == 200, login.text
         token = login.json()["token"]
         secret, codes = enrol_totp(http, token) if set(roles) & set(MFA_ROLES) else (None, [])
-    SECRETS_SEEN.extend([password, token])
+    remember(password, token)
     return Account(user_id, email, password, token, secret, codes)
 
 

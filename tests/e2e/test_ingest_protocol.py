@@ -11,7 +11,6 @@ import msgspec
 import numpy as np
 import pytest
 import websockets
-from helper_processes import Processes
 
 from gateway import protocol
 from gateway.client import DeviceClient
@@ -102,26 +101,17 @@ async def test_every_bad_input_gets_its_code_and_the_stream_goes_on(
         assert after.code == "workout_finished"
 
 
-SLOW = IngestLimits(frames_per_s=2.0, frame_burst=10)
-"""A frame budget no machine refills while the test's burst is handled (at 20 frames/s a
-busy gateway taking 50 ms a frame would keep up with any burst)."""
-
-
-@pytest.fixture(scope="module")
-def slow_gateway(processes: Processes) -> str:
-    return "ws://" + processes.gateway(STRIDE_INGEST_FRAMES_PER_S=str(SLOW.frames_per_s),
-                                       STRIDE_INGEST_FRAME_BURST=str(SLOW.frame_burst))
-
-
 @pytest.mark.parametrize("subprotocol", ENCODINGS)
 async def test_a_burst_over_the_frame_rate_is_refused_then_the_stream_goes_on(
-        slow_gateway: str, account, subprotocol: str) -> None:  # type: ignore[no-untyped-def]
+        stack: Settings, account, subprotocol: str) -> None:  # type: ignore[no-untyped-def]
+    """Frames are judged by when they arrived, so the limit holds however long the gateway
+    takes to handle each (on a loaded machine, 60 frames may take seconds to answer)."""
     wid, t0 = uuid.uuid4(), int(time.time() * 1000) - 60_000
-    async with DeviceClient(slow_gateway, account().token, subprotocol=subprotocol,
-                            rate_limit_wait_s=30) as device:
+    async with DeviceClient(stack.gateway_ws_url, account().token, subprotocol=subprotocol) as device:
         await device.start(wid, "run", t0)
         ws = device._ws
-        burst = SLOW.frame_burst + 20
+        burst = LIMITS.frame_burst + 20
+        sent = time.monotonic()
         for seq in range(burst):  # without waiting for answers
             await ws.send(_encode(subprotocol, {"type": "samples", "workout_id": str(wid), "seq": seq,
                                                 "samples": [_sample(t0 + 1000 * seq)]}))
@@ -131,7 +121,10 @@ async def test_a_burst_over_the_frame_rate_is_refused_then_the_stream_goes_on(
         for _ in range(burst):
             answer = decoder.decode(await ws.recv())
             codes.append(answer.code if isinstance(answer, protocol.Error) else "ack")
-        assert "rate_limited" in codes and codes.count("ack") >= SLOW.frame_burst - 1
+        arrived_within_s = time.monotonic() - sent  # an upper bound on the burst's spread
+        refilled = int(arrived_within_s * LIMITS.frames_per_s) + 1
+        assert LIMITS.frame_burst <= codes.count("ack") <= LIMITS.frame_burst + refilled, codes
+        assert 0 < codes.count("rate_limited") == burst - codes.count("ack")
         acked = max(s for s in range(burst) if codes[s] == "ack")
         # Nothing refused was applied: the device resends it, slower, and it is acked.
         ack = await device.send_samples(wid, 0, [tuple(_sample(t0 + 1000 * s)) for s in range(burst)])  # type: ignore[misc]

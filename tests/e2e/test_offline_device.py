@@ -59,7 +59,7 @@ async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
     port = free_port()
     env = {"STRIDE_GATEWAY_PORT": str(port)}
     health = f"http://127.0.0.1:{port}/healthz"
-    gateway = processes.start([*STRIDE, "gateway", "run"], health, env)
+    gateway = processes.start([*STRIDE, "gateway", "run"], health, env, name="gateway")
     wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
     device = OfflineDevice(f"ws://127.0.0.1:{port}", session_athlete.token, tmp_path / "watch.sqlite3",
                            batch_size=20, max_backoff_s=1.0)
@@ -71,7 +71,7 @@ async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
     await _until(lambda: device.pending() < n - 100, 30)
     os.killpg(gateway.pid, signal.SIGKILL)  # mid-stream
     assert 0 < device.pending() < n
-    processes.start([*STRIDE, "gateway", "run"], health, env)  # back on the same port
+    processes.start([*STRIDE, "gateway", "run"], health, env, name="gateway")  # same port
     stats = await syncing
     assert device.pending() == 0 and device.unfinished() == 0
     assert stats.reconnects >= 1 and stats.acked == n

@@ -30,6 +30,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
+from helper_processes import Processes
 from user_accounts import Account
 
 from gateway.offline import OfflineDevice
@@ -65,7 +66,7 @@ class Workouts(msgspec.Struct, frozen=True):
 
 class Outcome(msgspec.Struct, frozen=True):
     summaries: dict[str, dict[str, Any]]
-    """sport → the stored summary's compared fields."""
+    """workout name (`run-0` …) → the stored summary's compared fields."""
     recovered_s: float | None = None
     """From the kill until acknowledgements flowed again."""
 
@@ -105,24 +106,30 @@ def _quietly(check: Callable[[], bool]) -> Callable[[], bool]:
     return poll
 
 
+def _sport(name: str) -> str:
+    return name.split("-")[0]
+
+
 async def stream(stack: Settings, token: str, tmp_path: Path,
-                 fault: Callable[[dict[str, uuid.UUID]], Awaitable[None]] | None = None) -> Outcome:
-    """Stream the two workouts through the stack; run `fault` (given sport → workout id)
+                 fault: Callable[[dict[str, uuid.UUID]], Awaitable[None]] | None = None,
+                 ws_url: str | None = None, copies: int = 1) -> Outcome:
+    """Stream the workouts — a run and a ride, `copies` times (named `run-0`, `ride-0` …) —
+    through the stack (or the gateway at `ws_url`); run `fault` (given name → workout id)
     once mid-stream."""
     t0 = int(time.time() * 1000) - 3_600_000
-    wids = {"run": uuid.uuid4(), "ride": uuid.uuid4()}
-    tracks = {sport: _track(sport, t0) for sport in wids}
-    device = OfflineDevice(stack.gateway_ws_url, token, tmp_path / f"{uuid.uuid4()}.sqlite3",
-                           batch_size=50, max_backoff_s=1.0)
-    for sport, wid in wids.items():
-        device.begin(wid, sport, t0)  # type: ignore[arg-type]
+    wids = {f"{sport}-{k}": uuid.uuid4() for k in range(copies) for sport in ("run", "ride")}
+    tracks = {name: _track(_sport(name), t0) for name in wids}
+    device = OfflineDevice(ws_url or stack.gateway_ws_url, token,
+                           tmp_path / f"{uuid.uuid4()}.sqlite3", batch_size=50, max_backoff_s=1.0)
+    for name, wid in wids.items():
+        device.begin(wid, _sport(name), t0)  # type: ignore[arg-type]
     forwarding = asyncio.create_task(device.run())
     recovered_s: float | None = None
 
     async def record() -> None:
         for i in range(0, SAMPLES, PER_TICK):
-            for sport, wid in wids.items():
-                device.record_many(wid, tracks[sport][i:i + PER_TICK])
+            for name, wid in wids.items():
+                device.record_many(wid, tracks[name][i:i + PER_TICK])
             await asyncio.sleep(TICK_S)  # the pace of a live recording
         for wid in wids.values():
             device.finish(wid, t0 + 1000 * SAMPLES)
@@ -169,8 +176,9 @@ async def undisturbed(stack: Settings, session_athlete: Account,
 
 
 def _same_metrics(got: Outcome, want: Outcome) -> None:
-    for sport, expected in want.summaries.items():
-        actual = got.summaries[sport]
+    """Every workout's summary equals the undisturbed run's of its sport."""
+    for name, actual in got.summaries.items():
+        expected, sport = want.summaries[f"{_sport(name)}-0"], name
         for key in COMPARED:
             if isinstance(expected[key], float):
                 # A batch split differently by a resend changes only float summation order.
@@ -231,3 +239,31 @@ def _stack_healthy() -> bool:
     status = subprocess.run([str(REPO / ".venv" / "bin" / "stride"), "stack", "status", "--json"],
                             cwd=REPO, capture_output=True, timeout=60)
     return status.returncode == 0
+
+
+async def test_a_sharded_host_killed_takes_many_workouts_and_loses_none(
+        stack: Settings, tmp_path: Path, undisturbed: Outcome, ray_connected: None,
+        session_athlete: Account) -> None:
+    """The sharded placement: one host holds many workouts, so one kill takes them all down
+    at once; Ray restarts the host and each workout resumes from its own snapshot."""
+    from actors.placement import ShardedPlacement
+    from stack.wiring import actor_config
+
+    processes = Processes()
+    try:
+        gateway = processes.gateway(STRIDE_PLACEMENT="sharded")
+        placement = ShardedPlacement(actor_config(stack), stack.ray_namespace, stack.placement_hosts)
+
+        async def kill_the_busiest_host(wids: dict[str, uuid.UUID]) -> None:
+            shards = [placement.shard_of(w) for w in wids.values()]
+            busiest = max(set(shards), key=shards.count)
+            assert shards.count(busiest) >= 2, "each host holds one workout: nothing to show"
+            pid = await placement.handle(wids[list(wids)[shards.index(busiest)]]).pid.remote()
+            os.kill(pid, signal.SIGKILL)
+
+        outcome = await stream(stack, session_athlete.token, tmp_path, kill_the_busiest_host,
+                               ws_url=f"ws://{gateway}", copies=3)
+    finally:
+        processes.stop_all()
+    _report("a sharded host (3+ workouts) SIGKILLed", outcome)
+    _same_metrics(outcome, undisturbed)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from stack.processes import wait_until
+from stack.processes import private_log, wait_until
+from stack.settings import Settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STRIDE = [sys.executable, "-m", "stack.cli"]
 LIMIT_PREFIXES = ("STRIDE_QUOTA_", "STRIDE_LOGIN_", "STRIDE_INGEST_", "STRIDE_PASSWORD_HASH_")
 
@@ -34,12 +35,15 @@ class Processes:
         self._running: list[subprocess.Popen[bytes]] = []
 
     def start(self, argv: list[str], health_url: str, env: dict[str, str] | None = None,
-              timeout_s: float = 60, inherit: bool = True) -> subprocess.Popen[bytes]:
-        """`env` adds to this process's environment, or with `inherit=False` is all of it."""
+              timeout_s: float = 60, inherit: bool = True, name: str = "process") -> subprocess.Popen[bytes]:
+        """`env` adds to this process's environment, or with `inherit=False` is all of it.
+        Its output goes to the stack's private logs (`<name>-<port>`), which the scan for
+        secrets reads after the run."""
         full = {**os.environ, **(env or {})} if inherit else dict(env or {})
-        proc = subprocess.Popen(argv, env=full, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+        port = health_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[-1]
+        with private_log(Settings.from_env().home_path, f"{name}-{port}").open("ab") as log:
+            proc = subprocess.Popen(argv, env=full, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         self._running.append(proc)
 
         def ready() -> bool:
@@ -58,7 +62,7 @@ class Processes:
         base = {k: v for k, v in os.environ.items()
                 if not (production_limits and k.startswith(LIMIT_PREFIXES))}
         self.start([*STRIDE, "gateway", "run"], f"http://127.0.0.1:{port}/healthz",
-                   {**base, "STRIDE_GATEWAY_PORT": str(port), **env}, inherit=False)
+                   {**base, "STRIDE_GATEWAY_PORT": str(port), **env}, inherit=False, name="gateway")
         return f"127.0.0.1:{port}"
 
     def stop_all(self) -> None:
@@ -74,7 +78,7 @@ class Processes:
 
 
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent / "e2e"
 PROXY_SETTINGS = {"STRIDE_TRUSTED_PROXIES": "127.0.0.1", "STRIDE_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}
 """A gateway that believes X-Forwarded-For from loopback: each test's "client" can then have
 an address of its own, as behind a reverse proxy."""
@@ -103,7 +107,7 @@ def oidc_provider(processes: Processes) -> str:
     provider = f"http://127.0.0.1:{port}"
     processes.start([sys.executable, str(HERE / "oidc_pkce_provider.py"), "--host", "127.0.0.1",
                      "--port", str(port), "--require-nonce"],
-                    f"{provider}/.well-known/openid-configuration")
+                    f"{provider}/.well-known/openid-configuration", name="oidc-provider")
     return provider
 
 

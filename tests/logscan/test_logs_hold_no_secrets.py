@@ -1,4 +1,7 @@
-"""After the whole run: no password, token or health value in any component's log."""
+"""After everything — the suite, the fault suite and the bench — no password, token or
+health value in any process's log: the stack's components, the gateways and stream workers
+the tests and the bench ran of their own (`.stack/logs/private/`), and Ray's workers.
+`make test` runs this last (`pytest -m logscan`)."""
 
 from __future__ import annotations
 
@@ -6,10 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from user_accounts import secrets_file
 
 from stack.settings import Settings
 
-pytestmark = [pytest.mark.e2e, pytest.mark.last]
+pytestmark = pytest.mark.logscan
 
 HEALTH_IN_TEXT = re.compile(
     r"(hr_bpm|spo2_pct|avg_hr|max_hr|min_spo2|heart.?rate|spo2)\W{1,4}\d", re.IGNORECASE)
@@ -18,21 +22,23 @@ TOKEN_SHAPES = re.compile(r"(Bearer\s+|[?&]token=)(?!<)[A-Za-z0-9_\-]{16,}")
 
 def _logs(stack: Settings) -> list[Path]:
     files = sorted((stack.home_path / "logs").glob("*.log"))
+    files += sorted((stack.home_path / "logs" / "private").glob("*.log"))
     ray_logs = Path("/tmp/ray/session_latest/logs")
     if ray_logs.exists():
         files += sorted(ray_logs.glob("worker-*.out")) + sorted(ray_logs.glob("worker-*.err"))
     return files
 
 
-def test_logs_hold_no_passwords_tokens_or_health_values(stack: Settings,
-                                                        secrets_seen: list[str]) -> None:
-    assert secrets_seen, "the run created accounts, so there is something to look for"
+def test_logs_hold_no_passwords_tokens_or_health_values(stack: Settings) -> None:
+    seen = secrets_file().read_text().split() if secrets_file().exists() else []
+    assert seen, "the run created accounts, so there is something to look for"
     files = _logs(stack)
     assert any(f.name == "gateway.log" for f in files)
+    assert any(f.parent.name == "private" for f in files), "the tests' own processes left no log"
     found = []
     for path in files:
         text = path.read_text(errors="replace")
-        for secret in secrets_seen:
+        for secret in seen:
             if secret in text:
                 found.append(f"{path.name}: a password or token of this run")
         for pattern in (HEALTH_IN_TEXT, TOKEN_SHAPES):
