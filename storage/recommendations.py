@@ -63,10 +63,24 @@ async def latest(conn: AsyncConnection, user_id: uuid.UUID) -> Latest | None:
 
 async def log_inference(conn: AsyncConnection, *, model_type: str, model_version: str,
                         inputs: object, output: object, latency_ms: float,
-                        user_id: uuid.UUID | None = None,
-                        workout_id: uuid.UUID | None = None) -> None:
-    await conn.execute(
+                        user_id: uuid.UUID | None = None, workout_id: uuid.UUID | None = None,
+                        trigger_id: uuid.UUID | None = None) -> bool:
+    """Log one inference; with `trigger_id`, once per model type and trigger (False when
+    it was logged already)."""
+    cur = await conn.execute(
         "INSERT INTO inference_log (model_type, model_version, user_id, workout_id, inputs,"
-        " output, latency_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        " output, latency_ms, trigger_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (model_type, trigger_id) WHERE trigger_id IS NOT NULL DO NOTHING",
         (model_type, model_version, user_id, workout_id, _json.encode(inputs).decode(),
-         _json.encode(output).decode(), latency_ms))
+         _json.encode(output).decode(), latency_ms, trigger_id))
+    return cur.rowcount == 1
+
+
+async def logged_answer(conn: AsyncConnection, model_type: str,
+                        trigger_id: uuid.UUID) -> dict[str, Any] | None:
+    """The answer a model gave for this trigger, if it was asked already."""
+    cur = await conn.execute(
+        "SELECT output::text FROM inference_log WHERE model_type = %s AND trigger_id = %s",
+        (model_type, trigger_id))
+    row = await cur.fetchone()
+    return None if row is None else msgspec.json.decode(row[0])

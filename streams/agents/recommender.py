@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from storage.athletes import daily_loads, profile_of
-from storage.recommendations import log_inference
+from storage.recommendations import log_inference, logged_answer
 from streams import events, topics
 from streams.sink import Record, batches, write_batch
 
@@ -182,17 +182,26 @@ async def _athlete(deps: Deps, trigger: Trigger) -> _Athlete | None:
 
 async def _ask(deps: Deps, serve_client: ServeClient, app: str, request: dict[str, Any],
                trigger: Trigger) -> dict[str, Any] | None:
-    """One inference, logged with its inputs, output and latency when a model answered."""
+    """One inference per trigger, logged with its inputs, output and latency when a model
+    answered. A redelivered trigger gets the answer logged the first time: the model is not
+    asked twice and the log holds one row."""
+    pool = await deps.pool()
+    async with pool.connection() as conn:
+        earlier = await logged_answer(conn, app, trigger.trigger_id)
+    if earlier is not None:
+        return earlier
     started = time.perf_counter()
     answer = await serve_client.ask(app, request)
     latency_ms = (time.perf_counter() - started) * 1000
     if answer is not None:
-        pool = await deps.pool()
         async with pool.connection() as conn:
-            await log_inference(conn, model_type=app, model_version=str(answer["version"]),
-                                inputs=request, output=answer, latency_ms=latency_ms,
-                                user_id=trigger.user_id,
-                                workout_id=trigger.trigger_id if trigger.workout else None)
+            first = await log_inference(
+                conn, model_type=app, model_version=str(answer["version"]), inputs=request,
+                output=answer, latency_ms=latency_ms, user_id=trigger.user_id,
+                workout_id=trigger.trigger_id if trigger.workout else None,
+                trigger_id=trigger.trigger_id)
+            if not first:  # a concurrent delivery logged it meanwhile: that answer stands
+                return await logged_answer(conn, app, trigger.trigger_id)
     return answer
 
 

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import psycopg
 import pytest
 
 from gateway.client import DeviceClient
+from stack.processes import wait_until_async
 from stack.settings import Settings
 from storage import models_registry as registry
 
@@ -75,6 +77,42 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
     model_type, version, goal, answered_by, latency_ms = logged[0]
     assert (model_type, version, answered_by) == ("recommend", deployed_recommender, deployed_recommender)
     assert goal == "endurance" and latency_ms > 0
+    await _redeliver_completion(stack, workout)
+    with psycopg.connect(stack.pg_dsn) as conn:
+        inferences = conn.execute("SELECT model_type, count(*) FROM inference_log"
+                                  " WHERE workout_id = %s GROUP BY model_type", (workout,)).fetchall()
+        sets = conn.execute("SELECT count(*) FROM recommendations WHERE user_id = %s",
+                            (me.id,)).fetchone()
+    assert all(n == 1 for _, n in inferences) and ("recommend", 1) in inferences
+    assert sets == (1,)
+
+
+async def _redeliver_completion(stack: Settings, workout: uuid.UUID) -> None:
+    """Publish the workout's WorkoutCompleted again, as Kafka does after a worker dies before
+    committing, and wait until the worker has consumed past it."""
+    from streams import events, topics
+    from streams.lag import consumer_lag
+    from streams.producer import EventProducer
+
+    with psycopg.connect(stack.pg_dsn) as conn:
+        row = conn.execute("SELECT user_id, summary::text FROM workouts WHERE id = %s",
+                           (workout,)).fetchone()
+    assert row is not None
+    summary = msgspec.json.decode(row[1], type=events.WorkoutSummary)
+    again = events.WorkoutCompleted(workout_id=workout, user_id=row[0], summary=summary,
+                                    at_ms=summary.ended_at_ms or summary.started_at_ms)
+    producer = EventProducer(stack.kafka, topic_prefix=stack.topic_prefix)
+    try:
+        await producer.publish([(topics.LIFECYCLE, again)])
+    finally:
+        await producer.stop()
+
+    async def consumed() -> bool:
+        lag = await consumer_lag(stack.kafka, stack.worker_group,
+                                 [stack.topic_prefix + topics.LIFECYCLE])
+        return sum(lag.values()) == 0
+
+    assert await wait_until_async(consumed, 60, interval_s=0.5), "the worker never consumed it"
 
 
 async def test_a_profile_change_refreshes_recommendations_for_the_new_goal_and_equipment(
