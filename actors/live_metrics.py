@@ -89,6 +89,7 @@ def summary_fields(m: MetricsState, profile: AthleteProfile, current_risk: risk.
         "trimp_edwards": load.trimp_edwards,
         "min_spo2": ox.min_spo2_pct,
         "spo2_low_alert": ox.low_alert,
+        "cardiac_drift_pct": current_risk.hr_drift_pct,
         "avg_pace_s_per_km": sp.avg_pace_s_per_km,
         "splits": [events.SplitSummary(km=s.km, time_s=s.time_s, avg_hr=s.avg_hr_bpm)
                    for s in sp.splits],

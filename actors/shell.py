@@ -23,6 +23,7 @@ import msgspec
 
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
+from storage import keyspace
 from streams import redis_pool, topics
 from streams.events import (
     AnyEvent,
@@ -69,10 +70,6 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     error_code: str | None = None
     message: str = ""
-
-
-def snapshot_key(prefix: str, workout_id: uuid.UUID) -> str:
-    return f"{prefix}:workout:{workout_id}:snapshot"
 
 
 def topic_of(event: AnyEvent) -> str:
@@ -218,7 +215,7 @@ class WorkoutHost:
             unloaded = [slot for slot in ordered if not slot.loaded]
             if unloaded:
                 found = await self._redis.mget(
-                    [snapshot_key(self._config.redis_prefix, s.wid) for s in unloaded])
+                    [keyspace.snapshot(self._config.redis_prefix, s.wid) for s in unloaded])
                 for slot, data in zip(unloaded, found, strict=True):
                     if isinstance(data, bytes):
                         slot.workout, slot.saved = Workout.restore(data), data
@@ -325,7 +322,7 @@ class WorkoutHost:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for slot, data in snapshots:
-                pipe.set(snapshot_key(self._config.redis_prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
+                pipe.set(keyspace.snapshot(self._config.redis_prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
             await pipe.execute()
         for slot, data in snapshots:
             slot.saved = data

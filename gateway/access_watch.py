@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 
 from gateway.auth import Principal
-from storage import accounts, devices
+from storage import accounts, devices, keyspace
 
 log = logging.getLogger("stride.access")
 POLICY_VIOLATION = 1008
@@ -88,7 +88,7 @@ class AccessWatch:
     def __init__(self, redis: Any, prefix: str, pool: Any, *, idle: dt.timedelta,
                  recheck_s: float = 5.0, quotas: Any = None) -> None:
         self._redis = redis
-        self._channel = f"{prefix}:access-changed"
+        self._channel = keyspace.access_changed(prefix)
         self._pool = pool
         self._idle = idle
         self.recheck_s = recheck_s
@@ -97,7 +97,6 @@ class AccessWatch:
         self._notes: OrderedDict[tuple[object, ...], AccessChanged] = OrderedDict()
         self._noted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.rechecks = 0
         """Sockets re-checked because of notes (coalescing keeps this low)."""
 
     def register(self, watched: Watched) -> None:
@@ -156,7 +155,6 @@ class AccessWatch:
             while self._notes:
                 _, note = self._notes.popitem(last=False)
                 concerned = [w for w in list(self._open) if w.concerned_by(note)]
-                self.rechecks += len(concerned)
                 await self._recheck(concerned)
             self._noted.clear()
 

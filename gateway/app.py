@@ -34,6 +34,7 @@ from gateway.oidc import OidcClient, OidcProvider
 from gateway.quotas import QuotaGuard, Quotas
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
+from serve.control import ServeTarget
 from streams import redis_pool
 from streams.producer import EventProducer
 
@@ -69,6 +70,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     password_hash_queue: int = 32
     secret_key: str = ""
     """Keys derived identifiers (leaderboard handles); a random one per process if empty."""
+    models_cache_dir: str | None = None
+    """Where model artifacts behind URLs are cached for Serve deploys."""
 
 
 @get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
@@ -144,6 +147,9 @@ def create_app(config: GatewayConfig) -> Litestar:
             for p in config.oidc_providers
         }
         state.public_url = config.public_url
+        state.serve_target = ServeTarget(ray_address=config.ray_address,
+                                         ray_namespace=config.ray_namespace,
+                                         cache_dir=config.models_cache_dir)
 
     async def on_shutdown(app: Litestar) -> None:
         await app.state.access_watch.stop()

@@ -47,10 +47,9 @@ from gateway.auth import Principal, bearer_token
 from gateway.live_hub import Listener
 from gateway.quotas import QuotaGuard, Refused
 from privacy import health
-from storage import consents
+from storage import consents, keyspace
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
-from streams import live as live_keys
 
 log = logging.getLogger("stride.live")
 
@@ -173,7 +172,7 @@ class Feed:
 
     def channels(self, athletes: set[uuid.UUID]) -> set[str]:
         prefix = self.state.redis_prefix
-        return {live_keys.athlete_channel(prefix, a) for a in athletes}
+        return {keyspace.live_athlete(prefix, a) for a in athletes}
 
     async def follow(self, athletes: set[uuid.UUID]) -> None:
         gone, new = self.athletes - athletes, athletes - self.athletes
@@ -200,7 +199,7 @@ class Feed:
             names = await groups_repo.athlete_names(conn, self.athletes)
             rows = await workouts_repo.live_or_recent(conn, self.athletes, RECENTLY_FINISHED)
         live_states = await state.redis.mget(
-            [live_keys.workout_key(state.redis_prefix, r[0]) for r in rows]) if rows else []
+            [keyspace.live_state(state.redis_prefix, r[0]) for r in rows]) if rows else []
         workouts = []
         for (workout_id, athlete_id, summary), newest in zip(rows, live_states, strict=True):
             item = msgspec.json.decode(newest) if newest else {

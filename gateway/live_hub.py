@@ -37,7 +37,6 @@ class LiveHub:
         self._pubsub: Any = None
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.received = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
@@ -114,7 +113,6 @@ class LiveHub:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
                 continue
-            self.received += 1
             channel = message["channel"].decode() if isinstance(message["channel"], bytes) \
                 else message["channel"]
             raw = message["data"]

@@ -52,7 +52,8 @@ async def deploy_model(request: Request[Any, Any, Any], model_type: str,
     by = principal_of(request).user_id
     async with request.app.state.pool.connection() as conn:
         try:
-            return await control.deploy_with(conn, control.ServeTarget(), model_type, version, by)
+            return await control.deploy_with(conn, request.app.state.serve_target, model_type,
+                                             version, by)
         except (control.DeployError, registry.RegistryError) as exc:
             raise _refused(exc) from None
 
@@ -63,7 +64,7 @@ async def rollback_model(request: Request[Any, Any, Any], model_type: str) -> re
     by = principal_of(request).user_id
     async with request.app.state.pool.connection() as conn:
         try:
-            return await control.rollback_with(conn, control.ServeTarget(), model_type, by)
+            return await control.rollback_with(conn, request.app.state.serve_target, model_type, by)
         except (control.DeployError, registry.RegistryError) as exc:
             raise _refused(exc) from None
 

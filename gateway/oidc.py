@@ -82,7 +82,6 @@ class OidcClient:
         self._discovery: dict[str, Any] | None = None
         self._keys: KeySet | None = None
         self._keys_at = 0.0
-        self.jwks_fetches = 0
 
     async def discovery(self) -> dict[str, Any]:
         if self._discovery is None:
@@ -162,6 +161,5 @@ class OidcClient:
             response.raise_for_status()
             self._keys = KeySet.import_key_set(response.json())
             self._keys_at = now
-            self.jwks_fetches += 1
         assert self._keys is not None
         return self._keys

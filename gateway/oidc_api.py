@@ -37,7 +37,7 @@ from gateway.auth import new_token
 from gateway.errors import ApiError, refused
 from gateway.oidc import Identity, OidcClient, OidcError, PendingLogin
 from gateway.quotas import Refused
-from storage import accounts
+from storage import accounts, keyspace
 
 PENDING_TTL_S = 600
 COOKIE = "stride_oidc"
@@ -87,7 +87,7 @@ def _client(request: Request[Any, Any, Any], provider: str) -> OidcClient:
 
 
 def _key(request: Request[Any, Any, Any], kind: str, name: str) -> str:
-    return f"{request.app.state.redis_prefix}:oidc:{kind}:{name}"
+    return keyspace.oidc(request.app.state.redis_prefix, kind, name)
 
 
 def _browser_secret(request: Request[Any, Any, Any]) -> tuple[str, Cookie]:

@@ -23,6 +23,8 @@ from typing import Any
 
 import msgspec
 
+from storage import keyspace
+
 
 class Quotas(msgspec.Struct, frozen=True, kw_only=True):
     """What one account (or one address, for registrations) may do. Every field is a
@@ -141,7 +143,7 @@ class QuotaGuard:
     def __init__(self, redis: Any, prefix: str, quotas: Quotas) -> None:
         self.quotas = quotas
         self._redis = redis
-        self._prefix = f"{prefix}:quota"
+        self._prefix = prefix
         self._buckets = redis.register_script(_TWO_BUCKETS)
         self._claim = redis.register_script(_CLAIM_SLOT)
         self._touch = redis.register_script(_TOUCH_SLOTS)
@@ -157,7 +159,8 @@ class QuotaGuard:
                           f"{q.backlog_samples_burst} older samples for this account; send "
                           "smaller batches")
         wait_ms = await self._buckets(
-            keys=[f"{self._prefix}:samples:live:{user_id}", f"{self._prefix}:samples:backlog:{user_id}"],
+            keys=[keyspace.quota(self._prefix, "samples", "live", user_id),
+                  keyspace.quota(self._prefix, "samples", "backlog", user_id)],
             args=[live, q.live_samples_per_s, q.live_samples_burst,
                   backlog, q.backlog_samples_per_s, q.backlog_samples_burst])
         if wait_ms:
@@ -170,7 +173,7 @@ class QuotaGuard:
     # -- things held at once --
 
     def _slots(self, kind: str, user_id: uuid.UUID) -> str:
-        return f"{self._prefix}:{kind}:{user_id}"
+        return keyspace.quota(self._prefix, kind, user_id)
 
     async def claim_live_workout(self, user_id: uuid.UUID, workout_id: uuid.UUID) -> bool:
         """Hold a live-workout slot; True if it was taken now (False: already held).
@@ -219,7 +222,7 @@ class QuotaGuard:
         """Count one `action` by `who` (an account id or a client address); raise Refused
         with `code` beyond `limit` per `window_s`."""
         digest = hashlib.sha256(who.encode()).hexdigest()[:32]  # addresses stay out of key dumps
-        wait_s = await self._count(keys=[f"{self._prefix}:count:{action}:{digest}"],
+        wait_s = await self._count(keys=[keyspace.quota(self._prefix, "count", action, digest)],
                                    args=[limit, window_s])
         if wait_s:
             raise Refused(code, f"{message}; try again in {int(wait_s)} s",

@@ -14,8 +14,8 @@ import redis.exceptions
 from litestar import Request, get
 
 from gateway.access import principal_of
+from storage import keyspace
 from storage import recommendations as repo
-from streams.agents.recommendations_store import cache_key
 from streams.events import PromoOffer, RecommendationsReady, RecommendedWorkout, Trigger
 
 log = logging.getLogger("stride.gateway")
@@ -44,7 +44,8 @@ def _from_event(ready: RecommendationsReady) -> RecommendationsOut:
 
 async def _cached(request: Request[Any, Any, Any], user: uuid.UUID) -> RecommendationsOut | None:
     try:
-        raw = await request.app.state.redis.get(cache_key(request.app.state.redis_prefix, user))
+        state = request.app.state
+        raw = await state.redis.get(keyspace.recommendations(state.redis_prefix, user))
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         log.warning("recommendations cache unavailable, reading PostgreSQL: %s", exc)
         return None

@@ -20,11 +20,6 @@ NO_CONTROL = (r"^[^\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202
 """Matches text free of C0/C1 controls and of invisible format characters."""
 
 
-def plain_text(max_length: int, min_length: int = 1) -> object:
-    return Annotated[str, msgspec.Meta(min_length=min_length, max_length=max_length,
-                                       pattern=NO_CONTROL)]
-
-
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NO_CONTROL)]
 Purpose = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=NO_CONTROL)]
 HttpUrl = Annotated[str, msgspec.Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f]+" + END)]

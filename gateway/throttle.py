@@ -24,6 +24,8 @@ from typing import Any
 
 import msgspec
 
+from storage import keyspace
+
 
 class LoginLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Settings STRIDE_LOGIN_<NAME>."""
@@ -77,15 +79,16 @@ return 0
 class LoginThrottle:
     def __init__(self, redis: Any, prefix: str, limits: LoginLimits | None = None) -> None:
         self.limits = limits or LoginLimits()
-        self._prefix = f"{prefix}:login"
+        self._prefix = prefix
         self._begin = redis.register_script(_BEGIN)
         self._succeeded = redis.register_script(_SUCCEEDED)
 
     def _keys(self, email: str, address: str) -> list[str]:
         account = hashlib.sha256(email.encode()).hexdigest()[:32]
         place = hashlib.sha256(address.encode()).hexdigest()[:32]
-        return [f"{self._prefix}:pair:{account}:{place}", f"{self._prefix}:account:{account}",
-                f"{self._prefix}:address:{place}"]
+        return [keyspace.login(self._prefix, "pair", account, place),
+                keyspace.login(self._prefix, "account", account),
+                keyspace.login(self._prefix, "address", place)]
 
     async def begin(self, email: str, address: str) -> int | None:
         """Count an attempt; None if it may go on, else the seconds to wait first."""

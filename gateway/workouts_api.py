@@ -59,6 +59,8 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
     trimp_edwards: float | None
     min_spo2: float | None
     spo2_low_alert: bool | None
+    cardiac_drift_pct: float | None
+    """Heart-rate drift at a steady pace, % (null until assessed, and for partners)."""
     risk: RiskOut | None
     splits: list[SplitOut]
     assumptions: list[str] | None
@@ -99,7 +101,7 @@ def to_out(row: workouts_repo.WorkoutRow, health_data: bool) -> WorkoutOut:
         elevation_loss_m=s.elevation_loss_m, avg_hr=s.avg_hr, max_hr=s.max_hr,
         hr_zone_s=s.hr_zone_s, calories_kcal=s.calories_kcal, calories_method=s.calories_method,
         trimp=s.trimp, trimp_edwards=s.trimp_edwards, min_spo2=s.min_spo2,
-        spo2_low_alert=s.spo2_low_alert,
+        spo2_low_alert=s.spo2_low_alert, cardiac_drift_pct=s.cardiac_drift_pct,
         risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons),
         splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr) for x in s.splits],
         assumptions=s.assumptions, samples_count=s.samples_count, last_seq=s.last_seq,

@@ -1,8 +1,26 @@
-"""The inputs of the models, as the Serve deployments receive them.
+"""The inputs of the models, built by one code path for training and for serving.
+
+Training (models/synthetic.py) and serving (streams/agents/recommender.py, then the Serve
+deployments) both go from the athlete's raw data — daily loads, profile, the workout just
+finished — through `risk_features` / `recommend_input` to the request structs, and from
+those through `risk_matrix` / `recommend_matrix` to the model's rows. Nothing else makes
+a feature, so the model sees in serving what it saw in training
+(tests/integration/test_feature_parity.py builds one workout's rows both ways).
+
+Missing values are explicit: an input the athlete (or the device) did not give is None in
+the request, and in the rows its column holds a neutral FILL value next to a `…_missing`
+flag of 1. The training data has such gaps at documented rates, so the model learned what a
+missing value means; no athlete silently becomes "35 years old, male, 70 kg" to the models.
+(The workout metrics keep REFERENCE.md's documented defaults and list them under
+`assumptions`; that is the metrics' contract, not the models'.)
+
+FEATURE_SCHEMA names this encoding. A trained artifact records it (meta.json, then
+`ai_models.feature_schema`), and a deploy refuses a model built for another schema.
 
 Load quantities are on daily Banister TRIMP (actors/metrics/training_load.py), the daily load
-that /work/shared/REFERENCE.md ("Training load", "Injury risk") uses for the ACWR. Units: TRIMP
-(arbitrary units, "AU"), %, years, kg.
+that /work/shared/REFERENCE.md ("Training load", "Injury risk") uses for the ACWR, over the
+last HISTORY_DAYS days (zeros for days without a finished workout; today includes the
+workout just finished). Units: TRIMP (arbitrary units, "AU"), %, years, kg.
 
 Monotony and strain are not in REFERENCE.md; they follow Foster 1998 (Med Sci Sports Exerc
 30:1164): over the last 7 days (rest days count as 0), monotony = mean daily load / standard
@@ -12,12 +30,13 @@ days has SD 0, so monotony is capped at MONOTONY_CAP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
 import numpy as np
 
-from actors.metrics.risk import ACUTE_DAYS, CHRONIC_DAYS
+from actors.metrics.risk import ACUTE_DAYS, CHRONIC_DAYS, HISTORY_DAYS
 
 Goal = Literal["endurance", "weight_loss", "speed"]
 Inventory = Literal["bike", "treadmill", "none"]
@@ -27,11 +46,17 @@ GOALS: tuple[Goal, ...] = ("endurance", "weight_loss", "speed")
 INVENTORIES: tuple[Inventory, ...] = ("bike", "treadmill", "none")
 MONOTONY_CAP = 10.0
 """Foster's monotony is unbounded when every day of the week carries the same load."""
+FEATURE_SCHEMA = 2
+"""The encoding below. 1: no missing-value flags, drift 0 and SpO2 98 % when unknown, 28 or
+42 days of history. 2: value + flag for every optional input, HISTORY_DAYS of history."""
+FILL = {"age": 45.0, "weight_kg": 75.0, "cardiac_drift_pct": 0.0, "min_spo2": 97.0}
+"""The neutral value a missing input's column holds (its flag says it is missing): about
+the middle of the training population, so standardization is not skewed by the gaps."""
 
 
 class RiskFeatures(msgspec.Struct, frozen=True, kw_only=True):
-    """One athlete at one moment of a workout: load history up to and including today's load so far,
-    and the live signals of the workout in progress."""
+    """One athlete after a workout (or a profile change): load history up to and including
+    today, and the signals of the workout just finished. The `risk` application's request."""
 
     acute_load: float
     """EWMA of daily TRIMP, N = 7 days (Williams et al. 2017; REFERENCE.md "Injury risk"), AU."""
@@ -45,52 +70,117 @@ class RiskFeatures(msgspec.Struct, frozen=True, kw_only=True):
     """Foster 1998: 7-day load sum × monotony, AU."""
     trimp_7d: float
     """Sum of daily Banister TRIMP over the last 7 days (today included), AU."""
-    cardiac_drift_pct: float
-    """Rise of HR per unit speed at a steady pace in this workout, % (actors.metrics.risk.drift_pct);
-    0 when not yet assessed."""
-    min_spo2: float
-    """Lowest sustained SpO2 in this workout, % (normal 95-100, < 90 low; REFERENCE.md "SpO2")."""
-    age: float
-    """Age in years."""
+    cardiac_drift_pct: float | None
+    """Rise of HR per unit speed at a steady pace in the workout, % (WorkoutSummary's, from
+    actors.metrics.risk.drift_pct); None when not assessed (short, no HR or no GPS, or no
+    workout triggered this)."""
+    min_spo2: float | None
+    """Lowest sustained SpO2 in the workout, % (REFERENCE.md "SpO2"); None without an oximeter."""
+    age: float | None
+    """Age in years; None when the athlete gave no birth date."""
 
 
-RISK_FEATURES: tuple[str, ...] = tuple(RiskFeatures.__struct_fields__)
-
-
-def risk_matrix(batch: list[RiskFeatures]) -> np.ndarray:
-    """Rows of RISK_FEATURES values, float32, in field order."""
-    return np.array([[getattr(f, name) for name in RISK_FEATURES] for f in batch],
-                    dtype=np.float32).reshape(len(batch), len(RISK_FEATURES))
+RISK_FEATURES: tuple[str, ...] = (
+    "acute_load", "chronic_load", "acwr", "monotony", "strain", "trimp_7d",
+    "cardiac_drift_pct", "cardiac_drift_pct_missing", "min_spo2", "min_spo2_missing",
+    "age", "age_missing")
+"""The risk model's columns, in order."""
 
 
 class RecommendInput(msgspec.Struct, frozen=True, kw_only=True):
-    age: float
-    """Years."""
-    sex: Sex
-    weight_kg: float
-    goal: Goal
+    """The `recommend` application's request."""
+
+    age: float | None
+    """Years; None when unknown."""
+    sex: Sex | None
+    weight_kg: float | None
+    goal: Goal | None
+    """None: the athlete has not said."""
     inventory: Inventory
-    """Equipment at hand: a bike, a treadmill, or neither (outdoor and bodyweight sessions only)."""
+    """Equipment at hand: a bike, a treadmill, or neither (outdoor and bodyweight sessions
+    only). Not saying counts as "none": a session needing kit one may not own is the worse
+    mistake."""
     acute_load: float
     """As RiskFeatures.acute_load, AU."""
     chronic_load: float
     """As RiskFeatures.chronic_load, AU."""
     acwr: float
     risk_probability: float
-    """Injury-risk probability from the risk model, 0..1."""
+    """Injury-risk probability from the risk model (or the workout's rule level), 0..1."""
 
 
 RECOMMEND_FEATURES: tuple[str, ...] = (
-    "age", "male", "weight_kg", *(f"goal_{g}" for g in GOALS), *(f"inventory_{i}" for i in INVENTORIES),
+    "age", "age_missing", "male", "sex_missing", "weight_kg", "weight_kg_missing",
+    *(f"goal_{g}" for g in GOALS), "goal_missing", *(f"inventory_{i}" for i in INVENTORIES),
     "acute_load", "chronic_load", "acwr", "risk_probability")
+"""The recommendation model's columns, in order (sex, goal, inventory one-hot)."""
 
 
-def recommend_matrix(batch: list[RecommendInput]) -> np.ndarray:
-    """Rows of RECOMMEND_FEATURES values (sex, goal and inventory one-hot), float32."""
-    rows = [[x.age, float(x.sex == "male"), x.weight_kg,
-             *(float(x.goal == g) for g in GOALS), *(float(x.inventory == i) for i in INVENTORIES),
+def _value_and_flag(value: float | None, name: str) -> tuple[float, float]:
+    return (FILL[name], 1.0) if value is None else (float(value), 0.0)
+
+
+def risk_matrix(batch: Sequence[RiskFeatures]) -> np.ndarray:
+    """Rows of RISK_FEATURES values, float32."""
+    rows = [[x.acute_load, x.chronic_load, x.acwr, x.monotony, x.strain, x.trimp_7d,
+             *_value_and_flag(x.cardiac_drift_pct, "cardiac_drift_pct"),
+             *_value_and_flag(x.min_spo2, "min_spo2"), *_value_and_flag(x.age, "age")]
+            for x in batch]
+    return np.array(rows, dtype=np.float32).reshape(len(batch), len(RISK_FEATURES))
+
+
+def recommend_matrix(batch: Sequence[RecommendInput]) -> np.ndarray:
+    """Rows of RECOMMEND_FEATURES values, float32."""
+    rows = [[*_value_and_flag(x.age, "age"), float(x.sex == "male"), float(x.sex is None),
+             *_value_and_flag(x.weight_kg, "weight_kg"),
+             *(float(x.goal == g) for g in GOALS), float(x.goal is None),
+             *(float(x.inventory == i) for i in INVENTORIES),
              x.acute_load, x.chronic_load, x.acwr, x.risk_probability] for x in batch]
     return np.array(rows, dtype=np.float32).reshape(len(batch), len(RECOMMEND_FEATURES))
+
+
+def _optional(values: Sequence[float | None] | np.ndarray, n: int) -> list[float | None]:
+    """None for a missing value (None or NaN), else the float; one per athlete."""
+    listed = values.tolist() if isinstance(values, np.ndarray) else values
+    out = [None if v is None or v != v else float(v) for v in listed]
+    if len(out) != n:
+        raise ValueError(f"{len(out)} values for {n} athletes")
+    return out
+
+
+def risk_features(daily_loads: np.ndarray, *, age: Sequence[float | None] | np.ndarray,
+                  cardiac_drift_pct: Sequence[float | None] | np.ndarray,
+                  min_spo2: Sequence[float | None] | np.ndarray) -> list[RiskFeatures]:
+    """The risk requests of athletes from their raw data: `daily_loads` (n, HISTORY_DAYS),
+    oldest first, today (with the finished workout) last; a missing value is None or NaN."""
+    loads = _history(daily_loads)
+    f = load_features(loads)
+    n = len(loads)
+    columns = zip(*(f[name].tolist() for name in ("acute_load", "chronic_load", "acwr",
+                                                   "monotony", "strain", "trimp_7d")),
+                  _optional(cardiac_drift_pct, n), _optional(min_spo2, n), _optional(age, n),
+                  strict=True)
+    return [RiskFeatures(acute_load=a, chronic_load=c, acwr=r, monotony=m, strain=s, trimp_7d=t,
+                         cardiac_drift_pct=d, min_spo2=o, age=y)
+            for a, c, r, m, s, t, d, o, y in columns]
+
+
+def recommend_input(*, age: float | None, sex: Sex | None, weight_kg: float | None,
+                    goal: Goal | None, inventory: Inventory | None, acute_load: float,
+                    chronic_load: float, acwr: float, risk_probability: float) -> RecommendInput:
+    """The recommendation request from the athlete's raw data (None: missing)."""
+    return RecommendInput(age=None if age is None else float(age), sex=sex,
+                          weight_kg=None if weight_kg is None else float(weight_kg), goal=goal,
+                          inventory=inventory or "none", acute_load=float(acute_load),
+                          chronic_load=float(chronic_load), acwr=float(acwr),
+                          risk_probability=float(risk_probability))
+
+
+def _history(daily_loads: np.ndarray) -> np.ndarray:
+    loads = np.atleast_2d(np.asarray(daily_loads, dtype=np.float64))
+    if loads.shape[1] != HISTORY_DAYS:
+        raise ValueError(f"the features take {HISTORY_DAYS} days of load, got {loads.shape[1]}")
+    return loads
 
 
 def ewma_loads(daily_loads: np.ndarray, n_days: int) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.features import RECOMMEND_FEATURES, Inventory, RecommendInput, recommend_matrix
+from models.features import FEATURE_SCHEMA, RECOMMEND_FEATURES, Inventory, RecommendInput, recommend_matrix
 from streams.events import Sport
 
 Intensity = Literal["easy", "moderate", "hard"]
@@ -118,8 +118,11 @@ class Recommender:
     def load(cls, path: Path) -> Recommender:
         """From an artifact directory written by models.train.train_recommender."""
         meta = json.loads((Path(path) / "meta.json").read_text())
-        if meta["type"] != "recommend" or tuple(meta["features"]) != RECOMMEND_FEATURES:
-            raise ValueError(f"{path} is not a recommender artifact for these features")
+        if meta["type"] != "recommend":
+            raise ValueError(f"{path} is not a recommender artifact")
+        if meta.get("feature_schema") != FEATURE_SCHEMA or tuple(meta["features"]) != RECOMMEND_FEATURES:
+            raise ValueError(f"{path} was trained on feature schema {meta.get('feature_schema', 1)},"
+                             f" this code builds {FEATURE_SCHEMA}: train it again")
         if tuple(meta["templates"]) != TEMPLATE_IDS:
             raise ValueError(f"{path} was trained on another workout catalogue")
         net = RecommendNet(hidden=int(meta["hidden"]))

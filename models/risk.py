@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.features import RISK_FEATURES, RiskFeatures, risk_matrix
+from models.features import FEATURE_SCHEMA, RISK_FEATURES, RiskFeatures, risk_matrix
 
 TOP_K = 3
 
@@ -49,8 +49,11 @@ class RiskPredictor:
     def load(cls, path: Path) -> RiskPredictor:
         """From an artifact directory written by models.train.train_risk."""
         meta = json.loads((Path(path) / "meta.json").read_text())
-        if meta["type"] != "risk" or tuple(meta["features"]) != RISK_FEATURES:
-            raise ValueError(f"{path} is not a risk artifact for these features")
+        if meta["type"] != "risk":
+            raise ValueError(f"{path} is not a risk artifact")
+        if meta.get("feature_schema") != FEATURE_SCHEMA or tuple(meta["features"]) != RISK_FEATURES:
+            raise ValueError(f"{path} was trained on feature schema {meta.get('feature_schema', 1)},"
+                             f" this code builds {FEATURE_SCHEMA}: train it again")
         net = RiskNet(hidden=int(meta["hidden"]))
         net.load_state_dict(torch.load(Path(path) / "model.pt", weights_only=True))
         return cls(net, np.array(meta["mean"]), np.array(meta["std"]))

@@ -6,11 +6,16 @@ those heuristics back. Metrics on this data say that training works, not that th
 predicts real injuries. Everything is drawn from `np.random.default_rng(seed)`, so a seed fixes
 the data exactly.
 
+The features are made from the draws by the serving code path (models.features.risk_features,
+recommend_input, risk_matrix, recommend_matrix: `risk_rows` and `recommend_rows` below), and
+each optional input is missing at a documented rate, as in real profiles and devices; the
+label is drawn from the true value, so the model learns what a missing value implies.
+
 Risk (`risk_dataset`)
 ---------------------
-Athletes: 42 days of daily Banister TRIMP (oldest first, the last day is today, including the
-workout in progress), from which models.features.load_features computes the EWMA loads, ACWR,
-monotony, strain and 7-day TRIMP exactly as at serving time.
+Athletes: HISTORY_DAYS (56) days of daily Banister TRIMP (oldest first, the last day is today,
+including the workout just finished), from which models.features.load_features computes the
+EWMA loads, ACWR, monotony, strain and 7-day TRIMP.
 - habitual load B ~ LogNormal(ln 60, 0.45) AU/day; sessions per week s uniform on 3..7, each day a
   session with probability s/7; a session's load is B·7/s × Gamma(mean 1, CV c), c ~ U(0.1, 0.8)
   per athlete (low c with daily sessions gives high monotony);
@@ -21,6 +26,8 @@ monotony, strain and 7-day TRIMP exactly as at serving time.
   (fatigue and age raise drift; Friel's 5 % decoupling threshold sits inside the spread);
 - minimum SpO2 %: with probability 0.12 exercise-induced hypoxaemia, N(90.5, 2.5), else
   N(96, 1.0); clipped to [80, 100] (REFERENCE.md "SpO2" ranges).
+Missing (RISK_MISSING): age 25 % (no birth date), cardiac drift 30 % (a short workout, or no
+heart rate or GPS), minimum SpO2 60 % (most devices have no oximeter).
 Label: injury (or overload) within the coming week ~ Bernoulli(sigmoid(logit)), where
 logit = RISK_INTERCEPT plus these effects (log-odds):
 - ACWR above 1.3:      +3.0 per unit of ACWR above 1.3 (Gabbett 2016: spikes raise risk;
@@ -43,6 +50,7 @@ Athletes: age ~ U(18, 70); sex male/female 50/50; weight ~ N(70, 9) kg women, N(
 clipped to [45, 140]; goal and inventory uniform over their three values; chronic load
 ~ LogNormal(ln 60, 0.45), ACWR ~ LogNormal(0, 0.3), acute = chronic × ACWR; risk probability
 = sigmoid(−1.2 + 3·max(0, ACWR − 1.3) + N(0, 1)) (about 15 % end at ≥ 0.5).
+Missing (RECOMMEND_MISSING): age 25 %, sex 15 %, weight 30 %, goal 30 %.
 Each athlete picks the allowed template (models.recommend.allowed_mask: equipment at hand, no
 hard session at risk ≥ 0.5) of highest utility + Gumbel noise (scale 1.0), with utility:
 - goal: −0.8 per zone away from the goal's zone (endurance 2, weight loss 3, speed 4.5) and
@@ -55,18 +63,36 @@ hard session at risk ≥ 0.5) of highest utility + Gumbel noise (scale 1.0), wit
 - weight: +0.5 per 20 kg above 80 kg for low-impact sports (ride, swim, walk, row), and the
   same amount subtracted for runs;
 - sex: no effect.
+All of these use the athlete's true values, missing or not.
 The chosen template is the one relevant item when measuring hit rate and NDCG.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 import numpy as np
 
-from models.features import GOALS, INVENTORIES, RECOMMEND_FEATURES, RISK_FEATURES, load_features
+from models.features import (
+    GOALS,
+    HISTORY_DAYS,
+    INVENTORIES,
+    RECOMMEND_FEATURES,
+    RISK_FEATURES,
+    Goal,
+    Inventory,
+    Sex,
+    load_features,
+    recommend_input,
+    recommend_matrix,
+    risk_features,
+    risk_matrix,
+)
 from models.recommend import CATALOGUE, INTENSITY_LEVEL, allowed_mask
 
-HISTORY_DAYS = 42
+RISK_MISSING = {"age": 0.25, "cardiac_drift_pct": 0.30, "min_spo2": 0.60}
+RECOMMEND_MISSING = {"age": 0.25, "sex": 0.15, "weight_kg": 0.30, "goal": 0.30}
 RISK_INTERCEPT = -3.1
 GOAL_ZONE = {"endurance": 2.0, "weight_loss": 3.0, "speed": 4.5}
 GOAL_MINUTES = {"endurance": 80.0, "weight_loss": 50.0, "speed": 35.0}
@@ -122,9 +148,38 @@ def risk_logit(f: dict[str, np.ndarray]) -> np.ndarray:
                       + 0.03 * (f["age"] - 35.0))
 
 
+def risk_rows(daily_loads: np.ndarray, *, age: Sequence[float | None] | np.ndarray,
+              cardiac_drift_pct: Sequence[float | None] | np.ndarray,
+              min_spo2: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """The training path from raw data to the risk model's rows (None or NaN: missing)."""
+    return risk_matrix(risk_features(daily_loads, age=age, cardiac_drift_pct=cardiac_drift_pct,
+                                     min_spo2=min_spo2))
+
+
+def recommend_rows(*, age: Sequence[float | None], sex: Sequence[Sex | None],
+                   weight_kg: Sequence[float | None], goal: Sequence[Goal | None],
+                   inventory: Sequence[Inventory | None], acute_load: Sequence[float],
+                   chronic_load: Sequence[float], acwr: Sequence[float],
+                   risk_probability: Sequence[float]) -> np.ndarray:
+    """The training path from raw data to the recommendation model's rows (None: missing)."""
+    columns = zip(age, sex, weight_kg, goal, inventory, acute_load, chronic_load, acwr,
+                  risk_probability, strict=True)
+    return recommend_matrix([
+        recommend_input(age=a, sex=s, weight_kg=w, goal=g, inventory=i, acute_load=ac,
+                        chronic_load=ch, acwr=r, risk_probability=p)
+        for a, s, w, g, i, ac, ch, r, p in columns])
+
+
+def _hide(rng: np.random.Generator, values: np.ndarray, rate: float) -> list[object]:
+    """The values as observed: each missing (None) with probability `rate`."""
+    gone = rng.random(len(values)) < rate
+    return [None if g else v.item() for v, g in zip(values, gone, strict=True)]
+
+
 def risk_dataset(n: int, seed: int) -> RiskData:
     rng = np.random.default_rng(seed)
-    f = load_features(daily_loads(rng, n))
+    loads = daily_loads(rng, n)
+    f = load_features(loads)
     f["age"] = rng.uniform(18.0, 70.0, size=n)
     f["cardiac_drift_pct"] = np.clip(2.0 + 4.0 * (f["acwr"] - 1.0) + 0.05 * (f["age"] - 35.0)
                                      + rng.normal(0.0, 3.0, size=n), -5.0, 30.0)
@@ -133,7 +188,9 @@ def risk_dataset(n: int, seed: int) -> RiskData:
                             80.0, 100.0)
     p = _sigmoid(risk_logit(f))
     y = (rng.random(n) < p).astype(np.float32)
-    x = np.stack([f[name] for name in RISK_FEATURES], axis=1).astype(np.float32)
+    seen = {name: _hide(rng, f[name], rate) for name, rate in RISK_MISSING.items()}
+    x = risk_rows(loads, **seen)  # type: ignore[arg-type]
+    assert x.shape[1] == len(RISK_FEATURES)
     return RiskData(x=x, y=y, p_true=p)
 
 
@@ -179,8 +236,13 @@ def recommend_dataset(n: int, seed: int) -> RecommendData:
     allowed = allowed_mask(a["inventory"], a["risk_probability"])
     noisy = utility(a) + rng.gumbel(0.0, 1.0, size=(n, len(CATALOGUE)))
     chosen = np.where(allowed, noisy, -np.inf).argmax(axis=1)
-    onehot = {f"goal_{g}": (a["goal"] == g) for g in GOALS} | {
-        f"inventory_{i}": (a["inventory"] == i) for i in INVENTORIES}
-    cols = a | onehot
-    x = np.stack([np.asarray(cols[name], dtype=np.float64) for name in RECOMMEND_FEATURES], axis=1)
-    return RecommendData(x=x.astype(np.float32), allowed=allowed, chosen=chosen.astype(np.int64))
+    sex = np.where(a["male"] > 0.5, "male", "female")
+    seen = {"age": _hide(rng, a["age"], RECOMMEND_MISSING["age"]),
+            "sex": _hide(rng, sex, RECOMMEND_MISSING["sex"]),
+            "weight_kg": _hide(rng, a["weight_kg"], RECOMMEND_MISSING["weight_kg"]),
+            "goal": _hide(rng, a["goal"], RECOMMEND_MISSING["goal"])}
+    x = recommend_rows(**seen, inventory=a["inventory"].tolist(),  # type: ignore[arg-type]
+                       **{k: a[k].tolist() for k in ("acute_load", "chronic_load", "acwr",
+                                                     "risk_probability")})
+    assert x.shape[1] == len(RECOMMEND_FEATURES)
+    return RecommendData(x=x, allowed=allowed, chosen=chosen.astype(np.int64))

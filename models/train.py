@@ -2,8 +2,8 @@
 
 Each trainer draws its data (models/synthetic.py), holds out HELD_OUT of it, trains, measures
 the held-out metrics against a simple baseline, and writes an artifact directory:
-`model.pt` (the state_dict) and `meta.json` (type, feature names, standardization, seed,
-metrics). The artifact bytes depend only on the seed (timings are returned, not stored), so
+`model.pt` (the state_dict) and `meta.json` (type, feature schema and names, standardization,
+seed, metrics). The artifact bytes depend only on the seed (timings are returned, not stored), so
 `artifact_sha256` identifies a trained model.
 
 Metrics: AUC (Mann-Whitney, ties counted half), Brier score, expected calibration error over
@@ -25,7 +25,7 @@ from torch import nn
 
 from actors.metrics.risk import DRIFT_FLAG_PCT
 from actors.metrics.spo2 import EIH_BELOW_PCT, LOW_THRESHOLD_PCT
-from models.features import RECOMMEND_FEATURES, RISK_FEATURES
+from models.features import FEATURE_SCHEMA, RECOMMEND_FEATURES, RISK_FEATURES
 from models.recommend import CATALOGUE, TEMPLATE_IDS, RecommendNet
 from models.risk import RiskNet
 from models.synthetic import recommend_dataset, risk_dataset
@@ -154,8 +154,9 @@ def train_risk(seed: int, out_dir: Path, n: int = 20_000, hidden: int = 16,
         "oracle_auc": auc(data.p_true[te], y), "prevalence": float(y.mean()),
         "n_train": len(tr), "n_held_out": len(te),
     }
-    _save(out_dir, net, {"type": "risk", "features": list(RISK_FEATURES), "mean": mean.tolist(),
-                         "std": std.tolist(), "hidden": hidden, "seed": seed, "metrics": metrics})
+    _save(out_dir, net, {"type": "risk", "feature_schema": FEATURE_SCHEMA, "features": list(RISK_FEATURES),
+                         "mean": mean.tolist(), "std": std.tolist(), "hidden": hidden, "seed": seed,
+                         "metrics": metrics})
     return metrics | {"train_seconds": time.perf_counter() - start}
 
 
@@ -179,7 +180,8 @@ def train_recommender(seed: int, out_dir: Path, n: int = 20_000, hidden: int = 6
     popular = ranking_metrics(np.broadcast_to(counts, logits.shape), data.allowed[te], data.chosen[te])
     metrics = model | {f"baseline_popularity_{k}": v for k, v in popular.items()} | {
         "n_train": len(tr), "n_held_out": len(te)}
-    _save(out_dir, net, {"type": "recommend", "features": list(RECOMMEND_FEATURES), "mean": mean.tolist(),
+    _save(out_dir, net, {"type": "recommend", "feature_schema": FEATURE_SCHEMA,
+                         "features": list(RECOMMEND_FEATURES), "mean": mean.tolist(),
                          "std": std.tolist(), "hidden": hidden, "seed": seed, "templates": list(TEMPLATE_IDS),
                          "metrics": metrics})
     return metrics | {"train_seconds": time.perf_counter() - start}

@@ -25,7 +25,8 @@ HEALTH_FIELDS = frozenset({
     "hr_bpm", "spo2_pct", "max_hr_bpm",
     # derived, per workout or per minute
     "hr_zone", "avg_hr", "max_hr", "hr_zone_s", "min_spo2", "spo2_low_alert",
-    "calories_kcal", "calories_method", "trimp", "trimp_edwards", "risk", "assumptions",
+    "calories_kcal", "calories_method", "trimp", "trimp_edwards", "cardiac_drift_pct", "risk",
+    "assumptions",
 })
 """Field names that carry health data, wherever they appear (nested ones included)."""
 

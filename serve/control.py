@@ -3,7 +3,9 @@
 One Serve application per model type, named after it (`risk`, `recommend`), reached through
 `serve.get_app_handle(type)`; the HTTP proxy is disabled (callers use handles). A deploy:
 1. takes the type's advisory lock (one deploy or rollback of a type at a time),
-2. stages the artifact and recomputes its checksum; a mismatch refuses the deploy,
+2. checks the model was trained on the serving code's feature schema
+   (models.features.FEATURE_SCHEMA), stages the artifact and recomputes its checksum; a
+   mismatch of either refuses the deploy (a rollback and a restore check the same),
 3. `serve.run`s the application with the new version in `user_config`. Serve rolls it out
    as a new replica next to the old one (`max_surge_percent=100`, serve/deployments.py): the
    new one loads the model and reports healthy, the router moves traffic to it, and the old
@@ -13,13 +15,15 @@ One Serve application per model type, named after it (`risk`, `recommend`), reac
    rather than calling `reconfigure` in place; the rolling path is the supported one.)
 4. waits until the application answers with the new version, then commits the registry row.
 If Serve fails, the transaction rolls back and the registry still names what is served.
+
+The caller says where Ray is (`ServeTarget`); settings are read by the composition roots
+(stack/models_cli.py, the gateway's app), never here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,10 +31,10 @@ from typing import Any
 import msgspec
 import psycopg
 
+from models.features import FEATURE_SCHEMA
 from serve import artifacts
-from stack.processes import wait_until
-from stack.settings import RAY_LOOPBACK_ENV, Settings
 from storage import models_registry as registry
+from streams.retry import wait_until
 
 TYPES = ("risk", "recommend")
 
@@ -50,11 +54,6 @@ class ServeTarget(msgspec.Struct, frozen=True, kw_only=True):
     cache_dir: str | None = None
 
 
-def target_of(settings: Settings) -> ServeTarget:
-    return ServeTarget(ray_address=settings.ray_address, ray_namespace=settings.ray_namespace,
-                       cache_dir=str(settings.home_path / "models" / ".cache"))
-
-
 class AppStatus(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     registered: str | None
@@ -72,8 +71,6 @@ def connect(target: ServeTarget) -> None:
     import ray
     from ray import serve
 
-    for key, value in RAY_LOOPBACK_ENV.items():
-        os.environ.setdefault(key, value)
     if not ray.is_initialized():
         ray.init(address=target.ray_address or "auto", namespace=target.ray_namespace,
                  log_to_driver=False, logging_level=logging.WARNING)
@@ -113,6 +110,12 @@ def apply(type: str, config: dict[str, Any], timeout_s: float = 120.0, prefix: s
 
 
 async def _stage(target: ServeTarget, record: registry.ModelRecord) -> None:
+    if record.feature_schema != FEATURE_SCHEMA:
+        trained = ("an unrecorded feature schema" if record.feature_schema is None
+                   else f"feature schema {record.feature_schema}")
+        raise DeployError(f"{record.type} {record.version} was trained on {trained}; the serving"
+                          f" code builds schema {FEATURE_SCHEMA}: train it again"
+                          f" (stride models train {record.type} <version>)")
     if record.checksum is None:
         raise DeployError(f"{record.type} {record.version} has no checksum: register it again")
     try:
@@ -158,22 +161,10 @@ async def rollback_with(conn: psycopg.AsyncConnection[Any], target: ServeTarget,
         return await registry.mark_rolled_back(conn, type, by)
 
 
-async def deploy(settings: Settings, type: str, version: str, by: uuid.UUID | None = None,
-                 batching: bool = True) -> registry.ModelRecord:
-    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
-        return await deploy_with(conn, target_of(settings), type, version, by, batching)
-
-
-async def rollback(settings: Settings, type: str, by: uuid.UUID | None = None) -> registry.ModelRecord:
-    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
-        return await rollback_with(conn, target_of(settings), type, by)
-
-
-async def status(settings: Settings) -> list[AppStatus]:
+async def status_with(conn: psycopg.AsyncConnection[Any], target: ServeTarget) -> list[AppStatus]:
     """Per model type: the version the registry says is deployed and what Serve answers with."""
-    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
-        registered = {t: await registry.deployed(conn, t) for t in TYPES}
-    await asyncio.to_thread(connect, target_of(settings))
+    registered = {t: await registry.deployed(conn, t) for t in TYPES}
+    await asyncio.to_thread(connect, target)
     return await asyncio.to_thread(_serving, registered)
 
 
@@ -197,17 +188,19 @@ def _serving(registered: dict[str, registry.ModelRecord | None]) -> list[AppStat
     return out
 
 
-async def restore(settings: Settings) -> list[str]:
-    """Start every registered-deployed model that Serve does not run (after a Ray restart)."""
+async def restore_with(conn: psycopg.AsyncConnection[Any], target: ServeTarget) -> list[str]:
+    """Start every model the registry marks deployed that Serve does not run (after Ray was
+    restarted, say); returns what was started. Without a deployed model Ray is not touched."""
+    deployed = [r for r in [await registry.deployed(conn, t) for t in TYPES] if r is not None]
+    if not deployed:
+        return []
     started = []
-    for app in await status(settings):
-        if app.registered is not None and app.serving != app.registered:
-            async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
-                record = await registry.deployed(conn, app.type)
-            if record is not None:
-                await _stage(target_of(settings), record)
-                await asyncio.to_thread(apply, app.type, model_config(record))
-                started.append(f"{app.type} {record.version}")
+    for app in await status_with(conn, target):
+        record = next((r for r in deployed if r.type == app.type), None)
+        if record is not None and app.serving != record.version:
+            await _stage(target, record)
+            await asyncio.to_thread(apply, app.type, model_config(record))
+            started.append(f"{app.type} {record.version}")
     return started
 
 

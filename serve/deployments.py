@@ -17,7 +17,7 @@ import abc
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from ray import serve
@@ -53,10 +53,6 @@ class _Loaded(Generic[M]):
 
     def __init__(self, version: str, model: M) -> None:
         self.version, self.model = version, model
-
-
-class Loader(Protocol[M]):
-    def __call__(self, path: Path) -> M: ...
 
 
 class _VersionedService(Generic[M, In]):

@@ -47,11 +47,12 @@ from gateway import protocol
 from gateway.client import DeviceClient, DeviceError
 from stack.bench_actors import RESULTS, _pct, _process_memory, memory_per_workout
 from stack.bench_live import Athlete, _world, watch_group
-from stack.processes import ProcessTable, _session_members, private_log, wait_until
+from stack.processes import ProcessTable, _session_members, private_log
 from stack.settings import REPO_ROOT, Settings, raised_limits
 from stack.worker_process import free_port
 from streams import topics
 from streams.lag import consumer_lag
+from streams.retry import wait_until
 
 console = Console()
 GROUP = 50

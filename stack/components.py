@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from stack.processes import ProcessTable, wait_until
+from stack.processes import ProcessTable
 from stack.settings import (
     PG_PORT,
     RAY_CLIENT_PORT,
@@ -29,6 +29,7 @@ from stack.settings import (
     Settings,
     local_pg_dsn,
 )
+from streams.retry import wait_until
 
 
 class StackError(Exception):

@@ -29,9 +29,9 @@ from rich.table import Table
 from gateway.client import DeviceClient
 from stack import local_accounts
 from stack.lifecycle import up
-from stack.processes import wait_until_async
 from stack.settings import Settings
 from stack.simulator import Athlete, simulate
+from streams.retry import wait_until_async
 
 NAMES = ["Ada", "Bruno", "Chiara", "Dmitri", "Eun-ji", "Farid", "Greta", "Hugo", "Ines", "Jonas"]
 LOW_SPO2_PCT = 86.5

@@ -9,8 +9,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from stack.processes import wait_until
 from stack.settings import KAFKA_CONTROLLER_PORT, REPO_ROOT
+from streams.retry import wait_until
 
 POM = REPO_ROOT / "stack" / "kafka" / "pom.xml"
 DEPENDENCY_PLUGIN = "2.8"  # the version Maven 3.8 binds by default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -48,9 +49,26 @@ def up(settings: Settings, only: list[str] | None = None) -> int:
                 return 1
         console.print(f"[green]✓[/] {component.name:<9} {outcome:<17} {component.url}"
                       f"  ({time.monotonic() - t0:.1f} s)")
+    if not only or "ray" in only:
+        _serve_deployed_models(settings)
     console.print(f"stack up in {time.monotonic() - started:.1f} s;"
                   " `stride stack status` shows it, `stride stack down` stops it")
     return 0
+
+
+def _serve_deployed_models(settings: Settings) -> None:
+    """A Ray that (re)started serves nothing: start the models the registry marks deployed."""
+    from stack.models_cli import restore
+
+    with console.status("[bold]models[/]: serving what the registry marks deployed …"):
+        try:
+            started = asyncio.run(restore(settings))
+        except Exception as exc:  # the stack is up; the models can be deployed by hand
+            console.print(f"[yellow]! models[/]: not restored ({type(exc).__name__}: {exc});"
+                          " `stride models status` shows them, `stride models deploy` serves one")
+            return
+    if started:
+        console.print(f"[green]✓[/] models    serving again: {', '.join(started)}")
 
 
 def _migrate(settings: Settings) -> list[str]:

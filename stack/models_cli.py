@@ -79,12 +79,17 @@ def _register(settings: Settings, type: str, version: str, path: str, by: str | 
     if meta.get("type") not in (None, type):
         console.print(f"[red]{path} holds a {meta['type']} model[/], not {type}")
         return 1
+    schema = meta.get("feature_schema")
+    if schema is not None and (not isinstance(schema, int) or isinstance(schema, bool) or schema < 1):
+        console.print(f"[red]{path} names no valid feature schema[/] ({schema!r})")
+        return 1
 
     async def run() -> registry.ModelRecord:
         async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
             return await registry.register(conn, type=type, version=version, path=path,
                                            checksum=checksum, metrics=meta.get("metrics", {}),
-                                           created_by=await _user(conn, by))
+                                           created_by=await _user(conn, by),
+                                           feature_schema=schema)
     try:
         record = asyncio.run(run())
     except registry.RegistryError as exc:
@@ -98,12 +103,13 @@ def _register(settings: Settings, type: str, version: str, path: str, by: str | 
 def list_models(settings: Settings, type: str | None = None) -> int:
     records = asyncio.run(_with_conn(settings, lambda c: registry.list_models(c, type)))
     table = Table(title="Registered models")
-    for column in ("type", "version", "status", "registered", "by", "key metrics", "path"):
+    for column in ("type", "version", "status", "registered", "by", "schema", "key metrics", "path"):
         table.add_column(column)
     for r in records:
         style = "bold green" if r.status == "deployed" else ("dim" if r.status == "retired" else "")
         table.add_row(r.type, r.version, r.status, r.created_at.strftime("%Y-%m-%d %H:%M"),
-                      str(r.created_by or "")[:8], _key_metrics(r.metrics), r.path, style=style)
+                      str(r.created_by or "")[:8], str(r.feature_schema or "-"),
+                      _key_metrics(r.metrics), r.path, style=style)
     console.print(table if records else "no models registered: stride models train risk --version v1")
     return 0
 
@@ -134,12 +140,28 @@ def show(settings: Settings, type: str, version: str | None = None) -> int:
     return 0
 
 
+def serve_target(settings: Settings) -> Any:
+    """Where deploys go, from the settings: the stack's Ray and the artifact cache."""
+    from serve import control
+
+    return control.ServeTarget(ray_address=settings.ray_address, ray_namespace=settings.ray_namespace,
+                               cache_dir=str(settings.home_path / "models" / ".cache"))
+
+
+async def deploy_now(settings: Settings, type: str, version: str, by: uuid.UUID | None = None,
+                     batching: bool = True) -> registry.ModelRecord:
+    from serve import control
+
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        return await control.deploy_with(conn, serve_target(settings), type, version, by, batching)
+
+
 def deploy(settings: Settings, type: str, version: str, by: str | None = None,
            batching: bool = True) -> int:
     from serve import control
 
     async def run(conn: Any) -> registry.ModelRecord:
-        return await control.deploy_with(conn, control.target_of(settings), type, version,
+        return await control.deploy_with(conn, serve_target(settings), type, version,
                                          await _user(conn, by), batching)
     return _act(settings, run, f"deployed {type} {version}")
 
@@ -148,15 +170,27 @@ def rollback(settings: Settings, type: str, by: str | None = None) -> int:
     from serve import control
 
     async def run(conn: Any) -> registry.ModelRecord:
-        return await control.rollback_with(conn, control.target_of(settings), type, await _user(conn, by))
+        return await control.rollback_with(conn, serve_target(settings), type, await _user(conn, by))
     return _act(settings, run, f"rolled {type} back")
+
+
+async def restore(settings: Settings) -> list[str]:
+    """Serve again what the registry marks deployed (after the stack's Ray restarted)."""
+    from serve import control
+
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        return await control.restore_with(conn, serve_target(settings))
 
 
 def status(settings: Settings) -> int:
     """What the registry says is deployed, next to what Serve answers with."""
     from serve import control
 
-    apps = asyncio.run(control.status(settings))
+    async def apps_now() -> list[control.AppStatus]:
+        async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+            return await control.status_with(conn, serve_target(settings))
+
+    apps = asyncio.run(apps_now())
     table = Table(title="Models on Ray Serve")
     for column in ("type", "registry", "serving", "application", "batching"):
         table.add_column(column)

@@ -8,15 +8,16 @@ for ours.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import msgspec
+
+from streams.retry import wait_until
 
 
 class PidRecord(msgspec.Struct, frozen=True):
@@ -164,27 +165,3 @@ def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.25) -> bool:
-    """Poll `check` until it returns True or `timeout_s` passes; True if it did."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if check():
-                return True
-        except Exception:  # a health check that raises is simply "not yet"
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval_s)
-
-
-async def wait_until_async(
-    check: Callable[[], Awaitable[bool]], timeout_s: float, interval_s: float = 0.5
-) -> bool:
-    """`wait_until` for coroutines: poll `check` until True or `timeout_s` passes."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(interval_s)
-    return True

@@ -28,10 +28,10 @@ from rich.table import Table
 
 from gateway.offline import OfflineDevice, SyncStats
 from stack import local_accounts
-from stack.processes import wait_until_async
 from stack.settings import Settings
 from stack.simulator import Athlete, Route, simulate
 from streams.events import Sport
+from streams.retry import wait_until_async
 
 console = Console(width=None if sys.stdout.isatty() else 130)
 DROPOUT_PER_S = 1 / 40

@@ -42,7 +42,7 @@ from types import TracebackType
 
 from psycopg.conninfo import make_conninfo
 
-from stack.processes import wait_until
+from streams.retry import wait_until
 
 TIMESCALE_DIR = Path(__file__).resolve().parent / "timescale"
 _STAMP_NAME = ".stride-lock-sha256"

@@ -24,9 +24,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from gateway.client import DeviceClient, DeviceError
-from stack.processes import wait_until_async
 from stack.settings import Settings
 from streams.events import Sample, Sport
+from streams.retry import wait_until_async
 
 console = Console()
 BATCH = 500

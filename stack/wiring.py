@@ -45,6 +45,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         password_hash_threads=settings.password_hash_threads,
         password_hash_queue=settings.password_hash_queue,
         secret_key=settings.secret_key,
+        models_cache_dir=str(settings.home_path / "models" / ".cache"),
     )
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stack.processes import private_log, wait_until
+from stack.processes import private_log
 from stack.settings import Settings
 from streams import topics
+from streams.retry import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 

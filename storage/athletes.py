@@ -7,10 +7,8 @@ import uuid
 
 from psycopg import AsyncConnection
 
+from actors.metrics.risk import HISTORY_DAYS
 from actors.profile import AthleteProfile
-
-HISTORY_DAYS = 56
-"""Enough days for the 28-day chronic EWMA to settle (Williams et al. 2017)."""
 
 
 async def profile_of(conn: AsyncConnection, user_id: uuid.UUID, today: dt.date) -> AthleteProfile:

@@ -41,6 +41,8 @@ class ModelRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Where the artifact lives: a local folder or an fsspec URL."""
     checksum: str | None
     """SHA-256 (hex) of the artifact when it was registered."""
+    feature_schema: int | None
+    """models.features.FEATURE_SCHEMA the model was trained on (None: not recorded)."""
     metrics: dict[str, Any]
     status: Status
     created_at: dt.datetime
@@ -60,7 +62,7 @@ class Deployment(msgspec.Struct, frozen=True, kw_only=True):
     at: dt.datetime
 
 
-_COLUMNS = ("id, type, version, path, checksum, metrics, status, created_at, created_by,"
+_COLUMNS = ("id, type, version, path, checksum, feature_schema, metrics, status, created_at, created_by,"
             " deployed_at, deployed_by, previous_id")
 
 
@@ -76,16 +78,16 @@ async def _one(conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]) ->
 
 
 async def register(conn: AsyncConnection[Any], *, type: str, version: str, path: str,
-                   checksum: str, metrics: dict[str, Any],
-                   created_by: uuid.UUID | None) -> ModelRecord:
+                   checksum: str, metrics: dict[str, Any], created_by: uuid.UUID | None,
+                   feature_schema: int | None = None) -> ModelRecord:
     """Add a version (status `registered`); AlreadyExists if (type, version) is taken."""
     try:
         async with conn.transaction():
             record = await _one(
                 conn,
-                f"INSERT INTO ai_models (type, version, path, checksum, metrics, created_by)"
-                f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
-                (type, version, path, checksum, Jsonb(metrics), created_by))
+                f"INSERT INTO ai_models (type, version, path, checksum, feature_schema, metrics,"
+                f" created_by) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (type, version, path, checksum, feature_schema, Jsonb(metrics), created_by))
     except errors.UniqueViolation:
         raise AlreadyExists(f"{type} {version} is already registered") from None
     except errors.CheckViolation as exc:

@@ -46,12 +46,3 @@ async def update(conn: AsyncConnection, user_id: uuid.UUID, changes: dict[str, o
             [user_id, *changes.values()])
     return await settings_of(conn, user_id)
 
-
-async def shown_by_name(conn: AsyncConnection, users: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Of these athletes, those who let leaderboards show their name."""
-    if not users:
-        return set()
-    cur = await conn.execute(
-        "SELECT user_id FROM privacy_settings WHERE user_id = ANY(%s) AND leaderboard_name",
-        (users,))
-    return {r[0] for r in await cur.fetchall()}

@@ -14,6 +14,7 @@ import msgspec
 from psycopg_pool import AsyncConnectionPool
 
 from streams import agents, redis_pool, topics
+from streams.retry import retry
 
 log = logging.getLogger("stride.streams")
 
@@ -66,21 +67,14 @@ class Deps:
         """Put a record that can never be written on the dead-letter topic, and wait until
         Kafka has it: only then may the caller acknowledge the original."""
         log.error("dead-lettering a record from %s: %s", source, error)
-        delay = 0.1
-        while True:
-            try:
-                delivered = await self.dead_letter.send(
-                    key=key, value=value,
-                    headers={"source": source.encode(), "error": error[:1000].encode()},
-                )
-                await delivered
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Kafka away: the record stays unacknowledged meanwhile
-                log.warning("dead-letter send failed (retry in %.1f s): %s", delay, exc)
-                await asyncio.sleep(delay)  # backoff
-                delay = min(delay * 2, 5.0)
+        async def send() -> None:
+            delivered = await self.dead_letter.send(
+                key=key, value=value,
+                headers={"source": source.encode(), "error": error[:1000].encode()})
+            await delivered
+
+        # Kafka away: the record stays unacknowledged meanwhile, however long that takes
+        await retry(send, "dead-letter send", transient=(Exception,))
         self.dead_lettered += 1
 
 

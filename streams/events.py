@@ -80,6 +80,9 @@ class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
     trimp_edwards: float = 0.0
     min_spo2: float | None = None
     spo2_low_alert: bool = False
+    cardiac_drift_pct: float | None = None
+    """Rise of heart rate per unit speed at a steady pace, first 5-minute window after the
+    warm-up vs the latest, % (actors.metrics.risk); None until assessed."""
     splits: list[SplitSummary] = []
     risk: RiskSummary = RiskSummary()
     assumptions: list[str] = []

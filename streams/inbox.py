@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from storage import keyspace
+
 log = logging.getLogger("stride.streams")
 PUBLISH_TIMEOUT_S = 2.0
 
@@ -28,10 +30,6 @@ class NotificationPushed(msgspec.Struct, frozen=True, kw_only=True, tag="notific
     workout_id: str | None = None
 
 
-def notify_channel(redis_prefix: str, user_id: object) -> str:
-    return f"{redis_prefix}:notify:user:{user_id}"
-
-
 async def nudge(redis: Any, redis_prefix: str,
                 pushed: list[tuple[uuid.UUID, NotificationPushed]]) -> None:
     """Tell each (recipient, notification) pair's open pages; never raises but for cancel."""
@@ -40,7 +38,7 @@ async def nudge(redis: Any, redis_prefix: str,
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for user_id, message in pushed:
-                pipe.publish(notify_channel(redis_prefix, user_id), msgspec.json.encode(message))
+                pipe.publish(keyspace.notify(redis_prefix, user_id), msgspec.json.encode(message))
             await asyncio.wait_for(pipe.execute(), PUBLISH_TIMEOUT_S)
     except asyncio.CancelledError:
         raise

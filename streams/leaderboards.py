@@ -21,6 +21,7 @@ import msgspec
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 
+from storage import keyspace
 from storage import leaderboards as repo
 from storage.leaderboards import Board, Standing
 
@@ -53,12 +54,12 @@ class RebuildSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 def key_of(prefix: str, board: Board) -> str:
     period = repo.period_label(board.window, board.period_start)
-    return f"{prefix}:lb:{board.sport}:{board.region}:{board.window}:{period}"
+    return keyspace.leaderboard(prefix, board.sport, board.region, board.window, period)
 
 
 def _pattern(prefix: str) -> str:
     escaped = "".join("\\" + c if c in "*?[]\\" else c for c in prefix)
-    return f"{escaped}:lb:*"
+    return keyspace.leaderboard_pattern(escaped)
 
 
 async def apply_standings(redis: aioredis.Redis, prefix: str, standings: Sequence[Standing],
@@ -145,7 +146,7 @@ class _BoardWriter:
         if standing.board != self._board:
             await self.finish()
             self._board = standing.board
-            self._tmp = f"{self._prefix}:lbtmp:{uuid.uuid4().hex}"
+            self._tmp = keyspace.leaderboard_rebuild(self._prefix, uuid.uuid4().hex)
         self._pending[str(standing.user_id)] = standing.distance_m
         self.entries += 1
         if len(self._pending) >= REBUILD_CHUNK:

@@ -1,15 +1,14 @@
-"""Names and payloads of the live fan-out in Redis, shared by the worker and the gateway.
+"""Payloads of the live fan-out in Redis, shared by the worker and the gateway.
 
-- `{prefix}:live:state:{id}` (a key): the newest live update of a workout, JSON, kept a
-  while after its last change so a coach opening the view sees where everyone is.
-- `{prefix}:live:workout:{id}`, `…:live:athlete:{id}`, `…:live:group:{id}` (pub/sub
-  channels): every update, for whoever watches that workout, athlete or group. A group
-  channel carries only athletes with an active live consent for that group.
+Its keys and channels (storage/keyspace.py): `…:live:state:{id}`, the newest live update of
+a workout, JSON, kept a while after its last change so a coach opening the view sees where
+everyone is; `…:live:workout:{id}`, `…:live:athlete:{id}`, `…:live:group:{id}`, channels
+with every update, for whoever watches that workout, athlete or group. A group channel
+carries only athletes with an active live consent for that group.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import msgspec
@@ -20,22 +19,6 @@ STATE_TTL_S = 2 * 3600
 """A live workout's state outlives a long pause."""
 FINISHED_TTL_S = 600
 """A finished workout's final state stays visible for a while, then the database has it."""
-
-
-def workout_key(prefix: str, workout_id: uuid.UUID) -> str:
-    return f"{prefix}:live:state:{workout_id}"
-
-
-def workout_channel(prefix: str, workout_id: uuid.UUID) -> str:
-    return f"{prefix}:live:workout:{workout_id}"
-
-
-def athlete_channel(prefix: str, athlete_id: uuid.UUID) -> str:
-    return f"{prefix}:live:athlete:{athlete_id}"
-
-
-def group_channel(prefix: str, group_id: uuid.UUID) -> str:
-    return f"{prefix}:live:group:{group_id}"
 
 
 def live_update(event: Any) -> dict[str, Any]:

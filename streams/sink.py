@@ -18,7 +18,6 @@ Writing a batch (`write_batch`):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -27,7 +26,7 @@ import msgspec
 import redis.exceptions
 
 from streams import events
-from streams.retry import TRANSIENT, describe, is_poison
+from streams.retry import TRANSIENT, Refused, describe, retry
 
 if TYPE_CHECKING:
     from streams.app import Deps
@@ -38,8 +37,6 @@ E = TypeVar("E")
 
 SINK_TRANSIENT = (*TRANSIENT, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                   redis.exceptions.BusyLoadingError)
-UNEXPECTED_ATTEMPTS = 4
-"""Tries of a write that fails for no known reason before its records are dead-lettered."""
 
 
 class Record(NamedTuple, Generic[E]):
@@ -49,10 +46,6 @@ class Record(NamedTuple, Generic[E]):
     value: bytes
     topic: str
     event: E
-
-
-class Refused(Exception):
-    """A write that retrying cannot fix (the wrapped error says why)."""
 
 
 async def batches(stream: Any, deps: Deps, accept: tuple[type, ...], *, size: int,
@@ -85,7 +78,7 @@ async def write_batch(deps: Deps, what: str, records: Sequence[Record[E]],
     if not records:
         return []
     try:
-        await _with_retries(lambda: write(records), what)
+        await retry(lambda: write(records), what, transient=SINK_TRANSIENT)
         return list(records)
     except Refused as refused:
         if len(records) == 1:
@@ -95,7 +88,7 @@ async def write_batch(deps: Deps, what: str, records: Sequence[Record[E]],
     written: list[Record[E]] = []
     for record in records:
         try:
-            await _with_retries(lambda r=record: write([r]), what)
+            await retry(lambda r=record: write([r]), what, transient=SINK_TRANSIENT)
             written.append(record)
         except Refused as refused:
             await _dead_letter(deps, record, f"{what}: {refused}")
@@ -104,29 +97,3 @@ async def write_batch(deps: Deps, what: str, records: Sequence[Record[E]],
 
 async def _dead_letter(deps: Deps, record: Record[Any], why: str) -> None:
     await deps.send_dead_letter(record.key, record.value, record.topic, why)
-
-
-async def _with_retries(write: Callable[[], Awaitable[object]], what: str,
-                        first_delay_s: float = 0.1, max_delay_s: float = 5.0) -> None:
-    delay = first_delay_s
-    unexpected = 0
-    attempt = 0
-    while True:
-        try:
-            await write()
-            return
-        except asyncio.CancelledError:
-            raise
-        except SINK_TRANSIENT as exc:
-            attempt += 1
-            log.warning("%s failed (attempt %d, retry in %.1f s): %s", what, attempt, delay, exc)
-        except Exception as exc:
-            if is_poison(exc):
-                raise Refused(describe(exc)) from exc
-            unexpected += 1
-            log.exception("%s failed unexpectedly (attempt %d of %d)", what, unexpected,
-                          UNEXPECTED_ATTEMPTS)
-            if unexpected >= UNEXPECTED_ATTEMPTS:
-                raise Refused(describe(exc)) from exc
-        await asyncio.sleep(delay)  # backoff before the next attempt
-        delay = min(delay * 2, max_delay_s)

@@ -56,21 +56,16 @@ def unique() -> str:
 
 
 class Eventually:
-    """Bounded retry on a real condition: `await eventually(check, timeout_s=20)`."""
+    """`await eventually(check, timeout_s=20)`: the value `check` returned once it was true
+    (streams.retry.wait_until_async), or an AssertionError saying what it last was."""
 
     async def __call__(self, check, timeout_s: float = 30.0, interval_s: float = 0.2):  # type: ignore[no-untyped-def]
-        import asyncio
-        import time
+        from streams.retry import wait_until_async
 
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while True:
-            last = await check()
-            if last:
-                return last
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout_s} s (last value {last!r})")
-            await asyncio.sleep(interval_s)
+        found = await wait_until_async(check, timeout_s, interval_s)
+        if not found:
+            raise AssertionError(f"condition not met within {timeout_s} s (last value {await check()!r})")
+        return found
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 
-from stack.processes import private_log, wait_until
+from stack.processes import private_log
 from stack.settings import Settings
+from streams.retry import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 STRIDE = [sys.executable, "-m", "stack.cli"]

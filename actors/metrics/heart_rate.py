@@ -118,11 +118,6 @@ def _held_hr(carry: Carry, t: IntArray, hr: FloatArray) -> FloatArray:
     return np.where(t - src_t <= HR_HOLD_MS, src_hr, np.nan)
 
 
-def target_hr_bpm(profile: AthleteProfile, fraction: float) -> float:
-    """The heart rate at `fraction` of HRmax, or of heart-rate reserve when HRrest is known."""
-    return float(zone_bounds_bpm(profile, (fraction,))[0])
-
-
 def zone_bounds_bpm(profile: AthleteProfile, fractions: tuple[float, ...] = ZONE_FRACTIONS) -> FloatArray:
     """Zone boundaries in bpm: %HRmax, or %HRR (Karvonen) when HRrest is known."""
     p = np.array(fractions)

@@ -6,7 +6,7 @@ disputed (Impellizzeri et al. 2020), and the live signals are screening heuristi
 Load: the acute:chronic workload ratio on daily load (TRIMP), by EWMA (Williams et al. 2017):
 EWMA_t = λ·load_t + (1 − λ)·EWMA_{t−1}, λ = 2/(N + 1), N = 7 (acute) and 28 (chronic), seeded
 with the first day. ≥ 1.5 flags high; above 1.3 or below 0.8 (outside the usual 0.8-1.3
-"sweet spot") flags moderate. Rolling-average ratios (Gabbett 2016) are also provided.
+"sweet spot") flags moderate.
 
 Live signals, each raising the level one step (severe SpO2 raises it to high):
 - heart rate ≥ 95 % of HRmax held for HR_HIGH_MS (readings missing < 10 s do not break it);
@@ -37,6 +37,9 @@ from actors.profile import AthleteProfile
 ACUTE_DAYS, CHRONIC_DAYS = 7, 28
 MIN_HISTORY_DAYS = 28
 """Below this much history the chronic load is not established and no ratio is given."""
+HISTORY_DAYS = 56
+"""Days of load history read for the ACWR (live and in the models): enough for the 28-day
+chronic EWMA to settle (Williams et al. 2017)."""
 HR_HIGH_FRACTION = 0.95
 HR_HIGH_MS = 60_000
 DRIFT_WINDOW_MS = 300_000
@@ -64,15 +67,6 @@ def acwr_ewma(daily_loads: Sequence[float]) -> tuple[float, float, float | None]
         return 0.0, 0.0, None
     acute, chronic = _ewma(loads, ACUTE_DAYS), _ewma(loads, CHRONIC_DAYS)
     return acute, chronic, acute / chronic if chronic > 0 else None
-
-
-def acwr_rolling(weekly_loads: Sequence[float]) -> tuple[float, float]:
-    """(coupled, uncoupled) ratios of the last week to the 4-week mean (Gabbett 2016), with
-    and without the last week in it (uncoupled: Lolli et al. 2019)."""
-    if len(weekly_loads) < 4:
-        raise ValueError("rolling ACWR needs four weeks of load")
-    *before, acute = [float(w) for w in weekly_loads[-4:]]
-    return acute / ((sum(before) + acute) / 4), acute / (sum(before) / 3)
 
 
 def acwr_for_today(history: Sequence[tuple[dt.date, float]], today: dt.date,

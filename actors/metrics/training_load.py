@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
 
 import msgspec
 import numpy as np
@@ -45,11 +44,6 @@ def banister_trimp(duration_min: FloatArray | float, hr_bpm: FloatArray | float,
     reserve = np.clip((np.asarray(hr_bpm, dtype=np.float64) - hr_rest_bpm) / (hr_max_bpm - hr_rest_bpm),
                       0.0, 1.0)
     return np.asarray(np.asarray(duration_min) * reserve * a * np.exp(b * reserve))
-
-
-def edwards_trimp(zone_min: Sequence[float]) -> float:
-    """Edwards TRIMP from minutes in zones 1..5."""
-    return float(sum(minutes * (k + 1) for k, minutes in enumerate(zone_min)))
 
 
 def initial() -> TrainingLoadState:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from storage import keyspace
 from streams import events, live, topics
 from streams.sink import Record, batches, write_batch
 
@@ -104,9 +105,9 @@ async def _publish(deps: Deps, consents: ConsentCache, newer_only: Any,
     async with deps.redis.pipeline(transaction=False) as pipe:
         for record in records:
             event = record.event
-            channels = [live.workout_channel(prefix, event.workout_id),
-                        live.athlete_channel(prefix, event.user_id),
-                        *(live.group_channel(prefix, group) for group in groups[event.user_id])]
+            channels = [keyspace.live_workout(prefix, event.workout_id),
+                        keyspace.live_athlete(prefix, event.user_id),
+                        *(keyspace.live_group(prefix, group) for group in groups[event.user_id])]
             if isinstance(event, events.RiskAlert):  # alerts are not state: each goes out
                 payload = msgspec.json.encode(live.live_alert(event))
                 for channel in channels:
@@ -114,6 +115,6 @@ async def _publish(deps: Deps, consents: ConsentCache, newer_only: Any,
                 continue
             payload = msgspec.json.encode(live.live_update(event))
             ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
-            await newer_only(keys=[live.workout_key(prefix, event.workout_id)],
+            await newer_only(keys=[keyspace.live_state(prefix, event.workout_id)],
                              args=[payload, event.summary.version, ttl, *channels], client=pipe)
         await pipe.execute()

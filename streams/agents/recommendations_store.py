@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from storage import keyspace
 from storage.recommendations import store
 from streams import events, topics
 from streams.sink import Record, batches, write_batch
 
 if TYPE_CHECKING:
     from streams.app import Deps
-
-
-def cache_key(prefix: str, user_id: object) -> str:
-    return f"{prefix}:reco:{user_id}"
 
 
 def register(app: Any, deps: Deps) -> None:
@@ -40,6 +37,6 @@ async def _store(deps: Deps, records: Sequence[Record[events.RecommendationsRead
             ready = record.event
             ttl_s = (ready.expires_at_ms - now_ms) // 1000
             if ttl_s > 0:
-                pipe.set(cache_key(deps.config.redis_prefix, ready.user_id),
+                pipe.set(keyspace.recommendations(deps.config.redis_prefix, ready.user_id),
                          msgspec.json.encode(ready), ex=ttl_s)
         await pipe.execute()

@@ -6,10 +6,12 @@ UserMetricsUpdated):
 - `user.metrics` (UserMetricsUpdated, from PATCH /v1/users/me): a new goal, new equipment
   or new body data refresh the set at once.
 
-For each trigger the athlete's profile (body data, goal, equipment, country) and daily
-training loads (PostgreSQL; the finished workout counted once, whether or not its row is
-written yet) become the models' inputs. The deployed `risk` application gives the injury
-probability (without one, the workout's rule-based level stands in); the deployed
+For each trigger the athlete's profile (body data, goal, equipment, country), daily training
+loads (PostgreSQL; the finished workout counted once, whether or not its row is written yet)
+and the finished workout's cardiac drift and lowest SpO2 become the models' inputs, through
+the feature code the models were trained with (models.features; what the athlete did not
+give is sent as missing). The deployed `risk` application gives the injury probability
+(without one, the workout's rule-based level stands in); the deployed
 `recommend` application ranks the workout templates (never a hard one for a high-risk
 athlete, never one needing equipment the athlete lacks); regional promo codes are matched
 by country and sport. The set goes out as `RecommendationsReady`, its id derived from the
@@ -24,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 import sys
 import time
 import uuid
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actors.profile import AthleteProfile
 from storage.athletes import daily_loads, profile_of
 from storage.recommendations import log_inference, logged_answer
 from streams import events, topics
@@ -47,12 +49,7 @@ RECOMMENDATION_NS = uuid.UUID("5d1b7e2a-7f0e-4d53-9a53-9f5a1c2e7b10")
 VALID_FOR = dt.timedelta(days=7)
 LEVEL_PROBABILITY = {"low": 0.1, "moderate": 0.35, "high": 0.75}
 """The rule-based level as a probability, when no risk model is deployed."""
-HISTORY = 28
 SERVE_TIMEOUT_S = 10.0
-DEFAULT_GOAL = "endurance"
-DEFAULT_INVENTORY = "none"
-NORMAL_SPO2 = 98.0
-"""Stands in for the minimum SpO2 when no oximeter reading exists (normal 95-100 %)."""
 
 
 class ServeClient:
@@ -78,10 +75,6 @@ class ServeClient:
     def _connect(self) -> None:
         import ray
 
-        from stack.settings import RAY_LOOPBACK_ENV
-
-        for key, value in RAY_LOOPBACK_ENV.items():
-            os.environ.setdefault(key, value)
         if not ray.is_initialized():
             # Faust replaces sys.stderr by a logging proxy without a file descriptor, and
             # ray.init hands stderr to faulthandler: give it the real one meanwhile.
@@ -141,43 +134,67 @@ async def _after_profile_changes(deps: Deps, serve_client: ServeClient, out: Any
             user_id=change.user_id, kind="user_metrics_updated", trigger_id=change.update_id))
 
 
-class _Athlete(msgspec.Struct, frozen=True, kw_only=True):
-    age: float
-    sex: str
-    weight_kg: float
-    goal: str
-    inventory: str
-    country: str
-    loads: dict[str, float]
-    """acute_load, chronic_load, acwr, monotony, strain, trimp_7d through today."""
+class ModelInputs(msgspec.Struct, frozen=True, kw_only=True):
+    """The athlete's raw data, from which models.features builds both models' requests."""
+
+    daily_loads: list[float]
+    """Banister TRIMP per UTC day, HISTORY_DAYS of them, oldest first; today last, with the
+    finished workout in it."""
+    profile: AthleteProfile
+    goal: str | None
+    inventory: str | None
+    country: str | None
+    cardiac_drift_pct: float | None
+    """The finished workout's (None without one, or when it was not assessed)."""
+    min_spo2: float | None
 
 
-async def _athlete(deps: Deps, trigger: Trigger) -> _Athlete | None:
-    """The athlete as the models see them; None if the account is gone."""
-    from models.features import load_features
+async def model_inputs(conn: Any, trigger: Trigger, today: dt.date) -> ModelInputs | None:
+    """What the models are told about the athlete; None if the account is gone."""
+    from models.features import HISTORY_DAYS
 
-    pool = await deps.pool()
-    today = dt.datetime.now(dt.UTC).date()
-    async with pool.connection() as conn:
-        cur = await conn.execute("SELECT goal, inventory, country FROM users WHERE id = %s",
-                                 (trigger.user_id,))
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        profile = await profile_of(conn, trigger.user_id, today)
-        # Through today, the finished workout left out here and added below: its row may
-        # or may not be written yet, and it must count once either way.
-        history = dict(await daily_loads(conn, trigger.user_id, today + dt.timedelta(days=1),
-                                         HISTORY, excluding=trigger.trigger_id))
-    days = [history.get(today - dt.timedelta(days=d), 0.0) for d in range(HISTORY - 1, -1, -1)]
-    if trigger.workout is not None:
-        days[-1] += trigger.workout.trimp
-    loads = load_features([days])
+    cur = await conn.execute("SELECT goal, inventory, country FROM users WHERE id = %s",
+                             (trigger.user_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    profile = await profile_of(conn, trigger.user_id, today)
+    # Through today, the finished workout left out here and added below: its row may or may
+    # not be written yet, and it must count once either way.
+    history = dict(await daily_loads(conn, trigger.user_id, today + dt.timedelta(days=1),
+                                     HISTORY_DAYS, excluding=trigger.trigger_id))
+    days = [history.get(today - dt.timedelta(days=d), 0.0) for d in range(HISTORY_DAYS - 1, -1, -1)]
+    workout = trigger.workout
+    if workout is not None:
+        days[-1] += workout.trimp
     goal, inventory, country = row
-    return _Athlete(age=profile.age_y or 35.0, sex=profile.sex or "male",
-                    weight_kg=profile.weight_kg or 70.0, goal=goal or DEFAULT_GOAL,
-                    inventory=inventory or DEFAULT_INVENTORY, country=country or "GLOBAL",
-                    loads={k: float(v[0]) for k, v in loads.items()})
+    return ModelInputs(daily_loads=days, profile=profile, goal=goal, inventory=inventory,
+                       country=country,
+                       cardiac_drift_pct=workout.cardiac_drift_pct if workout else None,
+                       min_spo2=workout.min_spo2 if workout else None)
+
+
+def risk_request(inputs: ModelInputs) -> Any:
+    """The `risk` application's request (models.features.RiskFeatures)."""
+    import numpy as np
+
+    from models.features import risk_features
+
+    return risk_features(np.array([inputs.daily_loads]), age=[inputs.profile.age_y],
+                         cardiac_drift_pct=[inputs.cardiac_drift_pct],
+                         min_spo2=[inputs.min_spo2])[0]
+
+
+def recommend_request(inputs: ModelInputs, risk: Any, risk_probability: float) -> Any:
+    """The `recommend` application's request (models.features.RecommendInput)."""
+    from models.features import recommend_input
+
+    p = inputs.profile
+    return recommend_input(age=p.age_y, sex=p.sex, weight_kg=p.weight_kg,
+                           goal=inputs.goal,  # type: ignore[arg-type]
+                           inventory=inputs.inventory,  # type: ignore[arg-type]
+                           acute_load=risk.acute_load, chronic_load=risk.chronic_load,
+                           acwr=risk.acwr, risk_probability=risk_probability)
 
 
 async def _ask(deps: Deps, serve_client: ServeClient, app: str, request: dict[str, Any],
@@ -205,36 +222,26 @@ async def _ask(deps: Deps, serve_client: ServeClient, app: str, request: dict[st
     return answer
 
 
-async def _risk_probability(deps: Deps, serve_client: ServeClient, athlete: _Athlete,
+async def _risk_probability(deps: Deps, serve_client: ServeClient, risk: Any,
                             trigger: Trigger) -> float:
-    from models.features import RiskFeatures
-
-    workout = trigger.workout
-    features = RiskFeatures(
-        **{k: athlete.loads[k] for k in ("acute_load", "chronic_load", "acwr", "monotony",
-                                         "strain", "trimp_7d")},
-        cardiac_drift_pct=0.0,  # the summary carries no drift figure
-        min_spo2=(workout.min_spo2 if workout and workout.min_spo2 is not None else NORMAL_SPO2),
-        age=athlete.age)
-    answer = await _ask(deps, serve_client, "risk", msgspec.to_builtins(features), trigger)
+    answer = await _ask(deps, serve_client, "risk", msgspec.to_builtins(risk), trigger)
     if answer is not None:
         return float(answer["probability"])
+    workout = trigger.workout
     return LEVEL_PROBABILITY[workout.risk.level] if workout else LEVEL_PROBABILITY["low"]
 
 
 async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: Trigger) -> None:
-    from models.features import RecommendInput
     from models.promo import promos_for
 
-    athlete = await _athlete(deps, trigger)
-    if athlete is None:
+    pool = await deps.pool()
+    async with pool.connection() as conn:
+        inputs = await model_inputs(conn, trigger, dt.datetime.now(dt.UTC).date())
+    if inputs is None:
         return
-    risk = await _risk_probability(deps, serve_client, athlete, trigger)
-    request = msgspec.to_builtins(RecommendInput(
-        age=athlete.age, sex=athlete.sex, weight_kg=athlete.weight_kg,  # type: ignore[arg-type]
-        goal=athlete.goal, inventory=athlete.inventory,  # type: ignore[arg-type]
-        acute_load=athlete.loads["acute_load"], chronic_load=athlete.loads["chronic_load"],
-        acwr=athlete.loads["acwr"], risk_probability=risk))
+    risk = risk_request(inputs)
+    probability = await _risk_probability(deps, serve_client, risk, trigger)
+    request = msgspec.to_builtins(recommend_request(inputs, risk, probability))
     answer = await _ask(deps, serve_client, "recommend", request, trigger)
     if answer is None:
         return
@@ -254,6 +261,6 @@ async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: T
             intensity=item["intensity"], score=item["score"]) for item in answer["items"]],
         promos=[events.PromoOffer(code=p.code, title=p.description,
                                   expires_on=p.expires_on.isoformat())
-                for p in promos_for(athlete.country, sports, now.date())[:3]])
+                for p in promos_for(inputs.country or "GLOBAL", sports, now.date())[:3]])
     delivered = await out.send(key=trigger.user_id.bytes, value=events.encode(ready))
     await delivered

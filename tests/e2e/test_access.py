@@ -13,8 +13,8 @@ import pytest
 import websockets
 
 from gateway.client import DeviceClient
-from stack.processes import wait_until_async
 from stack.settings import Settings
+from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
 

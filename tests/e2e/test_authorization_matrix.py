@@ -37,8 +37,8 @@ from user_accounts import Account
 from gateway.auth import new_device_token, new_token
 from gateway.client import DeviceClient
 from gateway.hashing import HASHER
-from stack.processes import wait_until_async
 from stack.settings import Settings
+from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ import websockets
 from helper_processes import Gateway
 
 from gateway.client import DeviceClient
-from stack.processes import wait_until_async
 from stack.settings import Settings
+from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
 

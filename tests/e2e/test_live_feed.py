@@ -19,7 +19,7 @@ import websockets
 
 from gateway.client import DeviceClient
 from stack.settings import Settings
-from streams import live as live_keys
+from storage import keyspace
 
 pytestmark = pytest.mark.e2e
 
@@ -161,7 +161,7 @@ async def test_a_slow_coach_is_bounded_and_closed_without_delaying_another(
                                    headers=other_coach.headers)
         assert accepted.status_code == 200, accepted.text
     redis = aioredis.from_url(stack.redis_url)
-    channel = live_keys.athlete_channel(stack.redis_prefix, bo.id)
+    channel = keyspace.live_athlete(stack.redis_prefix, bo.id)
     slow = await asyncio.to_thread(StalledCoach, feed_url(stack, group), coach.token)
     fast = await open_feed(stack, other_coach, group)
     try:
@@ -213,7 +213,7 @@ async def test_a_withdrawn_consent_drops_the_athlete_from_the_group_feed(
                 athletes = await next_of(feed, "athletes", timeout_s=5)
                 assert athletes["athletes"] == [{"athlete_id": str(di.id), "name": "Di Test"}]
                 for who in (cy, di):
-                    await redis.publish(live_keys.athlete_channel(stack.redis_prefix, who.id),
+                    await redis.publish(keyspace.live_athlete(stack.redis_prefix, who.id),
                                         msgspec.json.encode({
                                             "type": "update", "workout_id": str(uuid.uuid4()),
                                             "athlete_id": str(who.id), "summary": {}}))

@@ -21,8 +21,8 @@ from helper_processes import REPO, STRIDE, Gateway, Processes, free_port
 from user_accounts import Account
 
 from gateway.offline import OfflineDevice
-from stack.processes import wait_until
 from stack.settings import Settings
+from streams.retry import wait_until
 
 pytestmark = pytest.mark.e2e
 

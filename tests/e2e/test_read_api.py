@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from gateway.client import DeviceClient
-from stack.processes import wait_until_async
 from stack.settings import Settings
+from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from gateway.client import DeviceClient
-from stack.processes import wait_until_async
 from stack.settings import Settings
 from storage import models_registry as registry
+from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +29,17 @@ async def deployed_recommender(stack: Settings, tmp_path: Path) -> AsyncIterator
     `recommend` application; removed again afterwards."""
     from models.train import artifact_sha256, train_recommender
     from serve import control
+    from stack.models_cli import deploy_now
 
     version = f"e2e-{uuid.uuid4().hex[:8]}"
     folder = tmp_path / version
     train_recommender(3, folder, n=2000, epochs=2)
+    meta = json.loads((folder / "meta.json").read_text())
     async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
         await registry.register(conn, type="recommend", version=version, path=str(folder),
-                                checksum=artifact_sha256(folder),
-                                metrics=json.loads((folder / "meta.json").read_text())["metrics"],
-                                created_by=None)
-    await control.deploy(stack, "recommend", version)
+                                checksum=artifact_sha256(folder), metrics=meta["metrics"],
+                                created_by=None, feature_schema=meta["feature_schema"])
+    await deploy_now(stack, "recommend", version)
     try:
         yield version
     finally:
@@ -70,13 +71,15 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
     assert scores == sorted(scores, reverse=True)
     with psycopg.connect(stack.pg_dsn) as conn:
         logged = conn.execute(
-            "SELECT model_type, model_version, inputs->>'goal', output->>'version', latency_ms"
+            "SELECT model_type, model_version, inputs, output->>'version', latency_ms"
             " FROM inference_log WHERE user_id = %s AND workout_id = %s AND model_type = 'recommend'",
             (me.id, workout)).fetchall()
     assert len(logged) == 1
-    model_type, version, goal, answered_by, latency_ms = logged[0]
+    model_type, version, inputs, answered_by, latency_ms = logged[0]
     assert (model_type, version, answered_by) == ("recommend", deployed_recommender, deployed_recommender)
-    assert goal == "endurance" and latency_ms > 0
+    assert latency_ms > 0
+    # what the athlete did not give reaches the model as missing, never as a default
+    assert (inputs["goal"], inputs["age"], inputs["sex"], inputs["weight_kg"]) == (None, None, "female", 61)
     await _redeliver_completion(stack, workout)
     with psycopg.connect(stack.pg_dsn) as conn:
         inferences = conn.execute("SELECT model_type, count(*) FROM inference_log"

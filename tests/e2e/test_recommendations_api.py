@@ -13,8 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from stack.settings import Settings
+from storage import keyspace
 from streams import events, topics
-from streams.agents.recommendations_store import cache_key
 from streams.producer import EventProducer
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ async def test_recommendations_arrive_once_and_survive_a_lost_cache(
 
         redis = aioredis.from_url(stack.redis_url)
         try:
-            assert await redis.delete(cache_key(stack.redis_prefix, me.id)) == 1
+            assert await redis.delete(keyspace.recommendations(stack.redis_prefix, me.id)) == 1
         finally:
             await redis.aclose()
         again = (await http.get("/v1/recommendations/me")).json()

@@ -18,8 +18,8 @@ from user_accounts import Account
 
 from actors.workout import Workout
 from gateway.client import DeviceClient
-from stack.processes import wait_until, wait_until_async
 from stack.settings import Settings
+from streams.retry import wait_until, wait_until_async
 
 pytestmark = pytest.mark.e2e
 GPXPY_SDIST = "gpxpy==1.6.2"

@@ -28,7 +28,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noq
 
 from actors.placement import RemoteWorkoutHost  # noqa: E402
 from actors.shell import ActorConfig  # noqa: E402
-from stack.processes import wait_until  # noqa: E402
+from streams.retry import wait_until  # noqa: E402
 
 N, BATCH = 400, 20
 USER = "0b9c1f64-5f8e-4a53-8d7a-3c3b7d1e2f10"

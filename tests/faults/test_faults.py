@@ -34,9 +34,10 @@ from helper_processes import Processes
 from user_accounts import Account
 
 from gateway.offline import OfflineDevice
-from stack.processes import ProcessTable, wait_until
+from stack.processes import ProcessTable
 from stack.settings import Settings
 from streams.events import Sample
+from streams.retry import wait_until
 
 pytestmark = pytest.mark.faults
 

@@ -18,9 +18,9 @@ import redis
 from aiokafka import AIOKafkaConsumer
 from ray_two_nodes import USER, N, samples
 
-from actors.shell import snapshot_key
 from actors.workout import Workout
 from stack.settings import Settings
+from storage import keyspace
 from streams import events, topics
 
 pytestmark = pytest.mark.faults
@@ -61,7 +61,7 @@ async def test_a_ray_node_lost_under_a_workout_actor(stack: Settings, unique: st
 
     assert await _published_seqs(stack, prefix, wid) >= set(range(N))  # acked ⊆ on Kafka
     with redis.Redis.from_url(stack.redis_url) as client:
-        snapshot = client.get(snapshot_key(prefix, wid))
+        snapshot = client.get(keyspace.snapshot(prefix, wid))
     assert snapshot is not None
     got = Workout.restore(snapshot).summary()
     reference = Workout.create(wid, uuid.UUID(USER), "run", t0)

@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 
 from stack import postgres_local
-from stack.processes import wait_until
 from stack.settings import local_pg_dsn
 from storage.migrate import migrate
+from streams.retry import wait_until
 
 
 class PrivatePostgres:

@@ -14,6 +14,7 @@ import msgspec
 import psycopg
 import pytest
 
+from stack.models_cli import serve_target
 from stack.settings import Settings
 from storage import models_registry as registry
 
@@ -45,7 +46,7 @@ async def _register(conn: Any, type: str, version: str, folder: Path) -> registr
     meta = json.loads((folder / "meta.json").read_text())
     return await registry.register(conn, type=type, version=version, path=str(folder),
                                    checksum=artifact_sha256(folder), metrics=meta["metrics"],
-                                   created_by=None)
+                                   created_by=None, feature_schema=meta.get("feature_schema"))
 
 
 async def test_registry_keeps_one_deployed_per_type_and_rolls_back_in_order(
@@ -88,10 +89,45 @@ async def test_a_changed_artifact_is_refused(stack: Settings, migrated_db: str,
         await _register(conn, "risk", "v1", folder)
         (folder / "meta.json").write_text((folder / "meta.json").read_text() + " ")
         with pytest.raises(control.DeployError, match="checksum"):
-            await control.deploy_with(conn, control.target_of(settings), "risk", "v1", prefix="never-")
+            await control.deploy_with(conn, serve_target(settings), "risk", "v1", prefix="never-")
         assert (await registry.get(conn, "risk", "v1")).status == "registered"  # type: ignore[union-attr]
         with pytest.raises(control.DeployError, match="no risk model v9"):
-            await control.deploy_with(conn, control.target_of(settings), "risk", "v9", prefix="never-")
+            await control.deploy_with(conn, serve_target(settings), "risk", "v9", prefix="never-")
+
+
+async def test_a_model_trained_on_other_features_is_never_served(
+        stack: Settings, migrated_db: str, trained: dict[str, Path], tmp_path: Path) -> None:
+    """Its inputs would mean something else: deploy and rollback refuse it, the registry
+    keeps what it had."""
+    import shutil
+
+    from models.features import FEATURE_SCHEMA
+    from serve import control
+
+    settings = msgspec.structs.replace(stack, pg_dsn=migrated_db)
+    old, unrecorded = tmp_path / "old", tmp_path / "unrecorded"
+    for folder, schema in ((old, FEATURE_SCHEMA - 1), (unrecorded, None)):
+        shutil.copytree(trained["risk-v1"], folder)
+        meta = json.loads((folder / "meta.json").read_text())
+        meta.pop("feature_schema")
+        (folder / "meta.json").write_text(json.dumps(meta | ({} if schema is None else {
+            "feature_schema": schema})))
+    async with await psycopg.AsyncConnection.connect(migrated_db, autocommit=True) as conn:
+        assert (await _register(conn, "risk", "old", old)).feature_schema == FEATURE_SCHEMA - 1
+        assert (await _register(conn, "risk", "unrecorded", unrecorded)).feature_schema is None
+        with pytest.raises(control.DeployError, match=f"feature schema {FEATURE_SCHEMA - 1}.*"
+                                                      f"builds schema {FEATURE_SCHEMA}"):
+            await control.deploy_with(conn, serve_target(settings), "risk", "old", prefix="never-")
+        with pytest.raises(control.DeployError, match="unrecorded feature schema"):
+            await control.deploy_with(conn, serve_target(settings), "risk", "unrecorded",
+                                      prefix="never-")
+        async with conn.transaction():  # as if deployed before the schema was checked
+            await registry.lock_type(conn, "risk")
+            await registry.mark_deployed(conn, "risk", "old", None)
+            await registry.mark_deployed(conn, "risk", "unrecorded", None)
+        with pytest.raises(control.DeployError, match="train it again"):
+            await control.rollback_with(conn, serve_target(settings), "risk", prefix="never-")
+        assert (await registry.deployed(conn, "risk")).version == "unrecorded"  # type: ignore[union-attr]
 
 
 class Load:
@@ -139,7 +175,7 @@ async def test_deploy_under_load_drops_nothing_and_rollback_returns(
         async with await psycopg.AsyncConnection.connect(migrated_db, autocommit=True) as conn:
             await _register(conn, "risk", "v1", trained["risk-v1"])
             await _register(conn, "risk", "v2", trained["risk-v2"])
-            await control.deploy_with(conn, control.target_of(settings), "risk", "v1", prefix=prefix)
+            await control.deploy_with(conn, serve_target(settings), "risk", "v1", prefix=prefix)
             handle = serve.get_app_handle(prefix + "risk")
             first = await handle.remote(RISK_REQUEST)
             assert first["version"] == "v1" and 0 <= first["probability"] <= 1
@@ -149,7 +185,7 @@ async def test_deploy_under_load_drops_nothing_and_rollback_returns(
             load = Load(handle, RISK_REQUEST, callers=16)
             await asyncio.sleep(1.0)  # requests flowing before the deploy
             started = time.monotonic()
-            await control.deploy_with(conn, control.target_of(settings), "risk", "v2", prefix=prefix)
+            await control.deploy_with(conn, serve_target(settings), "risk", "v2", prefix=prefix)
             deploy_s = time.monotonic() - started
             await asyncio.sleep(1.0)  # and after it
             await load.stop()
@@ -167,7 +203,7 @@ async def test_deploy_under_load_drops_nothing_and_rollback_returns(
 
             load = Load(handle, RISK_REQUEST, callers=16)
             await asyncio.sleep(0.5)  # requests flowing before the rollback
-            await control.rollback_with(conn, control.target_of(settings), "risk", prefix=prefix)
+            await control.rollback_with(conn, serve_target(settings), "risk", prefix=prefix)
             await asyncio.sleep(0.5)  # and after it
             await load.stop()
             assert load.failures == [], load.failures[:5]
@@ -194,7 +230,7 @@ async def test_recommender_answers_with_its_version_batched_or_not(
     try:
         async with await psycopg.AsyncConnection.connect(migrated_db, autocommit=True) as conn:
             await _register(conn, "recommend", "r1", trained["rec-v1"])
-            await control.deploy_with(conn, control.target_of(settings), "recommend", "r1", prefix=prefix)
+            await control.deploy_with(conn, serve_target(settings), "recommend", "r1", prefix=prefix)
             handle = serve.get_app_handle(prefix + "recommend")
             answers = await asyncio.gather(*(handle.remote(RECOMMEND_REQUEST) for _ in range(20)))
             assert {a["version"] for a in answers} == {"r1"}

@@ -19,9 +19,9 @@ from private_postgres import PrivatePostgres
 
 from stack.settings import Settings
 from stack.worker_process import StreamWorker, free_port
-from storage import timeseries
+from storage import keyspace, timeseries
 from storage.users import ensure_dev_user
-from streams import events, live, topics
+from streams import events, topics
 from streams.producer import EventProducer
 
 pytestmark = pytest.mark.integration
@@ -219,7 +219,7 @@ async def test_live_metrics_are_stored_rolled_up_per_minute_and_fanned_out(
     redis = aioredis.from_url(stack.redis_url)
     pubsub = redis.pubsub()
     prefix = stream_worker.redis_prefix
-    await pubsub.subscribe(live.group_channel(prefix, group), live.athlete_channel(prefix, ATHLETE))
+    await pubsub.subscribe(keyspace.live_group(prefix, group), keyspace.live_athlete(prefix, ATHLETE))
     updates = [metrics_event(workout, s, version=s + 1, hr=None if s % 10 == 0 else 150.0 + s % 5)
                for s in range(150)]  # 2.5 minutes at 1 Hz
     producer = EventProducer(stack.kafka, topic_prefix=stream_worker.topic_prefix)
@@ -248,7 +248,7 @@ async def test_live_metrics_are_stored_rolled_up_per_minute_and_fanned_out(
                 sum(u.speed_mps or 0 for u in inside) / len(inside), rel=1e-6)
 
         async def state_is_newest() -> bool:
-            raw = await redis.get(live.workout_key(prefix, workout))
+            raw = await redis.get(keyspace.live_state(prefix, workout))
             return raw is not None and msgspec.json.decode(raw)["summary"]["version"] == 150
         await eventually(state_is_newest, timeout_s=30)
 
@@ -265,7 +265,7 @@ async def test_live_metrics_are_stored_rolled_up_per_minute_and_fanned_out(
     finally:
         await producer.stop()
         await pubsub.aclose()
-        await redis.delete(live.workout_key(prefix, workout))
+        await redis.delete(keyspace.live_state(prefix, workout))
         await redis.aclose()
 
 

@@ -14,9 +14,10 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
 from actors.placement import Placement, ShardedPlacement, make_placement
-from actors.shell import ActorConfig, snapshot_key
+from actors.shell import ActorConfig
 from actors.workout import Workout
 from stack.settings import Settings
+from storage import keyspace
 from streams import events, topics
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,7 @@ async def test_actor_applies_each_sample_once_and_survives_a_restart(
 
     client = aioredis.from_url(stack.redis_url)
     try:
-        snapshot = await client.get(snapshot_key(unique, wid))
+        snapshot = await client.get(keyspace.snapshot(unique, wid))
     finally:
         await client.aclose()
     assert snapshot is not None
@@ -156,7 +157,7 @@ async def test_coalesced_batches_of_many_workouts_are_each_applied_once(
     assert all(acks == [4, 9, 14, 19, 24, 29] for acks in results)
     client = aioredis.from_url(stack.redis_url)
     try:
-        snapshots = await client.mget([snapshot_key(unique, wid) for wid in wids])
+        snapshots = await client.mget([keyspace.snapshot(unique, wid) for wid in wids])
     finally:
         await client.aclose()
     alone = Workout.create(wids[0], uuid.UUID(USER), "run", t0)

@@ -50,6 +50,7 @@ def _row() -> WorkoutRow:
         version=3, status="finished", sport="run", started_at_ms=1_790_000_000_000,
         ended_at_ms=1_790_000_600_000, distance_m=2000.0, avg_hr=151.0, max_hr=178.0,
         hr_zone_s=[1.0, 2.0, 3.0, 4.0, 5.0], calories_kcal=210.0, trimp=55.0, min_spo2=93.0,
+        cardiac_drift_pct=4.5,
         splits=[SplitSummary(km=1, time_s=300.0, avg_hr=150.0)],
         risk=RiskSummary(level="moderate", acwr=1.4, reasons=["acwr 1.40"]),
         assumptions=["weight 70 kg (default)"])
@@ -62,7 +63,8 @@ def test_a_workout_without_health_keeps_everything_else() -> None:
     gone = {f for f in WorkoutOut.__struct_fields__ if getattr(redacted, f) is None
             and getattr(full, f) is not None}
     assert gone == {"avg_hr", "max_hr", "hr_zone_s", "calories_kcal", "calories_method", "trimp",
-                    "trimp_edwards", "min_spo2", "spo2_low_alert", "risk", "assumptions"}
+                    "trimp_edwards", "min_spo2", "spo2_low_alert", "cardiac_drift_pct", "risk",
+                    "assumptions"}
     assert redacted.splits[0].avg_hr is None and redacted.splits[0].time_s == 300.0
     assert redacted.distance_m == full.distance_m == 2000.0
 

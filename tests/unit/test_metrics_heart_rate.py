@@ -43,7 +43,7 @@ def test_given_hr_max_wins_over_tanaka() -> None:
 
 def test_karvonen_75_percent_of_reserve_is_150() -> None:
     profile = AthleteProfile(hr_max_bpm=180, hr_rest_bpm=60)
-    assert heart_rate.target_hr_bpm(profile, 0.75) == pytest.approx(150.0)
+    assert heart_rate.zone_bounds_bpm(profile, (0.75,)).tolist() == pytest.approx([150.0])
 
 
 @pytest.mark.parametrize(("profile", "bounds"), [

@@ -43,17 +43,6 @@ def test_ewma_small_cases(loads: list[float], expected: tuple[float, float, floa
     assert risk.acwr_ewma(loads) == pytest.approx(expected)
 
 
-def test_rolling_vector() -> None:
-    coupled, uncoupled = risk.acwr_rolling([1000, 1100, 1200, 1800])
-    assert coupled == pytest.approx(1.4118, abs=5e-5)
-    assert uncoupled == pytest.approx(1.6364, abs=5e-5)
-
-
-def test_rolling_needs_four_weeks() -> None:
-    with pytest.raises(ValueError):
-        risk.acwr_rolling([1000, 1100, 1200])
-
-
 def days_before(n: int, load: float) -> list[tuple[dt.date, float]]:
     return [(TODAY - dt.timedelta(days=k), load) for k in range(n, 0, -1)]
 

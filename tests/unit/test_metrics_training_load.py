@@ -51,10 +51,6 @@ def test_banister_summed_per_sample_in_any_batches() -> None:
     assert got.trimp_banister == pytest.approx(117.94, abs=0.005)
 
 
-def test_edwards_160_from_zone_minutes() -> None:
-    assert training_load.edwards_trimp([10, 20, 15, 10, 5]) == 160
-
-
 def test_edwards_160_from_heart_rates() -> None:
     # HRmax 200: 110 bpm is zone 1 (55 %), 130 zone 2, 150 zone 3, 170 zone 4, 190 zone 5
     samples: list[Sample] = []

@@ -17,7 +17,20 @@ from hypothesis import strategies as st
 
 from actors.metrics.risk import acwr_ewma
 from models import promo
-from models.features import GOALS, INVENTORIES, RISK_FEATURES, RecommendInput, RiskFeatures, load_features
+from models.features import (
+    FILL,
+    GOALS,
+    HISTORY_DAYS,
+    INVENTORIES,
+    RECOMMEND_FEATURES,
+    RISK_FEATURES,
+    RecommendInput,
+    RiskFeatures,
+    load_features,
+    recommend_matrix,
+    risk_features,
+    risk_matrix,
+)
 from models.recommend import CATALOGUE, HIGH_RISK_PROBABILITY, Recommender
 from models.risk import RiskPredictor
 from models.synthetic import risk_dataset
@@ -53,7 +66,7 @@ def recommender(trained: Trained) -> Recommender:
     return Recommender.load(trained.rec_dir)
 
 
-def athlete(**over: float) -> RiskFeatures:
+def athlete(**over: float | None) -> RiskFeatures:
     base = {"acute_load": 60.0, "chronic_load": 60.0, "acwr": 1.0, "monotony": 1.2, "strain": 500.0,
             "trimp_7d": 420.0, "cardiac_drift_pct": 2.0, "min_spo2": 96.0, "age": 35.0}
     return RiskFeatures(**(base | over))
@@ -98,8 +111,18 @@ def test_loaded_risk_model_is_the_trained_one(trained: Trained) -> None:
     np.testing.assert_array_equal(p, b.probabilities(fresh.x))
     assert auc(p, fresh.y) == pytest.approx(trained.risk["auc"], abs=0.03)
     assert ece(p, fresh.y) <= RISK_ECE_MAX + 0.02
-    batch = [RiskFeatures(**dict(zip(RISK_FEATURES, map(float, row), strict=True))) for row in fresh.x[:50]]
+    batch = [_request(row) for row in fresh.x[:50]]
+    assert any(r.min_spo2 is None for r in batch) and any(r.min_spo2 is not None for r in batch)
+    np.testing.assert_array_equal(risk_matrix(batch), fresh.x[:50])
     np.testing.assert_allclose([r.probability for r in a.predict(batch)], p[:50], rtol=1e-6)
+
+
+def _request(row: np.ndarray) -> RiskFeatures:
+    """The request a row was made from (a flagged column is a missing value)."""
+    x = dict(zip(RISK_FEATURES, map(float, row), strict=True))
+    optional = {name: None if x[f"{name}_missing"] else x[name]
+                for name in ("cardiac_drift_pct", "min_spo2", "age")}
+    return RiskFeatures(**{k: v for k, v in x.items() if k in RiskFeatures.__struct_fields__} | optional)
 
 
 def test_loading_the_wrong_artifact_type_is_refused(trained: Trained) -> None:
@@ -130,8 +153,9 @@ def test_risk_rises_with_an_acwr_spike_and_low_spo2_and_says_why(trained: Traine
 
 
 inputs = st.builds(
-    RecommendInput, age=st.floats(16, 90), sex=st.sampled_from(["male", "female"]),
-    weight_kg=st.floats(40, 160), goal=st.sampled_from(GOALS), inventory=st.sampled_from(INVENTORIES),
+    RecommendInput, age=st.none() | st.floats(16, 90), sex=st.sampled_from(["male", "female", None]),
+    weight_kg=st.none() | st.floats(40, 160), goal=st.none() | st.sampled_from(GOALS),
+    inventory=st.sampled_from(INVENTORIES),
     acute_load=st.floats(0, 400), chronic_load=st.floats(0, 300), acwr=st.floats(0, 4),
     risk_probability=st.floats(0, 1))
 
@@ -189,6 +213,32 @@ def test_no_expired_promo_on_any_day() -> None:
 
 
 # -- features -----------------------------------------------------------------------------------
+
+
+def test_a_missing_value_is_a_neutral_value_and_a_flag_never_a_default() -> None:
+    given, missing = risk_matrix([athlete(age=35.0, min_spo2=96.0), athlete(age=None, min_spo2=None)])
+    col = {name: i for i, name in enumerate(RISK_FEATURES)}
+    assert (given[col["age"]], given[col["age_missing"]]) == (35.0, 0.0)
+    assert (missing[col["age"]], missing[col["age_missing"]]) == (FILL["age"], 1.0)
+    assert (missing[col["min_spo2"]], missing[col["min_spo2_missing"]]) == (FILL["min_spo2"], 1.0)
+    common = {"inventory": "none", "acute_load": 50.0, "chronic_load": 50.0, "acwr": 1.0,
+              "risk_probability": 0.1}
+    known, unknown = recommend_matrix([
+        RecommendInput(age=30.0, sex="female", weight_kg=60.0, goal="speed", **common),
+        RecommendInput(age=None, sex=None, weight_kg=None, goal=None, **common)])
+    got = dict(zip(RECOMMEND_FEATURES, unknown.tolist(), strict=True))
+    assert got["age_missing"] == got["sex_missing"] == got["weight_kg_missing"] == got["goal_missing"] == 1.0
+    assert got["male"] == 0.0 and sum(got[f"goal_{g}"] for g in GOALS) == 0.0
+    assert dict(zip(RECOMMEND_FEATURES, known.tolist(), strict=True))["goal_speed"] == 1.0
+
+
+def test_the_features_take_exactly_the_history_they_were_trained_on() -> None:
+    loads = np.full((1, HISTORY_DAYS), 50.0)
+    (one,) = risk_features(loads, age=[None], cardiac_drift_pct=[float("nan")], min_spo2=[95.0])
+    assert one.age is None and one.cardiac_drift_pct is None and one.min_spo2 == 95.0
+    assert one.acwr == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=f"{HISTORY_DAYS} days"):
+        risk_features(loads[:, :28], age=[None], cardiac_drift_pct=[None], min_spo2=[None])
 
 
 def test_load_features_match_the_reference_ewma() -> None:

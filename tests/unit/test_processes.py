@@ -11,7 +11,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from stack.processes import PidRecord, ProcessTable, wait_until
+from stack.processes import PidRecord, ProcessTable
+from streams.retry import wait_until
 
 pytestmark = pytest.mark.unit
 

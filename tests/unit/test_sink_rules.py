@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from storage.timeseries import bucket_for
-from streams import sink
+from streams import retry, sink
 
 pytestmark = pytest.mark.unit
 
@@ -67,8 +67,8 @@ async def test_an_unexpected_error_is_retried_then_dead_lettered() -> None:
 
     written = await sink.write_batch(deps, "numbers", records(7, 8), write)  # type: ignore[arg-type]
     assert [r.event for r in written] == [8]
-    assert attempts.count([7, 8]) == sink.UNEXPECTED_ATTEMPTS
-    assert attempts.count([7]) == sink.UNEXPECTED_ATTEMPTS
+    assert attempts.count([7, 8]) == retry.UNEXPECTED_ATTEMPTS
+    assert attempts.count([7]) == retry.UNEXPECTED_ATTEMPTS
     assert deps.sent == [(b"7", "numbers: KeyError")]
 
 
