@@ -26,6 +26,11 @@ class RecommendationsOut(msgspec.Struct, frozen=True, kw_only=True):
     generated_at: dt.datetime | None
     expires_at: dt.datetime | None
     model_version: str | None
+    """What ranked the workouts: the `recommend` model's version, or `rules` when none was
+    deployed."""
+    risk_model_version: str | None
+    """What judged the risk the ranking took into account: the `risk` model's version, or
+    `rules` (the workout's rule-based level)."""
     trigger: Trigger | None
     """What brought this set: a completed workout or a change of your profile."""
     after_workout: uuid.UUID | None
@@ -38,7 +43,8 @@ def _from_event(ready: RecommendationsReady) -> RecommendationsOut:
         id=ready.recommendation_id,
         generated_at=dt.datetime.fromtimestamp(ready.generated_at_ms / 1000, tz=dt.UTC),
         expires_at=dt.datetime.fromtimestamp(ready.expires_at_ms / 1000, tz=dt.UTC),
-        model_version=ready.model_version, trigger=ready.trigger, after_workout=ready.workout_id,
+        model_version=ready.model_version, risk_model_version=ready.risk_model_version,
+        trigger=ready.trigger, after_workout=ready.workout_id,
         workouts=ready.workouts, promos=ready.promos)
 
 
@@ -62,13 +68,15 @@ async def my_recommendations(request: Request[Any, Any, Any]) -> Recommendations
         stored = await repo.latest(conn, user)
     if stored is None:  # none yet: they follow the next completed workout or profile change
         return RecommendationsOut(id=None, generated_at=None, expires_at=None,
-                                  model_version=None, trigger=None, after_workout=None,
+                                  model_version=None, risk_model_version=None, trigger=None,
+                                  after_workout=None,
                                   workouts=[], promos=[])
     items = stored.items
     after = items.get("after_workout")
     return RecommendationsOut(
         id=stored.id, generated_at=stored.generated_at, expires_at=stored.expires_at,
         model_version=str(items.get("model_version", "")),
+        risk_model_version=items.get("risk_model_version"),
         trigger=items.get("trigger", "workout_completed"),
         after_workout=uuid.UUID(after) if after else None,
         workouts=msgspec.convert(items.get("workouts", []), list[RecommendedWorkout]),

@@ -1,5 +1,9 @@
 """Workout recommendation: a catalogue of templates, ranked for one athlete by a small scorer.
 
+Without a deployed model (or with Ray away) `rule_recommend` ranks by `utility`, the
+heuristics the synthetic training data encodes (models/synthetic.py lists them), without its
+noise; such an answer names the version RULES ("rules").
+
 The scorer is a one-hidden-layer MLP from the athlete's standardized RecommendInput to one logit
 per catalogue template, trained with softmax cross-entropy on which template synthetic athletes
 chose (models/synthetic.py). Two hard rules are applied after scoring, so no weight can break
@@ -26,6 +30,11 @@ Intensity = Literal["easy", "moderate", "hard"]
 HIGH_RISK_PROBABILITY = 0.5
 """At or above this injury-risk probability hard sessions are withheld (a policy, not a finding)."""
 INTENSITY_LEVEL: dict[Intensity, int] = {"easy": 0, "moderate": 1, "hard": 2}
+RULES = "rules"
+"""The version an answer names when the rules, not a trained model, made it."""
+GOAL_ZONE = {"endurance": 2.0, "weight_loss": 3.0, "speed": 4.5}
+GOAL_MINUTES = {"endurance": 80.0, "weight_loss": 50.0, "speed": 35.0}
+LOW_IMPACT = ("ride", "swim", "walk", "row")
 
 
 class WorkoutTemplate(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +103,71 @@ def allowed_mask(inventory: np.ndarray, risk_probability: np.ndarray) -> np.ndar
     return np.asarray(has_kit & ~(risky & hard))
 
 
+def utility(a: dict[str, np.ndarray]) -> np.ndarray:
+    """(n, len(CATALOGUE)) noiseless utilities from columns `age`, `weight_kg`, `goal`,
+    `inventory`, `acwr`, `risk_probability` (the terms: models/synthetic.py). A missing age or
+    weight (NaN) or goal (None) drops the terms that need it."""
+    zone = np.array([t.target_zone for t in CATALOGUE], dtype=np.float64)
+    minutes = np.array([t.duration_min for t in CATALOGUE], dtype=np.float64)
+    level = np.array([INTENSITY_LEVEL[t.intensity] for t in CATALOGUE], dtype=np.float64)
+    needs = np.array([t.needs for t in CATALOGUE])
+    sport = np.array([t.sport for t in CATALOGUE])
+    col = {k: np.asarray(v).reshape(-1, 1) for k, v in a.items()}
+    goal_zone = np.array([[GOAL_ZONE.get(g, np.nan)] for g in col["goal"][:, 0]])
+    goal_min = np.array([[GOAL_MINUTES.get(g, np.nan)] for g in col["goal"][:, 0]])
+    u = np.nan_to_num(-0.8 * np.abs(zone - goal_zone) - np.abs(minutes - goal_min) / 25.0)
+    u = u + 0.8 * ((needs != "none") & (needs == col["inventory"]))
+    acwr = col["acwr"].astype(np.float64)
+    u = u - 1.5 * _relu(acwr - 1.3) * level + 0.5 * (acwr < 0.8) * (level == 1)
+    u = u - 3.0 * col["risk_probability"].astype(np.float64) * level
+    older = np.nan_to_num(col["age"].astype(np.float64) - 35.0)
+    u = u - 0.02 * _relu(older) * level + 0.02 * _relu(older) * np.isin(sport, ("walk", "swim"))
+    heavy = np.nan_to_num(0.5 * _relu(col["weight_kg"].astype(np.float64) - 80.0) / 20.0)
+    u = u + heavy * np.isin(sport, LOW_IMPACT) - heavy * (sport == "run")
+    return np.asarray(u)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.asarray(np.maximum(x, 0.0))
+
+
+def rule_recommend(batch: list[RecommendInput], k: int = 5) -> list[list[Recommendation]]:
+    """The k best allowed templates by `utility`, best first; `score` is the softmax of the
+    utility over the allowed templates (the choice probability the heuristics imply)."""
+    if not batch:
+        return []
+    return _best(*rule_scores(batch), k)
+
+
+def rule_scores(batch: list[RecommendInput]) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, allowed) by the rules, like Recommender.scores."""
+    nan = float("nan")
+    u = utility({
+        "age": np.array([nan if x.age is None else x.age for x in batch]),
+        "weight_kg": np.array([nan if x.weight_kg is None else x.weight_kg for x in batch]),
+        "goal": np.array([x.goal for x in batch], dtype=object),
+        "inventory": np.array([x.inventory for x in batch]),
+        "acwr": np.array([x.acwr for x in batch]),
+        "risk_probability": np.array([x.risk_probability for x in batch])})
+    allowed = allowed_mask(np.array([x.inventory for x in batch]),
+                           np.array([x.risk_probability for x in batch]))
+    return _softmax_allowed(u, allowed), allowed
+
+
+def _softmax_allowed(u: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    masked = np.where(allowed, u, -np.inf)
+    e = np.exp(masked - masked.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _best(scores: np.ndarray, allowed: np.ndarray, k: int) -> list[list[Recommendation]]:
+    out = []
+    for row, ok in zip(scores, allowed, strict=True):
+        order = [int(j) for j in np.argsort(-row, kind="stable") if ok[j]][:k]
+        out.append([_recommendation(CATALOGUE[j], float(row[j])) for j in order])
+    return out
+
+
 class RecommendNet(nn.Module):
     def __init__(self, n_features: int = len(RECOMMEND_FEATURES), hidden: int = 64,
                  n_templates: int = len(CATALOGUE)) -> None:
@@ -143,11 +217,7 @@ class Recommender:
         if not batch:
             return []
         scores, allowed = self.scores(batch)
-        out = []
-        for row, ok in zip(scores, allowed, strict=True):
-            order = [int(j) for j in np.argsort(-row, kind="stable") if ok[j]][:k]
-            out.append([_recommendation(CATALOGUE[j], float(row[j])) for j in order])
-        return out
+        return _best(scores, allowed, k)
 
 
 def _recommendation(t: WorkoutTemplate, score: float) -> Recommendation:

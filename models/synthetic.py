@@ -52,7 +52,8 @@ clipped to [45, 140]; goal and inventory uniform over their three values; chroni
 = sigmoid(−1.2 + 3·max(0, ACWR − 1.3) + N(0, 1)) (about 15 % end at ≥ 0.5).
 Missing (RECOMMEND_MISSING): age 25 %, sex 15 %, weight 30 %, goal 30 %.
 Each athlete picks the allowed template (models.recommend.allowed_mask: equipment at hand, no
-hard session at risk ≥ 0.5) of highest utility + Gumbel noise (scale 1.0), with utility:
+hard session at risk ≥ 0.5) of highest utility + Gumbel noise (scale 1.0), with utility
+(models.recommend.utility, which also ranks by rule when no model is deployed):
 - goal: −0.8 per zone away from the goal's zone (endurance 2, weight loss 3, speed 4.5) and
   −1 per 25 min away from its duration (endurance 80, weight loss 50, speed 35 min);
 - equipment: +0.8 for a template using equipment the athlete has (they own it to use it);
@@ -70,6 +71,7 @@ The chosen template is the one relevant item when measuring hit rate and NDCG.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -82,6 +84,7 @@ from models.features import (
     RISK_FEATURES,
     Goal,
     Inventory,
+    RecommendInput,
     Sex,
     load_features,
     recommend_input,
@@ -89,14 +92,11 @@ from models.features import (
     risk_features,
     risk_matrix,
 )
-from models.recommend import CATALOGUE, INTENSITY_LEVEL, allowed_mask
+from models.recommend import CATALOGUE, allowed_mask, utility
 
 RISK_MISSING = {"age": 0.25, "cardiac_drift_pct": 0.30, "min_spo2": 0.60}
 RECOMMEND_MISSING = {"age": 0.25, "sex": 0.15, "weight_kg": 0.30, "goal": 0.30}
 RISK_INTERCEPT = -3.1
-GOAL_ZONE = {"endurance": 2.0, "weight_loss": 3.0, "speed": 4.5}
-GOAL_MINUTES = {"endurance": 80.0, "weight_loss": 50.0, "speed": 35.0}
-LOW_IMPACT = ("ride", "swim", "walk", "row")
 
 
 class RiskData(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +109,8 @@ class RiskData(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RecommendData(msgspec.Struct, frozen=True, kw_only=True):
+    inputs: list[RecommendInput]
+    """The requests as observed (gaps included), the rows' source."""
     x: np.ndarray
     """(n, len(RECOMMEND_FEATURES)) float32."""
     allowed: np.ndarray
@@ -162,12 +164,16 @@ def recommend_rows(*, age: Sequence[float | None], sex: Sequence[Sex | None],
                    chronic_load: Sequence[float], acwr: Sequence[float],
                    risk_probability: Sequence[float]) -> np.ndarray:
     """The training path from raw data to the recommendation model's rows (None: missing)."""
-    columns = zip(age, sex, weight_kg, goal, inventory, acute_load, chronic_load, acwr,
-                  risk_probability, strict=True)
-    return recommend_matrix([
-        recommend_input(age=a, sex=s, weight_kg=w, goal=g, inventory=i, acute_load=ac,
-                        chronic_load=ch, acwr=r, risk_probability=p)
-        for a, s, w, g, i, ac, ch, r, p in columns])
+    return recommend_matrix(_recommend_inputs(
+        age=age, sex=sex, weight_kg=weight_kg, goal=goal, inventory=inventory,
+        acute_load=acute_load, chronic_load=chronic_load, acwr=acwr,
+        risk_probability=risk_probability))
+
+
+def _recommend_inputs(**columns: Sequence[Any]) -> list[RecommendInput]:
+    names = list(columns)
+    return [recommend_input(**dict(zip(names, row, strict=True)))
+            for row in zip(*columns.values(), strict=True)]
 
 
 def _hide(rng: np.random.Generator, values: np.ndarray, rate: float) -> list[object]:
@@ -209,27 +215,6 @@ def _athletes(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     }
 
 
-def utility(a: dict[str, np.ndarray]) -> np.ndarray:
-    """(n, len(CATALOGUE)) noiseless utilities; the terms are listed in the module docstring."""
-    zone = np.array([t.target_zone for t in CATALOGUE], dtype=np.float64)
-    minutes = np.array([t.duration_min for t in CATALOGUE], dtype=np.float64)
-    level = np.array([INTENSITY_LEVEL[t.intensity] for t in CATALOGUE], dtype=np.float64)
-    needs = np.array([t.needs for t in CATALOGUE])
-    sport = np.array([t.sport for t in CATALOGUE])
-    col = {k: v.reshape(-1, 1) for k, v in a.items()}
-    goal_zone = np.vectorize(GOAL_ZONE.__getitem__)(col["goal"])
-    goal_min = np.vectorize(GOAL_MINUTES.__getitem__)(col["goal"])
-    u = -0.8 * np.abs(zone - goal_zone) - np.abs(minutes - goal_min) / 25.0
-    u = u + 0.8 * ((needs != "none") & (needs == col["inventory"]))
-    u = u - 1.5 * _relu(col["acwr"] - 1.3) * level + 0.5 * (col["acwr"] < 0.8) * (level == 1)
-    u = u - 3.0 * col["risk_probability"] * level
-    older = col["age"] - 35.0
-    u = u - 0.02 * _relu(older) * level + 0.02 * _relu(older) * np.isin(sport, ("walk", "swim"))
-    heavy = 0.5 * _relu(col["weight_kg"] - 80.0) / 20.0
-    u = u + heavy * np.isin(sport, LOW_IMPACT) - heavy * (sport == "run")
-    return np.asarray(u)
-
-
 def recommend_dataset(n: int, seed: int) -> RecommendData:
     rng = np.random.default_rng(seed)
     a = _athletes(rng, n)
@@ -241,8 +226,9 @@ def recommend_dataset(n: int, seed: int) -> RecommendData:
             "sex": _hide(rng, sex, RECOMMEND_MISSING["sex"]),
             "weight_kg": _hide(rng, a["weight_kg"], RECOMMEND_MISSING["weight_kg"]),
             "goal": _hide(rng, a["goal"], RECOMMEND_MISSING["goal"])}
-    x = recommend_rows(**seen, inventory=a["inventory"].tolist(),  # type: ignore[arg-type]
-                       **{k: a[k].tolist() for k in ("acute_load", "chronic_load", "acwr",
-                                                     "risk_probability")})
+    inputs = _recommend_inputs(**seen, inventory=a["inventory"].tolist(),
+                               **{k: a[k].tolist() for k in ("acute_load", "chronic_load", "acwr",
+                                                             "risk_probability")})
+    x = recommend_matrix(inputs)
     assert x.shape[1] == len(RECOMMEND_FEATURES)
-    return RecommendData(x=x, allowed=allowed, chosen=chosen.astype(np.int64))
+    return RecommendData(inputs=inputs, x=x, allowed=allowed, chosen=chosen.astype(np.int64))

@@ -8,7 +8,8 @@ seed, metrics). The artifact bytes depend only on the seed (timings are returned
 
 Metrics: AUC (Mann-Whitney, ties counted half), Brier score, expected calibration error over
 ECE_BINS equal-width bins (Naeini et al. 2015); hit rate@K and NDCG@K with the athlete's one
-chosen template as the relevant item (Järvelin & Kekäläinen 2002).
+chosen template as the relevant item (Järvelin & Kekäläinen 2002), against popularity and
+against the rules (models.recommend.rule_recommend) the recommender falls back on.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import nn
 from actors.metrics.risk import DRIFT_FLAG_PCT
 from actors.metrics.spo2 import EIH_BELOW_PCT, LOW_THRESHOLD_PCT
 from models.features import FEATURE_SCHEMA, RECOMMEND_FEATURES, RISK_FEATURES
-from models.recommend import CATALOGUE, TEMPLATE_IDS, RecommendNet
+from models.recommend import CATALOGUE, TEMPLATE_IDS, RecommendNet, rule_scores
 from models.risk import RiskNet
 from models.synthetic import recommend_dataset, risk_dataset
 
@@ -178,7 +179,12 @@ def train_recommender(seed: int, out_dir: Path, n: int = 20_000, hidden: int = 6
     counts = np.bincount(data.chosen[tr], minlength=len(CATALOGUE)) - np.arange(len(CATALOGUE)) * 1e-6
     model = ranking_metrics(logits, data.allowed[te], data.chosen[te])
     popular = ranking_metrics(np.broadcast_to(counts, logits.shape), data.allowed[te], data.chosen[te])
+    # The rules the data was generated from (without their noise), on the same gappy inputs:
+    # what the recommender answers with when no model is deployed.
+    rules = ranking_metrics(rule_scores([data.inputs[i] for i in te])[0], data.allowed[te],
+                            data.chosen[te])
     metrics = model | {f"baseline_popularity_{k}": v for k, v in popular.items()} | {
+        f"baseline_rules_{k}": v for k, v in rules.items()} | {
         "n_train": len(tr), "n_held_out": len(te)}
     _save(out_dir, net, {"type": "recommend", "feature_schema": FEATURE_SCHEMA,
                          "features": list(RECOMMEND_FEATURES), "mean": mean.tolist(),

@@ -1,5 +1,7 @@
-"""`stride demo`: bring the stack up, then a coach, a group and simulated athletes streaming
-through it; the coach page at `/` shows them live while the terminal shows their summaries.
+"""`stride demo`: bring the stack up, make sure both models serve on Ray Serve (training,
+registering and deploying them if not), then a coach, a group and simulated athletes
+streaming through it; the coach page at `/` shows them live while the terminal shows their
+summaries, and at the end the recommendations each athlete got and which model made them.
 
 The coach account (e-mail and a generated password, printed once at the start and again at
 the end) coaches a new group; every athlete has an account, joins the group and lets its
@@ -29,6 +31,7 @@ from rich.table import Table
 from gateway.client import DeviceClient
 from stack import local_accounts
 from stack.lifecycle import up
+from stack.models_cli import ensure_served
 from stack.settings import Settings
 from stack.simulator import Athlete, simulate
 from streams.retry import wait_until_async
@@ -64,6 +67,8 @@ def run_demo(settings: Settings, *, athletes: int, duration_s: float, sport: str
     if up(settings) != 0:
         return 1
     settings = Settings.from_env()
+    if ensure_served(settings) != 0:
+        return 1
     return asyncio.run(_demo(settings, athletes, duration_s, sport, speedup))
 
 
@@ -112,6 +117,20 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
 
             done = await wait_until_async(all_stored, timeout_s=30)
             live.update(_table(crowd, summaries, "finished" if done else "not all stored yet"))
+        got: dict[str, dict[str, Any]] = {}
+
+        async def all_recommended() -> bool:
+            # Each finished workout → the recommender → Ray Serve → the recommendations store.
+            for token, athlete in zip(tokens, crowd, strict=True):
+                if athlete.name not in got:
+                    answer = await _recommendations(http, token)
+                    if answer is not None and answer.get("after_workout") == str(athlete.workout_id):
+                        got[athlete.name] = answer
+            return len(got) == len(crowd)
+
+        with console.status("waiting for each athlete's recommendations …"):
+            await wait_until_async(all_recommended, timeout_s=60)
+        console.print(_recommendation_table(crowd, got))
     for err in errors:
         console.print(f"[red]an athlete's stream failed:[/] {err}")
     _where_to_look(settings, crowd, coach)
@@ -208,6 +227,29 @@ async def _stream(settings: Settings, token: str, athlete: Athlete, speedup: int
         await device.finish(athlete.workout_id, athlete.samples[-1][0])
 
 
+async def _recommendations(http: httpx.AsyncClient, token: str) -> dict[str, Any] | None:
+    try:
+        resp = await http.get("/v1/recommendations/me", headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        return None
+    return resp.json() if resp.status_code == 200 and resp.json()["id"] is not None else None
+
+
+def _recommendation_table(crowd: list[Athlete], got: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="Recommendations after each workout (GET /v1/recommendations/me)")
+    for col in ("athlete", "ranked by", "risk by", "suggested next", "promo codes"):
+        table.add_column(col, no_wrap=col != "suggested next")
+    for a in crowd:
+        r = got.get(a.name)
+        if r is None:
+            table.add_row(a.name, "-", "-", "none yet (see `stride stack logs worker`)", "")
+            continue
+        workouts = ", ".join(f"{w['template_id']} ({w['score']:.2f})" for w in r["workouts"][:3])
+        table.add_row(a.name, r["model_version"], r.get("risk_model_version") or "-", workouts,
+                      ", ".join(p["code"] for p in r["promos"]) or "-")
+    return table
+
+
 async def _summaries(http: httpx.AsyncClient, crowd: list[Athlete]) -> dict[Any, dict[str, Any]]:
     out = {}
     for athlete in crowd:
@@ -252,6 +294,7 @@ def _where_to_look(settings: Settings, crowd: list[Athlete], coach: Coach) -> No
   a token           {login}
   one workout       curl -H 'Authorization: Bearer <token>' {url}/v1/workouts/{crowd[0].workout_id}
   its samples       {url}/v1/workouts/{crowd[0].workout_id}/samples
+  recommendations   {url}/v1/recommendations/me   (as an athlete; models: stride models status)
   OpenAPI page      {url}/schema
   device WebSocket  {settings.gateway_ws_url}/v1/ingest  (stride.v1.json or stride.v1.msgpack)
   stack             stride stack status · stride stack logs · stride stack down

@@ -9,7 +9,9 @@ exit code (0 ok, 1 refused or failed). Artifacts trained here go to the default 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import logging
 import shutil
 import uuid
 from pathlib import Path
@@ -144,6 +146,9 @@ def serve_target(settings: Settings) -> Any:
     """Where deploys go, from the settings: the stack's Ray and the artifact cache."""
     from serve import control
 
+    # Serve's client logs every connection at INFO; the commands say what happened themselves.
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)
+
     return control.ServeTarget(ray_address=settings.ray_address, ray_namespace=settings.ray_namespace,
                                cache_dir=str(settings.home_path / "models" / ".cache"))
 
@@ -180,6 +185,34 @@ async def restore(settings: Settings) -> list[str]:
 
     async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
         return await control.restore_with(conn, serve_target(settings))
+
+
+def ensure_served(settings: Settings, seed: int = 7) -> int:
+    """Every model type serving a model of the current feature schema: the ones that are not
+    get a new version trained (from `seed`), registered and deployed (`stride demo`'s step)."""
+    from models.features import FEATURE_SCHEMA
+    from serve import control
+
+    async def state(conn: Any) -> dict[str, tuple[registry.ModelRecord | None, str | None]]:
+        apps = {a.type: a.serving for a in await control.status_with(conn, serve_target(settings))}
+        return {t: (await registry.deployed(conn, t), apps.get(t)) for t in TYPES}
+
+    with console.status("models: asking the registry and Ray Serve …"):
+        now = asyncio.run(_with_conn(settings, state))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    for type in TYPES:
+        record, serving = now[type]
+        if record is not None and record.feature_schema == FEATURE_SCHEMA and serving == record.version:
+            console.print(f"[green]✓[/] models    {type} {record.version} serves on Ray Serve")
+            continue
+        version = f"demo-{stamp}"
+        with console.status(f"models: training {type} {version} (seed {seed}) …"):
+            if train(settings, type, version, seed=seed) != 0:
+                return 1
+        with console.status(f"models: deploying {type} {version} on Ray Serve …"):
+            if deploy(settings, type, version) != 0:
+                return 1
+    return 0
 
 
 def status(settings: Settings) -> int:

@@ -35,6 +35,7 @@ async def store(conn: AsyncConnection, ready: RecommendationsReady) -> bool:
          "expires": _ts(ready.expires_at_ms),
          "items": _json.encode({"workouts": ready.workouts, "promos": ready.promos,
                                 "model_version": ready.model_version,
+                                "risk_model_version": ready.risk_model_version,
                                 "trigger": ready.trigger,
                                 "after_workout": ready.workout_id}).decode()},
     )

@@ -180,10 +180,14 @@ class RecommendationsReady(UserEvent, frozen=True, kw_only=True, tag="recommenda
     recommendation_id: uuid.UUID
     model_type: str
     model_version: str
+    """The `recommend` model's version that ranked the workouts, or `rules`."""
     generated_at_ms: int
     expires_at_ms: int
     workouts: list[RecommendedWorkout]
     promos: list[PromoOffer] = []
+    risk_model_version: str | None = None
+    """The `risk` model's version that judged the risk the ranking used, or `rules`
+    (None in sets from before it was recorded)."""
 
 
 class NotificationRequested(UserEvent, frozen=True, kw_only=True, tag="notification_requested"):

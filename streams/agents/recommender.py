@@ -10,15 +10,16 @@ For each trigger the athlete's profile (body data, goal, equipment, country), da
 loads (PostgreSQL; the finished workout counted once, whether or not its row is written yet)
 and the finished workout's cardiac drift and lowest SpO2 become the models' inputs, through
 the feature code the models were trained with (models.features; what the athlete did not
-give is sent as missing). The deployed `risk` application gives the injury probability
-(without one, the workout's rule-based level stands in); the deployed
-`recommend` application ranks the workout templates (never a hard one for a high-risk
-athlete, never one needing equipment the athlete lacks); regional promo codes are matched
-by country and sport. The set goes out as `RecommendationsReady`, its id derived from the
+give is sent as missing). The deployed `risk` application gives the injury probability; the
+deployed `recommend` application ranks the workout templates (never a hard one for a
+high-risk athlete, never one needing equipment the athlete lacks); regional promo codes are
+matched by country and sport. The set goes out as `RecommendationsReady`, its id derived from the
 trigger so a redelivery changes nothing, and every inference is logged in `inference_log`.
 
-Recommendations are advice, not data an athlete sent: with no model deployed (or Ray
-away) a trigger gets none, and the worker says so in its log rather than holding the stream.
+With no model deployed (or Ray away) the rules stand in: the risk is the workout's rule-based
+level, and the templates are ranked by the heuristics the models were trained to learn
+(models.recommend.rule_recommend). Every set names what made it: `model_version` (the
+`recommend` model's version, or `rules`) and `risk_model_version` (likewise).
 """
 
 from __future__ import annotations
@@ -223,12 +224,23 @@ async def _ask(deps: Deps, serve_client: ServeClient, app: str, request: dict[st
 
 
 async def _risk_probability(deps: Deps, serve_client: ServeClient, risk: Any,
-                            trigger: Trigger) -> float:
+                            trigger: Trigger) -> tuple[float, str]:
+    """(probability, the version that gave it: the risk model's, or `rules`)."""
+    from models.recommend import RULES
+
     answer = await _ask(deps, serve_client, "risk", msgspec.to_builtins(risk), trigger)
     if answer is not None:
-        return float(answer["probability"])
+        return float(answer["probability"]), str(answer["version"])
     workout = trigger.workout
-    return LEVEL_PROBABILITY[workout.risk.level] if workout else LEVEL_PROBABILITY["low"]
+    return LEVEL_PROBABILITY[workout.risk.level if workout else "low"], RULES
+
+
+def _by_rules(request: Any) -> dict[str, Any]:
+    """The rule ranking, shaped as the `recommend` application answers."""
+    from models.recommend import RULES, rule_recommend
+
+    (items,) = rule_recommend([request])
+    return {"version": RULES, "items": msgspec.to_builtins(items)}
 
 
 async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: Trigger) -> None:
@@ -240,11 +252,11 @@ async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: T
     if inputs is None:
         return
     risk = risk_request(inputs)
-    probability = await _risk_probability(deps, serve_client, risk, trigger)
-    request = msgspec.to_builtins(recommend_request(inputs, risk, probability))
-    answer = await _ask(deps, serve_client, "recommend", request, trigger)
-    if answer is None:
-        return
+    probability, risk_version = await _risk_probability(deps, serve_client, risk, trigger)
+    request = recommend_request(inputs, risk, probability)
+    answer = await _ask(deps, serve_client, "recommend", msgspec.to_builtins(request), trigger)
+    if answer is None:  # no model deployed, or Ray away: the rules answer, and say so
+        answer = _by_rules(request)
     now = dt.datetime.now(dt.UTC)
     sports = [trigger.workout.sport] if trigger.workout else sorted(
         {item["sport"] for item in answer["items"]})
@@ -253,6 +265,7 @@ async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: T
         workout_id=trigger.trigger_id if trigger.workout else None,
         recommendation_id=uuid.uuid5(RECOMMENDATION_NS, str(trigger.trigger_id)),
         model_type="recommend", model_version=str(answer["version"]),
+        risk_model_version=risk_version,
         generated_at_ms=int(now.timestamp() * 1000),
         expires_at_ms=int((now + VALID_FOR).timestamp() * 1000),
         workouts=[events.RecommendedWorkout(

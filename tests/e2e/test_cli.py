@@ -98,3 +98,27 @@ def test_a_component_can_be_an_existing_server(stack: Settings) -> None:
     assert report["redis"] == {**report["redis"], "managed": False, "healthy": True, "pid": None}
     assert report["kafka"]["managed"] is False and report["kafka"]["healthy"] is True
     assert report["postgres"]["managed"] is True
+
+
+def test_demo_serves_both_models_and_its_recommendations_name_them(stack: Settings) -> None:
+    """`stride demo` as a new user runs it: the models are trained, registered and deployed
+    if none serves, and every athlete's recommendations come from Ray Serve, naming the
+    versions that made them."""
+    import datetime as dt
+
+    import psycopg
+
+    started = dt.datetime.now(dt.UTC)
+    out = subprocess.run([*STRIDE, "demo", "--athletes", "2", "--duration", "8"],
+                         capture_output=True, text=True, timeout=420)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Recommendations after each workout" in out.stdout
+    with psycopg.connect(stack.pg_dsn) as conn:
+        deployed = dict(conn.execute(
+            "SELECT type, version FROM ai_models WHERE status = 'deployed'").fetchall())
+        sets = conn.execute(
+            "SELECT r.items->>'model_version', r.items->>'risk_model_version'"
+            " FROM recommendations r JOIN users u ON u.id = r.user_id"
+            " WHERE u.email LIKE 'demo-%%' AND r.generated_at >= %s", (started,)).fetchall()
+    assert set(deployed) == {"risk", "recommend"}
+    assert len(sets) == 2 and set(sets) == {(deployed["recommend"], deployed["risk"])}

@@ -1,9 +1,11 @@
 """From a completed workout or a profile change to `GET /v1/recommendations/me`, through the
 whole stack: the recommender agent asks the deployed `recommend` model on Ray Serve, the set
-is published on `recommendations.ready`, stored, cached, served — and the inference is logged."""
+is published on `recommendations.ready`, stored, cached, served — and the inference is logged.
+Without a model serving, the rules answer and the set says so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -46,6 +48,45 @@ async def deployed_recommender(stack: Settings, tmp_path: Path) -> AsyncIterator
         control.delete("recommend")
 
 
+def _serve_nothing(stack: Settings) -> None:
+    """Stop both model applications (the registry is left as it is)."""
+    from serve import control
+    from stack.models_cli import serve_target
+
+    control.connect(serve_target(stack))
+    for type in control.TYPES:
+        control.delete(type)
+
+
+async def test_without_a_model_the_rules_recommend_and_the_answer_says_so(
+        stack: Settings, account, eventually) -> None:  # type: ignore[no-untyped-def]
+    from models.recommend import CATALOGUE
+
+    await asyncio.to_thread(_serve_nothing, stack)
+    me = account(country="SI", sex="male", weight_kg=80)
+    workout = uuid.uuid4()
+    t0 = int(time.time() * 1000) - 300_000
+    async with DeviceClient(stack.gateway_ws_url, me.token) as device:
+        await device.start(workout, "run", t0)
+        await device.send_samples(workout, 0, [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, 300.0,
+                                                150.0, 97.0) for i in range(120)])
+        await device.finish(workout, t0 + 121_000)
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=me.headers, timeout=30) as http:
+        async def recommended() -> dict | None:  # type: ignore[type-arg]
+            body = (await http.get("/v1/recommendations/me")).json()
+            return body if body["id"] is not None else None
+
+        body = await eventually(recommended, timeout_s=60)
+    assert (body["model_version"], body["risk_model_version"]) == ("rules", "rules")
+    assert body["after_workout"] == str(workout) and len(body["workouts"]) == 5
+    needs = {t.id: t.needs for t in CATALOGUE}
+    assert all(needs[w["template_id"]] == "none" for w in body["workouts"])  # no equipment given
+    with psycopg.connect(stack.pg_dsn) as conn:
+        asked = conn.execute("SELECT count(*) FROM inference_log WHERE workout_id = %s",
+                             (workout,)).fetchone()
+    assert asked == (0,)  # no model was asked, so no inference is logged
+
+
 async def test_a_completed_workout_brings_recommendations_and_is_logged(
         stack: Settings, account, deployed_recommender: str, eventually) -> None:  # type: ignore[no-untyped-def]
     me = account(country="SI", sex="female", weight_kg=61)
@@ -63,6 +104,7 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
 
         body = await eventually(recommended, timeout_s=60)
     assert body["model_version"] == deployed_recommender
+    assert body["risk_model_version"] in ("rules", *await _deployed_versions(stack, "risk"))
     assert body["after_workout"] == str(workout)
     assert body["trigger"] == "workout_completed"
     assert 1 <= len(body["workouts"]) <= 5
@@ -88,6 +130,12 @@ async def test_a_completed_workout_brings_recommendations_and_is_logged(
                             (me.id,)).fetchone()
     assert all(n == 1 for _, n in inferences) and ("recommend", 1) in inferences
     assert sets == (1,)
+
+
+async def _deployed_versions(stack: Settings, type: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
+        record = await registry.deployed(conn, type)
+    return [] if record is None else [record.version]
 
 
 async def _redeliver_completion(stack: Settings, workout: uuid.UUID) -> None:

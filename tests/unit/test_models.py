@@ -31,7 +31,7 @@ from models.features import (
     risk_features,
     risk_matrix,
 )
-from models.recommend import CATALOGUE, HIGH_RISK_PROBABILITY, Recommender
+from models.recommend import CATALOGUE, HIGH_RISK_PROBABILITY, RULES, Recommender, rule_recommend
 from models.risk import RiskPredictor
 from models.synthetic import risk_dataset
 from models.train import artifact_sha256, auc, ece, train_recommender, train_risk
@@ -171,6 +171,42 @@ def test_never_a_hard_session_at_high_risk_nor_missing_equipment(recommender: Re
         assert all(r.needs in ("none", x.inventory) for r in recs)
         if x.risk_probability >= HIGH_RISK_PROBABILITY:
             assert all(r.intensity != "hard" for r in recs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=st.lists(inputs, min_size=1, max_size=8))
+def test_the_rules_keep_the_same_hard_rules(batch: list[RecommendInput]) -> None:
+    for x, recs in zip(batch, rule_recommend(batch, k=5), strict=True):
+        assert len({r.template_id for r in recs}) == 5
+        assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
+        assert all(0.0 < r.score <= 1.0 for r in recs)
+        assert all(r.needs in ("none", x.inventory) for r in recs)
+        if x.risk_probability >= HIGH_RISK_PROBABILITY:
+            assert all(r.intensity != "hard" for r in recs)
+
+
+def test_the_rules_follow_goal_load_and_body_and_ignore_what_is_missing() -> None:
+    common = {"age": 30.0, "sex": "female", "weight_kg": 62.0, "inventory": "bike", "acute_load": 60.0,
+              "chronic_load": 60.0, "acwr": 1.0, "risk_probability": 0.1}
+    speed, endurance, overloaded, heavy, unknown = rule_recommend([
+        RecommendInput(goal="speed", **common),
+        RecommendInput(goal="endurance", **common),
+        RecommendInput(goal="speed", **(common | {"acwr": 1.9, "risk_probability": 0.6})),
+        RecommendInput(goal=None, **(common | {"weight_kg": 130.0, "inventory": "none"})),
+        RecommendInput(goal=None, **(common | {"age": None, "weight_kg": None, "inventory": "none"}))])
+    assert speed[0].target_zone >= 4 and speed[0].intensity == "hard"
+    assert endurance[0].target_zone <= 2 and endurance[0].duration_min >= 60
+    assert overloaded[0].intensity == "easy"  # the same goal, but the load spiked
+    assert heavy[0].sport in ("walk", "swim", "row")  # low impact for a heavy athlete
+    assert unknown[0].intensity == "easy" and RULES == "rules"
+
+
+def test_the_model_is_measured_against_the_rules_it_stands_in_for(trained: Trained) -> None:
+    m = trained.rec
+    # Trained on data the rules generated (plus noise), the model approaches them; it must stay
+    # close (the rules use the true utility, the model had to learn it).
+    assert m["hit_rate@5"] >= m["baseline_rules_hit_rate@5"] - 0.05, m
+    assert m["baseline_rules_hit_rate@5"] > m["baseline_popularity_hit_rate@5"], m
 
 
 def test_goal_shapes_the_ranking(recommender: Recommender) -> None:
