@@ -52,7 +52,9 @@ class ActorConfig(msgspec.Struct, frozen=True, kw_only=True):
     redis_prefix: str
     topic_prefix: str = ""
     metrics_interval_s: float = 1.0
-    """Live metrics go out at most this often per workout (plus on every lifecycle change)."""
+    """Sample time between live metrics snapshots (see actors/workout.py); a workout's
+    samples are folded, and its snapshots sent, at most this often in wall time (plus on
+    every lifecycle change)."""
     auto_finish_after_s: float = 1800.0
     """A workout that hears nothing for this long is finished by the actor itself."""
     exit_when_empty: bool = False
@@ -148,7 +150,8 @@ class WorkoutHost:
             if slot.workout is None:
                 ctx = athlete or AthleteContext()
                 slot.workout = Workout.create(wid, uuid.UUID(user_id), sport, started_at_ms,
-                                              ctx.profile, ctx.load_history)
+                                              ctx.profile, ctx.load_history,
+                                              round(self._config.metrics_interval_s * 1000))
             return (await self._execute([(slot, user_id, lambda w, _: w.start())]))[0]
 
     async def samples(self, workout_id: str, user_id: str, seq: int, samples: list[Sample]) -> Reply:
@@ -244,8 +247,9 @@ class WorkoutHost:
                     replies.append(Reply(acked_seq=-1, status="unknown", error_code="foreign_workout",
                                          message="this workout belongs to another athlete"))
                     continue
-                # A batch a little early for the interval still carries live metrics: a
-                # device sending once a second must not wait for the next tick half the time.
+                # Fold now (the snapshots its samples open go out with it) once the interval
+                # has passed since the last fold; a batch a little early counts: a device
+                # sending once a second must not wait for the ticker half the time.
                 due = now - slot.metrics_sent_at >= self._config.metrics_interval_s * EARLY_OK
                 running = slot  # until the command returns (any other exception rolls it back)
                 try:
@@ -260,8 +264,6 @@ class WorkoutHost:
                 if not events:
                     continue
                 lifecycle = any(isinstance(e, LifecycleEvent) for e in events)
-                if due and not lifecycle:  # lifecycle events carry the summary themselves
-                    events.append(workout.metrics(int(time.time() * 1000)))
                 produced += events
                 changed[slot.wid] = (slot, due or lifecycle)  # the workout's last change decides
         except BaseException as exc:  # a bug, or the call cancelled: nothing may stay half-done
@@ -352,9 +354,11 @@ class WorkoutHost:
         """Fold and send. The ticker never waits for a lock (so it cannot deadlock with the
         devices' calls, which take theirs in order): a workout whose lock is held or wanted
         is left for the next round. The fold runs under the lock, which is kept through the
-        produce only where the fold raised a RiskAlert (the snapshot must then be saved);
-        the other devices never wait for the ticker."""
+        produce wherever the fold took snapshots (every snapshot must reach Kafka: if the
+        produce fails, the workout goes back to its saved state, whose unfolded samples make
+        the same snapshots again) or raised a RiskAlert (then the state is saved too)."""
         produced: list[AnyEvent] = []
+        held: list[_Slot] = []
         alerted: list[_Slot] = []
         sent: list[tuple[_Slot, int]] = []
         pause = _Pauser()
@@ -365,24 +369,26 @@ class WorkoutHost:
                 if not _free(slot.lock) or workout is None or not slot.metrics_owed:
                     continue
                 await slot.lock.acquire()  # free, so this returns at once
-                alerts: list[AnyEvent] = []
+                folded: list[AnyEvent] = []
                 try:
-                    alerts = workout.fold()
-                    produced += [*alerts, workout.metrics(int(time.time() * 1000))]
+                    folded = workout.fold()
+                    produced += folded
                     sent.append((slot, workout.state.version))
                 finally:
-                    if alerts:
-                        alerted.append(slot)
+                    if folded:
+                        held.append(slot)
+                        if any(isinstance(e, RiskAlert) for e in folded):
+                            alerted.append(slot)
                     else:
                         slot.lock.release()
             await self._make_durable(alerted, produced)
         except Exception:
             log.exception("live metrics not sent")
-            for slot in alerted:  # the alert is raised again by the next fold
+            for slot in held:  # the next fold makes the same snapshots (and alert) again
                 _restore(slot)
-            return  # a live view misses one snapshot; the next one carries everything
+            return
         finally:
-            for slot in alerted:
+            for slot in held:
                 slot.lock.release()
         sent_at = time.monotonic()
         for slot, version in sent:

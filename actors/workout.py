@@ -11,8 +11,15 @@ Applying and folding are separate steps: an applied sample is numbered, acked an
 the state at once, but may wait in `unfolded` until the next fold (`fold=False`), so a
 host holding thousands of workouts that each send a sample a second folds a few larger
 batches instead of many one-sample ones (a fold has a fixed cost per call). Every read
-(summary, metrics, lifecycle change) folds first, and the metrics are batching-invariant,
-so deferring changes no number.
+(summary, lifecycle change) folds first, and the metrics are batching-invariant, so
+deferring changes no number.
+
+Live metrics snapshots (`WorkoutMetricsUpdated`) are taken at points the samples alone
+decide, so a snapshot is the same whenever and however its samples arrive: after the first
+sample of each `metrics_step_ms` of sample time (a "tick", t_ms // step), and after the last
+sample when the workout finishes. Its identity is (workout_id, seq of that sample) and its
+`t_ms` that sample's time; after a restart, a rollback or a resend the same snapshot comes
+out again, equal, and the sink stores it once (storage/timeseries.py).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 
 import msgspec
+import numpy as np
 
 from actors import live_metrics
 from actors.batch import batch_from_samples
@@ -60,11 +68,17 @@ class WorkoutState(msgspec.Struct, kw_only=True):
     unfolded: list[Sample] = []
     """Applied samples (seq up to next_seq - 1) not yet folded into `metrics`, all taken
     in the current status (every status change folds first)."""
+    metrics_step_ms: int = 1000
+    """Sample time between live metrics snapshots."""
+    metrics_tick: int | None = None
+    """The tick (t_ms // metrics_step_ms) of the last snapshot taken."""
+    metrics_last_seq: int = -1
+    """The seq of the last sample a snapshot was taken after."""
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
-    """Result of a samples command: what was new, and the events to publish (the caller
-    adds a metrics snapshot at its own pace)."""
+    """Result of a samples command: what was new, and the events to publish (the live
+    metrics snapshots among them once folded)."""
 
     acked_seq: int
     """Every sample numbered ≤ this has now been applied."""
@@ -82,14 +96,17 @@ class Workout:
         # Batches that arrived ahead of a gap. Not in the snapshot: they are not acked yet,
         # so after a restart the device resends them anyway.
         self._pending: dict[int, list[Sample]] = {}
+        # Snapshots a read (summary) folded out, for the next fold to return.
+        self._owed: list[events.AnyEvent] = []
 
     @classmethod
     def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int,
                profile: AthleteProfile | None = None,
-               load_history: Sequence[tuple[dt.date, float]] = ()) -> Workout:
+               load_history: Sequence[tuple[dt.date, float]] = (),
+               metrics_step_ms: int = 1000) -> Workout:
         return cls(WorkoutState(workout_id=workout_id, user_id=user_id, sport=sport,
                                 started_at_ms=started_at_ms, profile=profile or AthleteProfile(),
-                                load_history=list(load_history)))
+                                load_history=list(load_history), metrics_step_ms=metrics_step_ms))
 
     @property
     def acked_seq(self) -> int:
@@ -121,7 +138,7 @@ class Workout:
         if self.state.status == "finished":
             return []  # finishing twice is a resend, not an error
         self._require({"active", "paused"}, "finish")
-        produced = self.fold()
+        produced = [*self.fold(), *self._closing_snapshot()]
         self.state.ended_at_ms = max(at_ms, self.state.last_t_ms or at_ms, self.state.started_at_ms)
         self._change("finished")
         return [*produced,
@@ -188,16 +205,54 @@ class Workout:
                                        seq=first_seq, samples=fresh)]
 
     def fold(self) -> list[events.AnyEvent]:
-        """Fold the unfolded samples into the metrics; a RiskAlert if the level rose."""
-        self._fold_unfolded()
-        return self._risk_alert()
+        """Fold the unfolded samples into the metrics: the snapshots they open, then a
+        RiskAlert if the level rose."""
+        snapshots = [*self._owed, *self._fold_unfolded()]
+        self._owed = []
+        return [*snapshots, *self._risk_alert()]
 
-    def _fold_unfolded(self) -> None:
+    def _fold_unfolded(self) -> list[events.AnyEvent]:
+        """Fold in pieces that end at each sample opening a tick, a snapshot after each."""
         s = self.state
-        if s.unfolded:
-            s.metrics = live_metrics.fold(s.metrics, batch_from_samples(s.unfolded), s.sport,
-                                          s.profile, counting=s.status == "active")
-            s.unfolded = []
+        if not s.unfolded:
+            return []
+        first_seq = s.next_seq - len(s.unfolded)
+        ticks = np.array([sample[0] for sample in s.unfolded], dtype=np.int64) // s.metrics_step_ms
+        before = np.maximum.accumulate(np.concatenate(
+            ([s.metrics_tick if s.metrics_tick is not None else np.iinfo(np.int64).min], ticks)))[:-1]
+        opening = np.flatnonzero(ticks > before).tolist()
+        snapshots: list[events.AnyEvent] = []
+        start = 0
+        for i in opening:
+            self._fold_piece(s.unfolded[start:i + 1])
+            start = i + 1
+            s.metrics_tick = int(ticks[i])
+            snapshots.append(self._snapshot(first_seq + i, int(s.unfolded[i][0])))
+        if start < len(s.unfolded):
+            self._fold_piece(s.unfolded[start:])
+        s.unfolded = []
+        return snapshots
+
+    def _fold_piece(self, samples: list[Sample]) -> None:
+        s = self.state
+        s.metrics = live_metrics.fold(s.metrics, batch_from_samples(samples), s.sport, s.profile,
+                                      counting=s.status == "active")
+
+    def _closing_snapshot(self) -> list[events.AnyEvent]:
+        """At the finish: a snapshot after the last sample, unless one was just taken there."""
+        s = self.state
+        if s.next_seq == 0 or s.metrics_last_seq == s.next_seq - 1 or s.last_t_ms is None:
+            return []
+        return [self._snapshot(s.next_seq - 1, s.last_t_ms)]
+
+    def _snapshot(self, seq: int, t_ms: int) -> events.WorkoutMetricsUpdated:
+        """The live metrics after sample `seq` (at `t_ms`), every earlier one folded."""
+        s = self.state
+        s.version += 1  # each snapshot is newer than the last, for the projection's order
+        s.metrics_last_seq = seq
+        readings = live_metrics.live_readings(s.metrics, s.profile)
+        return events.WorkoutMetricsUpdated(
+            **self._ids(), t_ms=t_ms, summary=self._summary(seq, t_ms), **readings)  # type: ignore[arg-type]
 
     def _risk_alert(self) -> list[events.AnyEvent]:
         """A RiskAlert when the level rises above the last one announced."""
@@ -216,11 +271,15 @@ class Workout:
     # -- read side --------------------------------------------------------------------
 
     def summary(self) -> events.WorkoutSummary:
-        """The summary so far. Folds what is unfolded; a risk rise it reveals is announced
-        by the next `fold()`."""
-        self._fold_unfolded()
+        """The summary so far. Folds what is unfolded; the snapshots and any risk rise that
+        reveals come out of the next `fold()`."""
+        self._owed += self._fold_unfolded()
+        return self._summary(self.acked_seq, self.state.last_t_ms)
+
+    def _summary(self, last_seq: int, last_t_ms: int | None) -> events.WorkoutSummary:
+        """The summary with the samples up to `last_seq` (the last at `last_t_ms`) folded."""
         s = self.state
-        end = s.ended_at_ms if s.ended_at_ms is not None else s.last_t_ms
+        end = s.ended_at_ms if s.ended_at_ms is not None else last_t_ms
         duration_s = max(0.0, (end - s.started_at_ms) / 1000.0) if end is not None else 0.0
         current_risk = live_metrics.risk_now(s.metrics, s.load_history, self._day())
         return events.WorkoutSummary(
@@ -229,18 +288,10 @@ class Workout:
             sport=s.sport,
             started_at_ms=s.started_at_ms,
             ended_at_ms=s.ended_at_ms,
-            last_seq=self.acked_seq,
-            samples_count=s.next_seq,
+            last_seq=last_seq,
+            samples_count=last_seq + 1,
             duration_s=duration_s,
             **live_metrics.summary_fields(s.metrics, s.profile, current_risk),  # type: ignore[arg-type]
-        )
-
-    def metrics(self, now_ms: int) -> events.WorkoutMetricsUpdated:
-        self._fold_unfolded()
-        now = live_metrics.live_readings(self.state.metrics, self.state.profile)
-        return events.WorkoutMetricsUpdated(
-            workout_id=self.state.workout_id, user_id=self.state.user_id, t_ms=now_ms,
-            summary=self.summary(), **now,  # type: ignore[arg-type]
         )
 
     # -- snapshots --------------------------------------------------------------------

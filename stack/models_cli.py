@@ -146,7 +146,10 @@ def serve_target(settings: Settings) -> Any:
     """Where deploys go, from the settings: the stack's Ray and the artifact cache."""
     from serve import control
 
-    # Serve's client logs every connection at INFO; the commands say what happened themselves.
+    # Serve's client logs every connection at INFO (its logger is set up on import); the
+    # commands say what happened themselves.
+    import ray.serve  # noqa: F401
+
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
 
     return control.ServeTarget(ray_address=settings.ray_address, ray_namespace=settings.ray_namespace,

@@ -53,6 +53,11 @@ def _ts(ms: int) -> dt.datetime:
 
 
 # --- live metrics ---------------------------------------------------------------------
+# A snapshot's identity is (workout_id, seq of the sample it follows); its `t` is that
+# sample's time, so (workout_id, t) names it as well, and is the key TimescaleDB allows on a
+# hypertable (a unique index must hold the time column). The workout takes its snapshots at
+# points the samples alone decide (actors/workout.py), so one sent again after a restart, a
+# rollback or a redelivery hits the key and adds nothing, to the table or to the rollup.
 
 _METRICS_COLUMNS = ("workout_id, t, seq, distance_m, moving_time_s, speed_mps, hr_bpm, spo2_pct,"
                     " calories_kcal, trimp, risk_level")

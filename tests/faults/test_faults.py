@@ -8,7 +8,9 @@ SIGKILLed and restarted: the workout actor's process, the gateway, the stream wo
 Kafka broker, PostgreSQL. Afterwards:
 - acked ⊆ stored and stored exactly once: every workout has all its samples in `sensor_data`,
   each seq once (the device deletes a sample only when it is acknowledged, so all acked = all);
-- the workouts' summaries in `workouts` equal those of an undisturbed run of the same samples;
+- the workouts' summaries in `workouts` equal those of an undisturbed run of the same samples,
+  and so does each one's per-minute rollup of live metrics, row for row (a snapshot sent
+  again after the kill is the same snapshot, stored once);
 - the time from the kill until acknowledgements flow again is printed (run with -s to see it).
 
 These tests stop and start the shared local stack's processes, so `make test` runs them on
@@ -18,6 +20,7 @@ their own, after every other test. The two-node Ray cluster case is in test_ray_
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -37,7 +40,7 @@ from gateway.offline import OfflineDevice
 from stack.processes import ProcessTable
 from stack.settings import Settings
 from streams.events import Sample
-from streams.retry import wait_until
+from streams.retry import wait_until, wait_until_async
 
 pytestmark = pytest.mark.faults
 
@@ -68,6 +71,9 @@ class Workouts(msgspec.Struct, frozen=True):
 class Outcome(msgspec.Struct, frozen=True):
     summaries: dict[str, dict[str, Any]]
     """workout name (`run-0` …) → the stored summary's compared fields."""
+    rollups: dict[str, list[tuple[Any, ...]]]
+    """workout name → its per-minute rollup of live metrics (minutes counted from the
+    start), row by row."""
     recovered_s: float | None = None
     """From the kill until acknowledgements flowed again."""
 
@@ -97,6 +103,26 @@ def _summary(stack: Settings, wid: uuid.UUID) -> dict[str, Any] | None:
     return None if row is None else {k: row[0].get(k) for k in COMPARED}
 
 
+async def _rollup(stack: Settings, wid: uuid.UUID, t0: int) -> list[tuple[Any, ...]]:
+    """The workout's per-minute rollup once its last snapshot (at the finish) is in."""
+    from storage.timeseries import minute_metrics
+
+    async def complete() -> list[Any] | None:
+        try:
+            async with await psycopg.AsyncConnection.connect(stack.pg_dsn, connect_timeout=5) as conn:
+                rows = await minute_metrics(conn, wid)
+        except psycopg.OperationalError:
+            return None
+        return rows if rows and max(r.last_seq for r in rows) == SAMPLES - 1 else None
+
+    rows = await wait_until_async(complete, 120, interval_s=0.5)
+    assert rows, f"{wid}: the rollup never reached the last sample"
+    start = dt.datetime.fromtimestamp(t0 / 1000, tz=dt.UTC)
+    return [((r.minute - start) // dt.timedelta(minutes=1), r.snapshots, r.last_seq, r.distance_m,
+             r.moving_time_s, r.avg_speed_mps, r.avg_hr, r.max_hr, r.min_spo2, r.calories_kcal,
+             r.trimp) for r in rows]
+
+
 def _quietly(check: Callable[[], bool]) -> Callable[[], bool]:
     """A poll that counts a database still coming back as 'not yet'."""
     def poll() -> bool:
@@ -117,7 +143,7 @@ async def stream(stack: Settings, token: str, tmp_path: Path,
     """Stream the workouts — a run and a ride, `copies` times (named `run-0`, `ride-0` …) —
     through the stack (or the gateway at `ws_url`); run `fault` (given name → workout id)
     once mid-stream."""
-    t0 = int(time.time() * 1000) - 3_600_000
+    t0 = (int(time.time() * 1000) - 3_600_000) // 60_000 * 60_000  # on a minute: same buckets
     wids = {f"{sport}-{k}": uuid.uuid4() for k in range(copies) for sport in ("run", "ride")}
     tracks = {name: _track(_sport(name), t0) for name in wids}
     device = OfflineDevice(ws_url or stack.gateway_ws_url, token,
@@ -167,7 +193,8 @@ async def stream(stack: Settings, token: str, tmp_path: Path,
         found = _summary(stack, wid)
         assert found is not None
         summaries[sport] = found
-    return Outcome(summaries=summaries, recovered_s=recovered_s)
+    rollups = {name: await _rollup(stack, wid, t0) for name, wid in wids.items()}
+    return Outcome(summaries=summaries, rollups=rollups, recovered_s=recovered_s)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +204,8 @@ async def undisturbed(stack: Settings, session_athlete: Account,
 
 
 def _same_metrics(got: Outcome, want: Outcome) -> None:
-    """Every workout's summary equals the undisturbed run's of its sport."""
+    """Every workout's summary equals the undisturbed run's of its sport, and so does its
+    per-minute rollup of live metrics, row for row: no snapshot counted twice or lost."""
     for name, actual in got.summaries.items():
         expected, sport = want.summaries[f"{_sport(name)}-0"], name
         for key in COMPARED:
@@ -186,6 +214,11 @@ def _same_metrics(got: Outcome, want: Outcome) -> None:
                 assert actual[key] == pytest.approx(expected[key], rel=1e-9, abs=1e-9), (sport, key)
             else:
                 assert actual[key] == expected[key], (sport, key)
+    for name, rows in got.rollups.items():
+        expected_rows = want.rollups[f"{_sport(name)}-0"]
+        assert [r[:3] for r in rows] == [r[:3] for r in expected_rows], name  # minute, n, last seq
+        for row, expected_row in zip(rows, expected_rows, strict=True):
+            assert row[3:] == pytest.approx(expected_row[3:], rel=1e-6, abs=1e-6), (name, row[0])
 
 
 def _restart(stack: Settings, name: str) -> None:
@@ -216,7 +249,7 @@ async def test_the_workout_actors_process_killed(stack: Settings, tmp_path: Path
     placement = make_placement(stack.placement, actor_config(stack), stack.ray_namespace,
                                stack.placement_hosts)
     async def kill_actor(wids: dict[str, uuid.UUID]) -> None:
-        pid = await placement.handle(wids["run"]).pid.remote()
+        pid = await placement.handle(wids["run-0"]).pid.remote()
         os.kill(pid, signal.SIGKILL)  # Ray restarts the actor; it resumes from its snapshot
 
     outcome = await stream(stack, session_athlete.token, tmp_path, kill_actor)

@@ -79,16 +79,18 @@ def test_apply_emits_samples_accepted_for_new_samples_only(new_workout, track) -
     workout.apply_samples(0, track[:10])
     applied = workout.apply_samples(5, track[5:15])  # 5..9 were applied
     assert (applied.acked_seq, applied.new_samples) == (14, 5)
-    (accepted,) = applied.events
+    accepted = applied.events[0]
     assert isinstance(accepted, events.SamplesAccepted)
+    assert sum(isinstance(e, events.SamplesAccepted) for e in applied.events) == 1
     assert (accepted.seq, accepted.samples, accepted.sport) == (10, track[10:15], "run")
-    metrics = workout.metrics(T0 + 15_500)  # the actor adds these at its own pace
-    assert isinstance(metrics, events.WorkoutMetricsUpdated)
-    assert metrics.t_ms == T0 + 15_500
-    assert metrics.summary == workout.summary() and metrics.summary.last_seq == 14
+    # one live metrics snapshot per second of sample time, after the sample opening it
+    snapshots = [e for e in applied.events if isinstance(e, events.WorkoutMetricsUpdated)]
+    assert [(m.t_ms, m.summary.last_seq) for m in snapshots] == [(track[i][0], i) for i in range(10, 15)]
+    metrics = snapshots[-1]
+    assert metrics.summary == workout.summary()
     assert (metrics.hr_bpm, metrics.spo2_pct) == (track[14][4], track[14][5])
     assert metrics.speed_mps == pytest.approx(3.0, rel=1e-6)
-    for event in [*applied.events, metrics]:
+    for event in applied.events:
         assert events.decode(events.encode(event)) == event
 
 
@@ -112,7 +114,8 @@ def test_a_batch_ahead_of_a_gap_waits_for_it(new_workout, track, seq: int) -> No
     assert workout.snapshot() == before  # nothing applied, nothing acked yet
     filled = workout.apply_samples(10, track[10:seq])
     assert filled.acked_seq == seq + 4
-    assert [e.seq for e in filled.events] == [10, seq][: 2 if seq > 10 else 1]
+    accepted = [e.seq for e in filled.events if isinstance(e, events.SamplesAccepted)]
+    assert accepted == [10, seq][: 2 if seq > 10 else 1]
     reference = started(new_workout)
     reference.apply_samples(0, track[: seq + 5])
     assert workout.summary().distance_m == pytest.approx(reference.summary().distance_m, rel=1e-12)
@@ -149,6 +152,69 @@ def test_resends_overlaps_and_gaps_end_with_the_undisturbed_summary(new_workout,
     noisy.finish(T0 + 200_000)
     same_summary(noisy.summary(), calm.summary())
     assert noisy.summary().distance_m == pytest.approx(300.0, rel=1e-6)
+
+
+def _snapshots(produced: list[events.AnyEvent]) -> list[tuple[int, int, dict[str, object]]]:
+    """The live metrics snapshots as the sink stores them: identity and values."""
+    out = []
+    for e in produced:
+        if isinstance(e, events.WorkoutMetricsUpdated):
+            fields = msgspec.structs.asdict(msgspec.structs.replace(e.summary, version=0))
+            out.append((e.t_ms, e.summary.last_seq, fields | {
+                "speed": e.speed_mps, "hr": e.hr_bpm, "spo2": e.spo2_pct, "zone": e.hr_zone}))
+    return out
+
+
+def _same_snapshots(got: list[tuple[int, int, dict[str, object]]],
+                    want: list[tuple[int, int, dict[str, object]]]) -> None:
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    for (_, seq, g), (_, _, w) in zip(got, want, strict=True):
+        for key, value in w.items():
+            if isinstance(value, float):
+                assert g[key] == pytest.approx(value, rel=1e-9, abs=1e-9), (seq, key)
+            elif key not in ("splits", "hr_zone_s"):
+                assert g[key] == value, (seq, key)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_live_snapshots_depend_on_the_samples_alone(new_workout, track, seed: int) -> None:
+    """However the samples are batched, resent, folded late or restored from a snapshot,
+    the workout takes the same live metrics snapshots: one after each sample that opens a
+    second of sample time, and one after the last sample at the finish."""
+    calm = started(new_workout)
+    produced = [e for i in range(len(track)) for e in calm.apply_samples(i, track[i:i + 1]).events]
+    produced += calm.finish(T0 + 200_000)
+    want = _snapshots(produced)
+    assert [seq for _, seq, _ in want] == list(range(101))  # a fix a second: each opens one
+
+    rng = np.random.default_rng(seed)
+    noisy, got = started(new_workout), []
+    while noisy.acked_seq < len(track) - 1:
+        seq = max(0, noisy.acked_seq + 1 + int(rng.integers(-6, 2)))
+        try:
+            got += noisy.apply_samples(seq, track[seq:seq + int(rng.integers(1, 25))],
+                                       fold=bool(rng.random() < 0.5)).events
+        except WorkoutError:
+            continue
+        if rng.random() < 0.2:
+            got += noisy.fold()
+        if rng.random() < 0.2:  # the host dies: back to the snapshot, and what it sent again
+            noisy = Workout.restore(noisy.snapshot())
+    got += noisy.finish(T0 + 200_000)
+    # a snapshot sent twice (before and after a restore) is the same event: the sink keeps one
+    unique = {(t, seq): (t, seq, fields) for t, seq, fields in _snapshots(got)}
+    _same_snapshots(sorted(unique.values(), key=lambda x: x[1]), want)
+
+
+def test_a_snapshot_ticks_by_sample_time_not_by_sample(new_workout, tracks) -> None:
+    """Fixes every 0.4 s: the first fix of each second opens a snapshot."""
+    fast = [(T0 + 400 * i, 45.0 + i * 1e-5, 7.0, None, 150.0, None) for i in range(12)]
+    workout = started(new_workout)
+    produced = workout.apply_samples(0, fast).events + workout.finish(T0 + 10_000)
+    got = [(e.t_ms - T0, e.summary.last_seq) for e in produced
+           if isinstance(e, events.WorkoutMetricsUpdated)]
+    assert got == [(0, 0), (1200, 3), (2000, 5), (3200, 8), (4000, 10), (4400, 11)]
 
 
 @pytest.mark.parametrize("at", [0, 1, 3, 6, 7, 8, 12])
