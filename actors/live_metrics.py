@@ -1,17 +1,21 @@
 """All of a workout's running metrics: one state, one fold per batch, one summary.
 
 Each metric is an incremental aggregator in actors/metrics/; this module only runs them
-in order over a batch (distance first: splits, calories and risk use its per-sample
-cumulative distance) and gathers their results into the summary's fields.
+over a batch and gathers their results into the summary's fields. Distance goes first: it
+releases samples once the distance up to them is decided (actors/metrics/distance.py), and
+the metrics that need each sample's cumulative distance — splits, calories, cardiac drift
+and the rest of risk — fold those released samples; heart rate, training load, SpO2 and
+elevation fold every sample at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import msgspec
 
-from actors.batch import Batch
+from actors.batch import Batch, batch_from_samples
 from actors.metrics import (
     calories,
     distance,
@@ -24,7 +28,7 @@ from actors.metrics import (
 )
 from actors.profile import AthleteProfile
 from streams import events
-from streams.events import Sport
+from streams.events import Sample, Sport
 
 LEVELS = ("low", "moderate", "high")
 
@@ -41,23 +45,38 @@ class MetricsState(msgspec.Struct, kw_only=True):
     risk: risk.RiskState = msgspec.field(default_factory=risk.initial)
 
 
-def fold(m: MetricsState, batch: Batch, sport: Sport, profile: AthleteProfile,
+def fold(m: MetricsState, samples: Sequence[Sample], sport: Sport, profile: AthleteProfile,
          counting: bool) -> MetricsState:
-    """The state after `batch` (`counting=False` while paused: nothing accrues)."""
-    limits = distance.SPORT_LIMITS[sport]
-    dist_state, cumulative_m = distance.update_with_cumulative(m.distance, batch, limits, counting)
-    timing = heart_rate.intervals(m.heart_rate.carry, batch)  # once for all HR-weighted metrics
+    """The state after `samples` (`counting=False` while paused: nothing accrues)."""
+    batch = batch_from_samples(samples)
+    dist_state, released = distance.update(m.distance, batch, samples,
+                                           distance.SPORT_LIMITS[sport], counting)
+    return _fold_others(m, dist_state, batch, released, sport, profile, counting)
+
+
+def flush(m: MetricsState, sport: Sport, profile: AthleteProfile, counting: bool) -> MetricsState:
+    """Decide the distance of every sample still pending (before a pause or the finish)."""
+    dist_state, released = distance.flush(m.distance, distance.SPORT_LIMITS[sport])
+    return _fold_others(m, dist_state, batch_from_samples([]), released, sport, profile, counting)
+
+
+def _fold_others(m: MetricsState, dist_state: distance.DistanceState, batch: Batch,
+                 released: distance.Released, sport: Sport, profile: AthleteProfile,
+                 counting: bool) -> MetricsState:
+    timing = heart_rate.intervals(m.heart_rate.carry, batch)  # once for the HR-weighted metrics
+    late, cumulative_m = released.batch, released.cumulative_m
+    late_timing = heart_rate.intervals(m.splits.carry, late)  # the released samples' own
     return MetricsState(
         distance=dist_state,
-        splits=splits.update(m.splits, batch, cumulative_m, counting, timing=timing),
+        splits=splits.update(m.splits, late, cumulative_m, counting, timing=late_timing),
         elevation=elevation.update(m.elevation, batch, counting),
         heart_rate=heart_rate.update(m.heart_rate, batch, profile, counting, timing=timing),
-        calories=calories.update(m.calories, batch, profile, sport, cumulative_m, counting,
-                                 timing=timing),
+        calories=calories.update(m.calories, late, profile, sport, cumulative_m, counting,
+                                 timing=late_timing),
         training_load=training_load.update(m.training_load, batch, profile, counting,
                                            timing=timing),
         spo2=spo2.update(m.spo2, batch),
-        risk=risk.update(m.risk, batch, profile, cumulative_m, timing=timing),
+        risk=risk.update(m.risk, late, profile, cumulative_m, timing=late_timing),
     )
 
 
@@ -68,7 +87,8 @@ def risk_now(m: MetricsState, history: list[tuple[dt.date, float]], day: dt.date
     return risk.result(m.risk, acwr=acwr, spo2=spo2.result(m.spo2))
 
 
-def summary_fields(m: MetricsState, profile: AthleteProfile, current_risk: risk.Risk) -> dict[str, object]:
+def summary_fields(m: MetricsState, profile: AthleteProfile, current_risk: risk.Risk,
+                   sport: Sport) -> dict[str, object]:
     """The metric fields of events.WorkoutSummary."""
     hr, kcal, load = heart_rate.result(m.heart_rate), calories.result(m.calories), \
         training_load.result(m.training_load)
@@ -90,6 +110,7 @@ def summary_fields(m: MetricsState, profile: AthleteProfile, current_risk: risk.
         "min_spo2": ox.min_spo2_pct,
         "spo2_low_alert": ox.low_alert,
         "cardiac_drift_pct": current_risk.hr_drift_pct,
+        "sport_mismatch": distance.sport_mismatch(m.distance, sport),
         "avg_pace_s_per_km": sp.avg_pace_s_per_km,
         "splits": [events.SplitSummary(km=s.km, time_s=s.time_s, avg_hr=s.avg_hr_bpm)
                    for s in sp.splits],

@@ -33,7 +33,6 @@ import msgspec
 import numpy as np
 
 from actors import live_metrics
-from actors.batch import batch_from_samples
 from actors.profile import AthleteProfile
 from streams import events
 from streams.events import Sample, Sport, WorkoutStatus
@@ -72,8 +71,8 @@ class WorkoutState(msgspec.Struct, kw_only=True):
     """Sample time between live metrics snapshots."""
     metrics_tick: int | None = None
     """The tick (t_ms // metrics_step_ms) of the last snapshot taken."""
-    metrics_last_seq: int = -1
-    """The seq of the last sample a snapshot was taken after."""
+    metrics_last_t_ms: int = -1
+    """The time of the last snapshot."""
 
 
 class Applied(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,6 +123,7 @@ class Workout:
     def pause(self, at_ms: int) -> list[events.AnyEvent]:
         self._require({"active"}, "pause")
         produced = self.fold()
+        self._flush()
         self._change("paused")
         return [*produced, events.WorkoutPaused(**self._ids(), at_ms=at_ms, summary=self.summary())]
 
@@ -138,8 +138,10 @@ class Workout:
         if self.state.status == "finished":
             return []  # finishing twice is a resend, not an error
         self._require({"active", "paused"}, "finish")
-        produced = [*self.fold(), *self._closing_snapshot()]
+        produced = self.fold()
+        self._flush()
         self.state.ended_at_ms = max(at_ms, self.state.last_t_ms or at_ms, self.state.started_at_ms)
+        produced += [*self._risk_alert(), *self._closing_snapshot()]
         self._change("finished")
         return [*produced,
                 events.WorkoutCompleted(**self._ids(), at_ms=at_ms, summary=self.summary())]
@@ -217,7 +219,8 @@ class Workout:
         if not s.unfolded:
             return []
         first_seq = s.next_seq - len(s.unfolded)
-        ticks = np.array([sample[0] for sample in s.unfolded], dtype=np.int64) // s.metrics_step_ms
+        ticks_ms = np.array([sample[0] for sample in s.unfolded], dtype=np.int64)
+        ticks = ticks_ms // s.metrics_step_ms
         before = np.maximum.accumulate(np.concatenate(
             ([s.metrics_tick if s.metrics_tick is not None else np.iinfo(np.int64).min], ticks)))[:-1]
         opening = np.flatnonzero(ticks > before).tolist()
@@ -227,29 +230,35 @@ class Workout:
             self._fold_piece(s.unfolded[start:i + 1])
             start = i + 1
             s.metrics_tick = int(ticks[i])
-            snapshots.append(self._snapshot(first_seq + i, int(s.unfolded[i][0])))
+            snapshots.append(self._snapshot(first_seq + i, int(ticks_ms[i])))
         if start < len(s.unfolded):
             self._fold_piece(s.unfolded[start:])
         s.unfolded = []
         return snapshots
 
+    def _flush(self) -> None:
+        """Decide the distance of every sample still pending (the track stops here)."""
+        s = self.state
+        s.metrics = live_metrics.flush(s.metrics, s.sport, s.profile, counting=s.status == "active")
+
     def _fold_piece(self, samples: list[Sample]) -> None:
         s = self.state
-        s.metrics = live_metrics.fold(s.metrics, batch_from_samples(samples), s.sport, s.profile,
+        s.metrics = live_metrics.fold(s.metrics, samples, s.sport, s.profile,
                                       counting=s.status == "active")
 
     def _closing_snapshot(self) -> list[events.AnyEvent]:
-        """At the finish: a snapshot after the last sample, unless one was just taken there."""
+        """At the finish, every distance decided: a snapshot at the finish time (just after
+        the last snapshot, if that was later)."""
         s = self.state
-        if s.next_seq == 0 or s.metrics_last_seq == s.next_seq - 1 or s.last_t_ms is None:
+        if s.next_seq == 0 or s.ended_at_ms is None:
             return []
-        return [self._snapshot(s.next_seq - 1, s.last_t_ms)]
+        return [self._snapshot(s.next_seq - 1, max(s.ended_at_ms, s.metrics_last_t_ms + 1))]
 
     def _snapshot(self, seq: int, t_ms: int) -> events.WorkoutMetricsUpdated:
         """The live metrics after sample `seq` (at `t_ms`), every earlier one folded."""
         s = self.state
         s.version += 1  # each snapshot is newer than the last, for the projection's order
-        s.metrics_last_seq = seq
+        s.metrics_last_t_ms = t_ms
         readings = live_metrics.live_readings(s.metrics, s.profile)
         return events.WorkoutMetricsUpdated(
             **self._ids(), t_ms=t_ms, summary=self._summary(seq, t_ms), **readings)  # type: ignore[arg-type]
@@ -291,7 +300,7 @@ class Workout:
             last_seq=last_seq,
             samples_count=last_seq + 1,
             duration_s=duration_s,
-            **live_metrics.summary_fields(s.metrics, s.profile, current_risk),  # type: ignore[arg-type]
+            **live_metrics.summary_fields(s.metrics, s.profile, current_risk, s.sport),  # type: ignore[arg-type]
         )
 
     # -- snapshots --------------------------------------------------------------------

@@ -135,7 +135,7 @@ class IngestSession:
         if not fresh or frame.workout_id not in self.started:
             return
         recent_from = int(time.time() * 1000) - self.quotas.quotas.backlog_after_s * 1000
-        live = sum(1 for s in fresh if s[0] >= recent_from)
+        live = sum(1 for s in fresh if s.t_ms >= recent_from)
         await self.quotas.take_samples(self.principal.user_id, live, len(fresh) - live)
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> list[protocol.ServerFrame]:
@@ -153,7 +153,7 @@ class IngestSession:
                           message="send `start` for this workout on this connection first")]
         if isinstance(frame, protocol.Samples):
             calls = await asyncio.to_thread(self.placement.calls, wid)
-            reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.samples))
+            reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.rows()))
             self._times.acked(frame, reply.acked_seq)
             if reply.error_code == "workout_finished":
                 await self._ended(wid)

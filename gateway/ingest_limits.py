@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from operator import itemgetter
 
 import msgspec
 
@@ -87,7 +86,7 @@ class SampleTimes:
             return Error(code="batch_too_large", workout_id=frame.workout_id, seq=frame.seq,
                          message=f"{n} samples in one frame; send at most "
                                  f"{limits.max_samples_per_batch} per frame")
-        times = list(map(itemgetter(0), frame.samples))
+        times = [s.t_ms for s in frame.samples]
         newest_seq, newest_t = self._newest.get(frame.workout_id, (-1, -1))
         previous = newest_t if frame.seq > newest_seq else -1
         latest_allowed = int(time.time() * 1000) + limits.max_future_ms
@@ -107,4 +106,4 @@ class SampleTimes:
     def acked(self, frame: protocol.Samples, acked_seq: int) -> None:
         last = frame.seq + len(frame.samples) - 1
         if acked_seq >= last:
-            self._newest[frame.workout_id] = (last, frame.samples[-1][0])
+            self._newest[frame.workout_id] = (last, frame.samples[-1].t_ms)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from streams.events import Sport
+from streams.events import SAMPLE_FIELDS, Sample, Sport
 
 JSON = "stride.v1.json"
 MSGPACK = "stride.v1.msgpack"
@@ -27,7 +27,33 @@ Lon = Annotated[float, Meta(ge=-180, le=180)]
 AltM = Annotated[float, Meta(ge=-500, le=9000)]
 HrBpm = Annotated[float, Meta(ge=20, le=250)]
 Spo2Pct = Annotated[float, Meta(ge=50, le=100)]
-DeviceSample = tuple[TimeMs, Lat | None, Lon | None, AltM | None, HrBpm | None, Spo2Pct | None]
+SpeedMps = Annotated[float, Meta(ge=0, le=150)]
+AccuracyM = Annotated[float, Meta(gt=0, le=10_000)]
+PowerW = Annotated[float, Meta(ge=0, le=5_000)]
+
+
+class DeviceSample(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One reading, an array: [t_ms, lat, lon, alt_m, hr_bpm, spo2_pct] and, optionally,
+    [..., speed_mps, accuracy_m, power_w] (the device's Doppler speed, its horizontal accuracy
+    as a 68 % radius, and power). null where there is no reading; six elements stay valid."""
+
+    t_ms: TimeMs
+    lat: Lat | None
+    lon: Lon | None
+    alt_m: AltM | None
+    hr_bpm: HrBpm | None
+    spo2_pct: Spo2Pct | None
+    speed_mps: SpeedMps | None = None
+    accuracy_m: AccuracyM | None = None
+    power_w: PowerW | None = None
+
+    def row(self) -> Sample:
+        """The sample as the platform carries it: six elements, more only when sent."""
+        values = msgspec.structs.astuple(self)
+        end = len(values)
+        while end > 6 and values[end - 1] is None:
+            end -= 1
+        return values[:end]
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=True):
@@ -44,6 +70,9 @@ class Samples(Frame, tag="samples"):
     workout_id: uuid.UUID
     seq: Annotated[int, Meta(ge=0)]
     samples: Annotated[list[DeviceSample], Meta(min_length=1)]
+
+    def rows(self) -> list[Sample]:
+        return [s.row() for s in self.samples]
 
 
 class Pause(Frame, tag="pause"):
@@ -127,7 +156,12 @@ class Codec:
             if peek.type is not None and peek.type not in known:
                 raise FrameError("unknown_type", f"unknown frame type {peek.type!r}; "
                                  f"expected one of {sorted(known)}", peek.seq) from None
-            raise FrameError("invalid", str(exc), peek.seq) from None
+            message = str(exc)
+            if " - at `" not in message and "of at most length" in message:
+                # msgspec's JSON decoder names no path for an over-long array-like struct
+                message += (f": a sample is [{', '.join(SAMPLE_FIELDS)}], the last three"
+                            " optional")
+            raise FrameError("invalid", message, peek.seq) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             # (msgspec's MessagePack decoder raises UnicodeDecodeError for a string that is
             # not UTF-8; found by the fuzz test)

@@ -61,6 +61,9 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
     spo2_low_alert: bool | None
     cardiac_drift_pct: float | None
     """Heart-rate drift at a steady pace, % (null until assessed, and for partners)."""
+    sport_mismatch: str | None
+    """The sport the speeds suggest, when they stayed beyond this one's top speed for two
+    minutes (e.g. "ride" for a ride saved as a walk); null when they fit."""
     risk: RiskOut | None
     splits: list[SplitOut]
     assumptions: list[str] | None
@@ -81,6 +84,11 @@ class SampleOut(msgspec.Struct, frozen=True, kw_only=True):
     alt_m: float | None
     hr_bpm: float | None
     spo2_pct: float | None
+    speed_mps: float | None = None
+    """The device's Doppler speed, when it sent one."""
+    accuracy_m: float | None = None
+    """The device's horizontal accuracy (68 % radius), when it sent one (raw samples only)."""
+    power_w: float | None = None
     samples: int = 1
     max_hr_bpm: float | None = None
 
@@ -102,6 +110,7 @@ def to_out(row: workouts_repo.WorkoutRow, health_data: bool) -> WorkoutOut:
         hr_zone_s=s.hr_zone_s, calories_kcal=s.calories_kcal, calories_method=s.calories_method,
         trimp=s.trimp, trimp_edwards=s.trimp_edwards, min_spo2=s.min_spo2,
         spo2_low_alert=s.spo2_low_alert, cardiac_drift_pct=s.cardiac_drift_pct,
+        sport_mismatch=s.sport_mismatch,
         risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons),
         splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr) for x in s.splits],
         assumptions=s.assumptions, samples_count=s.samples_count, last_seq=s.last_seq,
@@ -207,7 +216,8 @@ async def get_samples(
             buckets = await timeseries.downsampled_samples(conn, workout_id, bucket_s, start, to,
                                                            limit=limit + 1)
             out = [SampleOut(seq=b.last_seq, t=b.t, lat=b.lat, lon=b.lon, alt_m=b.alt_m,
-                             hr_bpm=b.hr_bpm, spo2_pct=b.spo2_pct, samples=b.samples,
+                             hr_bpm=b.hr_bpm, spo2_pct=b.spo2_pct, speed_mps=b.speed_mps,
+                             power_w=b.power_w, samples=b.samples,
                              max_hr_bpm=b.max_hr_bpm) for b in buckets[:limit]]
             next_cursor = (SamplesCursor(None, bucket_s, buckets[limit].t)
                            if len(buckets) > limit else None)
@@ -225,7 +235,8 @@ async def _raw_page(conn: Any, workout_id: uuid.UUID, from_: dt.datetime | None,
     rows = await samples_repo.read_samples(conn, workout_id, from_ms, to_ms, limit + 1,
                                            after_seq=after.after_seq if after else None)
     out = [SampleOut(seq=r.seq, t=dt.datetime.fromtimestamp(r.t_ms / 1000, tz=dt.UTC),
-                     lat=r.lat, lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm, spo2_pct=r.spo2_pct)
+                     lat=r.lat, lon=r.lon, alt_m=r.alt_m, hr_bpm=r.hr_bpm, spo2_pct=r.spo2_pct,
+                     speed_mps=r.speed_mps, accuracy_m=r.accuracy_m, power_w=r.power_w)
            for r in rows[:limit]]
     more = len(rows) > limit
     return out, (SamplesCursor(out[-1].seq, None, None) if more else None)

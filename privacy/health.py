@@ -36,7 +36,7 @@ NOT_HEALTH_FIELDS = frozenset({
     "minute", "seq", "last_seq", "samples", "samples_count", "snapshots",
     "lat", "lon", "alt_m", "distance_m", "duration_s", "moving_time_s", "avg_speed_mps",
     "speed_mps", "avg_pace_s_per_km", "pace_s_per_km", "elevation_gain_m", "elevation_loss_m",
-    "splits", "km", "time_s", "summary", "name",
+    "splits", "km", "time_s", "summary", "name", "sport_mismatch", "accuracy_m", "power_w",
 })
 """Field names checked and found free of health data."""
 

@@ -179,6 +179,12 @@ def _bench_serve(args: argparse.Namespace) -> int:
     return run(Settings.from_env(), args.rate, args.seconds)
 
 
+def _bench_gps(args: argparse.Namespace) -> int:
+    from stack.bench_gps import run
+
+    return run(args.seeds)
+
+
 def _models(args: argparse.Namespace) -> int:
     from stack import models_cli
 
@@ -395,6 +401,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve_bench.add_argument("--seconds", type=int, default=15,
                              help="seconds of load per run (default 15)")
     serve_bench.set_defaults(func=_bench_serve)
+    gps_bench = bench_cmds.add_parser(
+        "gps", help="the distance method's error on seeded noisy tracks (no stack needed)",
+        description="Folds the GPS cases of issue 15 — a still device, slow walks, runs, a "
+        "400 m track, stop and go, a ride saved as a hike, sparse fixes, Doppler — with "
+        "--seeds noise draws each through the distance metric, and reports the mean and worst "
+        "error of distance and moving time under bench/results/.")
+    gps_bench.add_argument("--seeds", type=int, default=50, help="noise draws a case (default 50)")
+    gps_bench.set_defaults(func=_bench_gps)
 
     models = groups.add_parser(
         "models", help="the model registry and Ray Serve: train, register, deploy, roll back",

@@ -144,11 +144,11 @@ def show(settings: Settings, type: str, version: str | None = None) -> int:
 
 def serve_target(settings: Settings) -> Any:
     """Where deploys go, from the settings: the stack's Ray and the artifact cache."""
-    from serve import control
-
     # Serve's client logs every connection at INFO (its logger is set up on import); the
     # commands say what happened themselves.
     import ray.serve  # noqa: F401
+
+    from serve import control
 
     logging.getLogger("ray.serve").setLevel(logging.WARNING)
 

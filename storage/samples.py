@@ -13,15 +13,16 @@ from streams.events import SamplesAccepted
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS sensor_stage (
     workout_id uuid, seq bigint, t_ms bigint, lat float8, lon float8,
-    alt_m real, hr_bpm real, spo2_pct real
+    alt_m real, hr_bpm real, spo2_pct real, speed_mps real, accuracy_m real, power_w real
 ) ON COMMIT DELETE ROWS
 """
 
 # The staging table takes COPY's speed; the INSERT … SELECT makes it idempotent.
 _MERGE = """
-INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct)
+INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct, speed_mps,
+                         accuracy_m, power_w)
 SELECT workout_id, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt_m,
-       round(hr_bpm)::smallint, spo2_pct
+       round(hr_bpm)::smallint, spo2_pct, speed_mps, accuracy_m, power_w
 FROM sensor_stage
 ON CONFLICT (workout_id, seq, t) DO NOTHING
 """
@@ -35,21 +36,30 @@ class StoredSample(msgspec.Struct, frozen=True, kw_only=True):
     alt_m: float | None
     hr_bpm: float | None
     spo2_pct: float | None
+    speed_mps: float | None = None
+    accuracy_m: float | None = None
+    power_w: float | None = None
+
+
+WIDTH = 9
+"""Elements of a full sample (streams.events.SAMPLE_FIELDS); shorter ones end in nulls."""
 
 
 def rows_of(batches: Iterable[SamplesAccepted]) -> list[tuple[object, ...]]:
     return [
-        (b.workout_id, b.seq + i, *sample)
+        (b.workout_id, b.seq + i, *sample, *((None,) * (WIDTH - len(sample))))
         for b in batches
         for i, sample in enumerate(b.samples)
     ]
 
 
 _INSERT_UNNEST = """
-INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct)
-SELECT w, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt, round(hr)::smallint, spo2
+INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct, speed_mps,
+                         accuracy_m, power_w)
+SELECT w, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt, round(hr)::smallint, spo2, speed, acc, power
 FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::real[],
-            %s::real[], %s::real[]) AS r(w, seq, t_ms, lat, lon, alt, hr, spo2)
+            %s::real[], %s::real[], %s::real[], %s::real[], %s::real[])
+     AS r(w, seq, t_ms, lat, lon, alt, hr, spo2, speed, acc, power)
 ON CONFLICT (workout_id, seq, t) DO NOTHING
 """
 
@@ -72,8 +82,8 @@ async def write_samples(conn: AsyncConnection, batches: Iterable[SamplesAccepted
         await conn.execute(_STAGE_DDL)
         async with conn.cursor() as cur:
             async with cur.copy(
-                "COPY sensor_stage (workout_id, seq, t_ms, lat, lon, alt_m, hr_bpm, spo2_pct)"
-                " FROM STDIN"
+                "COPY sensor_stage (workout_id, seq, t_ms, lat, lon, alt_m, hr_bpm, spo2_pct,"
+                " speed_mps, accuracy_m, power_w) FROM STDIN"
             ) as copy_in:
                 for row in rows:
                     await copy_in.write_row(row)
@@ -88,7 +98,8 @@ async def read_samples(
     """Stored samples in `seq` order, those after `after_seq` only (a page's cursor)."""
     cur = await conn.execute(
         """
-        SELECT seq, (extract(epoch FROM t) * 1000)::bigint, lat, lon, alt_m, hr_bpm, spo2_pct
+        SELECT seq, (extract(epoch FROM t) * 1000)::bigint, lat, lon, alt_m, hr_bpm, spo2_pct,
+               speed_mps, accuracy_m, power_w
         FROM sensor_data
         WHERE workout_id = %(w)s
           AND (%(f)s::bigint IS NULL OR t >= to_timestamp(%(f)s / 1000.0))
@@ -100,6 +111,7 @@ async def read_samples(
         {"w": workout_id, "f": from_ms, "t": to_ms, "n": limit, "after": after_seq},
     )
     return [
-        StoredSample(seq=r[0], t_ms=r[1], lat=r[2], lon=r[3], alt_m=r[4], hr_bpm=r[5], spo2_pct=r[6])
+        StoredSample(seq=r[0], t_ms=r[1], lat=r[2], lon=r[3], alt_m=r[4], hr_bpm=r[5], spo2_pct=r[6],
+                     speed_mps=r[7], accuracy_m=r[8], power_w=r[9])
         for r in await cur.fetchall()
     ]

@@ -182,6 +182,8 @@ class SampleBucket(msgspec.Struct, frozen=True, kw_only=True):
     hr_bpm: float | None
     max_hr_bpm: float | None
     spo2_pct: float | None
+    speed_mps: float | None = None
+    power_w: float | None = None
 
 
 class SampleSpan(msgspec.Struct, frozen=True):
@@ -217,7 +219,8 @@ async def downsampled_samples(conn: AsyncConnection, workout_id: uuid.UUID, buck
     cur = await conn.execute(
         f"""
         SELECT {bucket} AS b, count(*), max(seq), avg(lat), avg(lon), avg(alt_m)::float8,
-               avg(hr_bpm)::float8, max(hr_bpm)::float8, avg(spo2_pct)::float8
+               avg(hr_bpm)::float8, max(hr_bpm)::float8, avg(spo2_pct)::float8,
+               avg(speed_mps)::float8, avg(power_w)::float8
         FROM sensor_data
         WHERE workout_id = %(w)s
           AND (%(f)s::timestamptz IS NULL OR t >= %(f)s)
@@ -231,7 +234,7 @@ async def downsampled_samples(conn: AsyncConnection, workout_id: uuid.UUID, buck
     )
     return [
         SampleBucket(t=r[0], samples=r[1], last_seq=r[2], lat=r[3], lon=r[4], alt_m=r[5],
-                     hr_bpm=r[6], max_hr_bpm=r[7], spo2_pct=r[8])
+                     hr_bpm=r[6], max_hr_bpm=r[7], spo2_pct=r[8], speed_mps=r[9], power_w=r[10])
         for r in await cur.fetchall()
     ]
 

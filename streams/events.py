@@ -15,8 +15,12 @@ import msgspec
 Sport = Literal["run", "ride", "walk", "swim", "row", "hike", "ski", "other"]
 WorkoutStatus = Literal["created", "active", "paused", "finished"]
 
-Sample = tuple[int, float | None, float | None, float | None, float | None, float | None]
-"""One reading: (t_ms, lat_deg, lon_deg, alt_m, hr_bpm, spo2_pct); None where no sensor reading."""
+Sample = tuple[int | float | None, ...]
+"""One reading: (t_ms, lat_deg, lon_deg, alt_m, hr_bpm, spo2_pct[, speed_mps, accuracy_m,
+power_w]); None where no sensor reading. Six elements, or up to nine when the device sends
+its Doppler speed, its horizontal accuracy (68 % radius) or power; SAMPLE_FIELDS names them."""
+SAMPLE_FIELDS = ("t_ms", "lat", "lon", "alt_m", "hr_bpm", "spo2_pct", "speed_mps", "accuracy_m",
+                 "power_w")
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -83,6 +87,9 @@ class WorkoutSummary(msgspec.Struct, frozen=True, kw_only=True):
     cardiac_drift_pct: float | None = None
     """Rise of heart rate per unit speed at a steady pace, first 5-minute window after the
     warm-up vs the latest, % (actors.metrics.risk); None until assessed."""
+    sport_mismatch: str | None = None
+    """The sport the speeds suggest when they stayed beyond this sport's top speed for two
+    minutes (a ride saved as a walk: "ride"); None when they fit."""
     splits: list[SplitSummary] = []
     risk: RiskSummary = RiskSummary()
     assumptions: list[str] = []

@@ -80,8 +80,13 @@ async def test_a_ten_minute_workout_reads_back_raw_bucketed_per_minute_and_as_a_
         bad = await http.get(f"{base}/samples", params={"from": _iso(t0 + 9000), "to": _iso(t0)})
         assert bad.status_code == 400 and bad.json()["code"] == "bad_range"
 
-        per_minute = (await http.get(f"{base}/minutes")).json()
-        assert per_minute, "no live metrics were rolled up"
+        # The snapshots reach the store through the sink on their own path; wait for the
+        # closing one, taken at the finish (t0 + 10 min), the eleventh minute.
+        async def rolled_up() -> list | None:  # type: ignore[type-arg]
+            rows = (await http.get(f"{base}/minutes")).json()
+            return rows if len(rows) >= 11 else None
+        per_minute = await wait_until_async(rolled_up, 60, interval_s=0.3)
+        assert per_minute, "the live metrics were not rolled up into eleven minutes within 60 s"
         distances = [m["distance_m"] for m in per_minute]
         assert distances == sorted(distances) and distances[-1] > 0
 

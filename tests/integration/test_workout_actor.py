@@ -117,7 +117,8 @@ async def test_actor_applies_each_sample_once_and_survives_a_restart(
     assert (got.status, got.last_seq, got.samples_count, got.moving_time_s) == (
         want.status, want.last_seq, want.samples_count, want.moving_time_s)
     assert got.distance_m == pytest.approx(want.distance_m, rel=1e-12)
-    assert restored.summary().distance_m == pytest.approx(39 * 2.5e-5 * 111_195.08, rel=1e-4)
+    # The line's length, less what the noise correction takes off clean fixes (< 1 %).
+    assert restored.summary().distance_m == pytest.approx(39 * 2.5e-5 * 111_195.08, rel=1e-2)
     # Every acknowledged sample is on Kafka. A call cut short by the kill may have been
     # published before the snapshot was saved and again after the restart: Kafka is
     # at-least-once here, and the sinks' (workout_id, seq, t) keys make storage exactly-once.

@@ -69,4 +69,4 @@ def test_millisecond_times_beyond_float32_stay_exact() -> None:
 def test_size_counts_samples_while_len_counts_columns() -> None:
     batch = batch_from_samples([(i, float(i), None, None, 100.0 + i, None) for i in range(9)])
     assert batch.size == 9
-    assert len(batch) == len(Batch._fields) == 6
+    assert len(batch) == len(Batch._fields) == 9

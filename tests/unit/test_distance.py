@@ -1,11 +1,11 @@
-"""Distance and moving time: published test vectors, the WGS84 oracle, batching, stop speed.
+"""Distance and moving time: published test vectors, the WGS84 oracle, batching, the state,
+the speeds that count as moving.
 
-Noise handling (spikes, drift, relocation, pause, bad fixes) is in test_distance_noise.py.
+The noise cases (standing still, slow walks, stop and go, spikes, sparse fixes, the wrong
+sport, Doppler) are in test_distance_noise.py.
 """
 
 from __future__ import annotations
-
-import math
 
 import msgspec
 import numpy as np
@@ -14,7 +14,7 @@ from geographiclib.geodesic import Geodesic
 
 from actors.batch import batch_from_samples
 from actors.metrics import distance
-from actors.metrics.distance import EARTH_RADIUS_M, NOISE_RADIUS_M, SPORT_LIMITS, haversine_m
+from actors.metrics.distance import EARTH_RADIUS_M, SPORT_LIMITS, haversine_m
 
 pytestmark = pytest.mark.unit
 
@@ -25,10 +25,16 @@ def one_pair(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return float(haversine_m(np.array([lat1]), np.array([lon1]), np.array([lat2]), np.array([lon2]))[0])
 
 
-def fold(batches, limits=RUN, counting=True) -> distance.DistanceState:
-    state = distance.initial()
+def fold(batches, limits=RUN, counting=True, finish=True) -> distance.DistanceState:
+    """The state after the batches (and the finish's flush); every sample must come out."""
+    state, released = distance.initial(), 0
     for b in batches:
-        state = distance.update(state, batch_from_samples(b), limits, counting=counting)
+        state, out = distance.update(state, batch_from_samples(b), b, limits, counting=counting)
+        released += out.batch.size
+    if finish:
+        state, out = distance.flush(state, limits)
+        released += out.batch.size
+        assert released == sum(len(b) for b in batches)
     return state
 
 
@@ -77,7 +83,8 @@ def test_haversine_is_symmetric_and_zero_for_one_point() -> None:
 def test_workout_track_is_within_half_a_percent_of_wgs84(tracks, seed: int) -> None:
     rng = np.random.default_rng(seed)
     samples, _ = tracks.wander(rng, 1800)  # 30 min at 1 Hz, random latitude
-    ours = distance.result(fold([samples]))
+    lat, lon = (np.array([s[i] for s in samples]) for i in (1, 2))
+    ours = float(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]).sum())  # the geometry alone
     oracle = wgs84_length(samples)
     assert oracle > 4000
     assert abs(ours - oracle) / oracle <= 5e-3
@@ -105,62 +112,73 @@ def test_one_batch_or_many_random_batches_give_the_same_result(tracks, split, se
     whole = fold([samples])
     pieces = fold(split(samples, rng))
     singles = fold([[s] for s in samples])
-    # Only the start from standstill is measured as a straight line (up to the noise radius).
-    assert whole.distance_m == pytest.approx(length, abs=NOISE_RADIUS_M)
     for other in (pieces, singles):
-        assert other.distance_m == pytest.approx(whole.distance_m, rel=1e-6)
-        assert other.moving_ms == pytest.approx(whole.moving_ms, rel=1e-6)
+        assert (other.distance_m, other.moving_ms) == (whole.distance_m, whole.moving_ms)
+    # A path turning 15° a second at 2–5 m/s (and standing a second now and then) is
+    # measured short: its wiggles are finer than the 15 m anchors.
+    assert whole.distance_m == pytest.approx(length, rel=0.06)
     assert whole.rejected_total == pieces.rejected_total == singles.rejected_total == 0
 
 
 def test_update_leaves_the_given_state_untouched(tracks) -> None:
     samples = tracks.straight(20, 3.0)
-    state = fold([samples[:10]])
+    state = fold([samples[:10]], finish=False)
     before = msgspec.structs.asdict(state)
-    distance.update(state, batch_from_samples(samples[10:]), RUN)
+    distance.update(state, batch_from_samples(samples[10:]), samples[10:], RUN)
+    distance.flush(state, RUN)
     assert msgspec.structs.asdict(state) == before
 
 
 def test_empty_batch_changes_nothing(tracks) -> None:
-    state = fold([tracks.straight(5, 3.0)])
-    assert distance.update(state, batch_from_samples([]), RUN) == state
+    state = fold([tracks.straight(5, 3.0)], finish=False)
+    after, released = distance.update(state, batch_from_samples([]), [], RUN)
+    assert after == state and released.batch.size == 0
 
 
-def test_first_fix_only_anchors() -> None:
+def test_one_fix_is_no_distance() -> None:
     state = fold([[(0, 45.0, 7.0, None, None, None)]])
-    assert (state.distance_m, state.moving_ms, state.speed_mps) == (0.0, 0, None)
+    assert (state.distance_m, state.moving_ms) == (0.0, 0)
     assert (state.last_lat, state.last_lon, state.last_t_ms) == (45.0, 7.0, 0)
 
 
-def test_current_speed_is_the_last_step(tracks) -> None:
-    slow = tracks.straight(10, 2.0)
-    fast = tracks.straight(5, 4.0, start=(slow[-1][1], slow[-1][2]), t0_ms=slow[-1][0])[1:]
-    state = fold([slow, fast])
-    assert state.speed_mps == pytest.approx(4.0, rel=1e-6)
+def test_the_speed_is_the_latest_decided(tracks) -> None:
+    slow = tracks.straight(120, 2.0)
+    fast = tracks.straight(121, 4.0, start=(slow[-1][1], slow[-1][2]), t0_ms=slow[-1][0])[1:]
+    state = fold([slow, fast], finish=False)
+    assert state.speed_mps == pytest.approx(4.0, rel=0.05)
 
 
-# -- stop speed: slow steps count neither distance nor moving time ---------------------
+def test_a_state_survives_msgpack_exactly(tracks) -> None:
+    """The actor snapshots the state between batches."""
+    samples = tracks.straight(300, 3.0)
+    state = fold([samples[:137]], finish=False)
+    again = msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=distance.DistanceState)
+    assert again == state
+    assert fold([samples]).distance_m == pytest.approx(897.0, rel=0.005)
+
+
+# -- the speeds that count as moving ------------------------------------------------------
 
 
 @pytest.mark.parametrize(("sport", "speed_mps", "moving"), [
-    ("run", 0.25, False),
-    ("run", 0.5, False),   # never 10 m from where it was 15 s before: treated as standing
+    ("run", 0.2, False),   # 4 m in 20 s: within the noise of standing
+    ("run", 0.6, True),
     ("run", 1.0, True),
     ("run", 12.5, True),
-    ("walk", 0.25, False),
-    ("walk", 4.0, True),
+    ("walk", 0.2, False),
+    ("walk", 4.0, True),   # faster than a walk: counted, and flagged (test_distance_noise.py)
     ("ride", 0.9, True),
     ("ride", 30.0, True),
     ("swim", 1.0, True),
     ("ski", 40.0, True),
 ])
-def test_stop_speed_and_ceiling_by_sport(tracks, sport: str, speed_mps: float, moving: bool) -> None:
-    samples = tracks.straight(61, speed_mps)  # 60 steps of 1 s
+def test_what_counts_as_moving(tracks, sport: str, speed_mps: float, moving: bool) -> None:
+    samples = tracks.straight(181, speed_mps)  # 180 steps of 1 s
     state = fold([samples], SPORT_LIMITS[sport])
     if moving:
-        assert state.distance_m == pytest.approx(60 * speed_mps, rel=1e-6)
-        # Moving time starts once the track is 10 m from its start.
-        assert 60_000 - math.ceil(NOISE_RADIUS_M / speed_mps) * 1000 <= state.moving_ms <= 60_000
+        # at the slowest speeds the start is found a few metres late
+        assert state.distance_m == pytest.approx(180 * speed_mps, rel=0.01, abs=10.0)
+        assert 180_000 - (25_000 if speed_mps < 1.0 else 10_000) <= state.moving_ms <= 181_000
     else:
         assert (state.distance_m, state.moving_ms) == (0.0, 0)
     assert state.rejected_total == 0

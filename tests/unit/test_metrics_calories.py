@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from odometer import Odometer
 
 from actors.batch import batch_from_samples
-from actors.metrics import calories, distance
+from actors.metrics import calories
 from actors.metrics.calories import Calories
-from actors.metrics.distance import SPORT_LIMITS
 from actors.profile import AthleteProfile
 from streams.events import Sample, Sport
 
@@ -30,10 +30,10 @@ def hr_samples(hrs: list[float | None], t0_ms: int = 0) -> list[Sample]:
 
 def fold(batches: list[list[Sample]], profile: AthleteProfile, sport: Sport = "run",
          with_distance: bool = True) -> Calories:
-    state, dist_state = calories.initial(), distance.initial()
+    state, odometer = calories.initial(), Odometer()
     for b in batches:
         batch = batch_from_samples(b)
-        dist_state, dist = distance.update_with_cumulative(dist_state, batch, SPORT_LIMITS[sport])
+        dist = odometer(batch)
         state = calories.update(state, batch, profile, sport, dist if with_distance else None)
     return calories.result(state)
 

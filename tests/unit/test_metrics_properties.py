@@ -9,6 +9,7 @@ rounding. Duplicates and out-of-order samples are the caller's concern and not g
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from odometer import Odometer
 
 from actors.batch import Batch, FloatArray
 from actors.metrics import (
@@ -31,6 +33,7 @@ from actors.metrics import (
 )
 from actors.metrics.distance import SPORT_LIMITS
 from actors.profile import AthleteProfile
+from streams.events import Sample
 
 pytestmark = pytest.mark.unit
 
@@ -62,7 +65,27 @@ def workout(seed: int, n: int, steady: bool = False) -> Batch:
     north = np.cumsum(speed * np.diff(t, prepend=0) / 1000.0)
     north = north + np.where(rng.random(n) < 0.02, 500.0, 0.0)  # GPS jumps
     lat, lon = 45.0 + north / M_PER_DEG, 7.0 + rng.normal(0, 1.5, n) / M_PER_DEG
-    return Batch(t, dropout(lat), dropout(lon), dropout(alt), dropout(hr), dropout(sat))
+    none = np.full(n, np.nan)
+    return Batch(t, dropout(lat), dropout(lon), dropout(alt), dropout(hr), dropout(sat),
+                 none, none, none)
+
+
+def rows(batch: Batch) -> list[Sample]:
+    """The device samples a batch's columns came from."""
+    return [(int(batch.t_ms[i]), *(None if math.isnan(float(c[i])) else float(c[i])
+                                   for c in batch[1:6])) for i in range(batch.size)]
+
+
+def released_distance(batch: Batch, pieces: list[slice]) -> tuple[distance.DistanceState, FloatArray]:
+    """The distance metric over the pieces and the finish: its state and every sample's
+    released cumulative distance, in order."""
+    state, out = distance.initial(), []
+    for s in pieces:
+        piece = part(batch, s)
+        state, released = distance.update(state, piece, rows(piece), SPORT_LIMITS["run"])
+        out.append(released.cumulative_m)
+    state, released = distance.flush(state, SPORT_LIMITS["run"])
+    return state, np.concatenate([np.empty(0), *out, released.cumulative_m])
 
 
 def cut(batch: Batch, fractions: Sequence[float]) -> list[slice]:
@@ -121,7 +144,7 @@ def fold(name: str, batch: Batch, dist: FloatArray, profile: AthleteProfile, pie
 def test_any_batch_split_gives_the_same_result(name: str, seed: int, n: int, fractions: list[float],
                                                profile: AthleteProfile) -> None:
     batch = workout(seed, n)
-    _, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
+    dist = Odometer()(batch)
     whole = fold(name, batch, dist, profile, [slice(0, n)])
     assert_same(fold(name, batch, dist, profile, cut(batch, fractions)), whole)
 
@@ -131,7 +154,7 @@ def test_any_batch_split_gives_the_same_result(name: str, seed: int, n: int, fra
 def test_long_workouts_split_anywhere_agree(seed: int, fractions: list[float]) -> None:
     """Forty minutes, long enough for drift windows, several kilometres and EIH episodes."""
     batch = workout(seed, 2400, steady=True)
-    _, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
+    dist = Odometer()(batch)
     for name in AGGREGATORS:
         whole = fold(name, batch, dist, PROFILES[1], [slice(0, batch.size)])
         assert_same(fold(name, batch, dist, PROFILES[1], cut(batch, fractions)), whole, name)
@@ -140,18 +163,16 @@ def test_long_workouts_split_anywhere_agree(seed: int, fractions: list[float]) -
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300),
        fractions=st.lists(st.floats(0, 1), max_size=12))
-def test_cumulative_distance_is_the_distance_metric(seed: int, n: int, fractions: list[float]) -> None:
+def test_the_distance_metric_releases_the_same_whatever_the_batches(
+        seed: int, n: int, fractions: list[float]) -> None:
     batch = workout(seed, n)
-    state, per_sample = distance.initial(), []
-    for s in cut(batch, fractions):
-        before = state
-        state, dist = distance.update_with_cumulative(state, part(batch, s), SPORT_LIMITS["run"])
-        assert state == distance.update(before, part(batch, s), SPORT_LIMITS["run"])
-        per_sample.append(dist)
-    joined = np.concatenate([np.empty(0), *per_sample])
-    assert np.all(np.diff(joined) >= 0)
+    whole_state, whole = released_distance(batch, [slice(0, n)])
+    state, pieces = released_distance(batch, cut(batch, fractions))
+    assert pieces.size == n and np.all(np.diff(pieces) >= 0)
+    np.testing.assert_allclose(pieces, whole, rtol=1e-9, atol=1e-9)
+    assert_same(msgspec.to_builtins(state), msgspec.to_builtins(whole_state), "distance")
     if n:
-        assert joined[-1] == state.distance_m
+        assert pieces[-1] == pytest.approx(state.distance_m)
 
 
 @settings(max_examples=25, deadline=None)
@@ -162,12 +183,12 @@ def test_one_sample_at_a_time_agrees_with_the_whole(seed: int, n: int, steady: b
     """The live case (a sample a second) takes each aggregator's scalar path: it must fold
     to the same state as the array path over the whole workout."""
     batch = workout(seed, n, steady=steady)
-    whole_state, dist = distance.update_with_cumulative(distance.initial(), batch, SPORT_LIMITS["run"])
     singles = [slice(k, k + 1) for k in range(n)]
-    state = distance.initial()
-    for s in singles:
-        state = distance.update(state, part(batch, s), SPORT_LIMITS["run"])
+    whole_state, whole = released_distance(batch, [slice(0, n)])
+    state, one_by_one = released_distance(batch, singles)
     assert_same(msgspec.to_builtins(state), msgspec.to_builtins(whole_state), "distance")
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-9, atol=1e-9)
+    dist = Odometer()(batch)
     for name in AGGREGATORS:
         assert_same(fold(name, batch, dist, profile, singles),
                     fold(name, batch, dist, profile, [slice(0, n)]), name)

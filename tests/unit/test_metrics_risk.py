@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from odometer import Odometer
 
 from actors.batch import batch_from_samples
-from actors.metrics import distance, risk, spo2
-from actors.metrics.distance import SPORT_LIMITS
+from actors.metrics import risk, spo2
 from actors.metrics.risk import Risk
 from actors.profile import AthleteProfile
 from streams.events import Sample
@@ -88,10 +88,10 @@ def hr_run(hrs: list[float | None], t0_ms: int = 0) -> list[Sample]:
 
 def fold(batches: list[list[Sample]], profile: AthleteProfile = MAX_190,
          with_distance: bool = True) -> risk.RiskState:
-    state, dist_state = risk.initial(), distance.initial()
+    state, odometer = risk.initial(), Odometer()
     for b in batches:
         batch = batch_from_samples(b)
-        dist_state, dist = distance.update_with_cumulative(dist_state, batch, SPORT_LIMITS["run"])
+        dist = odometer(batch)
         state = risk.update(state, batch, profile, dist if with_distance else None)
     return state
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import numpy as np
 import pytest
+from odometer import Odometer
 
 from actors.batch import batch_from_samples
-from actors.metrics import distance, splits
+from actors.metrics import splits
 from actors.metrics.distance import SPORT_LIMITS
 from actors.metrics.splits import Split, Splits
 from streams.events import Sample
@@ -22,12 +22,11 @@ RUN = SPORT_LIMITS["run"]
 
 def fold(batches: list[list[Sample]], paused: set[int] | None = None) -> Splits:
     """Feed batches through distance → cumulative distance → splits, as the workout would."""
-    state, dist_state = splits.initial(), distance.initial()
+    state, odometer = splits.initial(), Odometer()
     for k, b in enumerate(batches):
         counting = k not in (paused or set())
         batch = batch_from_samples(b)
-        dist_state, dist = distance.update_with_cumulative(dist_state, batch, RUN, counting)
-        state = splits.update(state, batch, dist, counting)
+        state = splits.update(state, batch, odometer(batch, counting), counting)
     return splits.result(state)
 
 
@@ -40,41 +39,6 @@ def with_hr(samples: list[Sample], hr: list[float]) -> list[Sample]:
 
 
 # -- per-sample cumulative distance -----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_cumulative_distance_ends_where_the_distance_metric_does(tracks: Any, split: Any, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    samples, _ = tracks.wander(rng, 600)
-    samples[100] = tracks.moved(samples[100], 90, 500)  # a GPS jump
-    samples[200] = (samples[200][0], N, N, N, 150.0, N)  # a sample without a fix
-    state = distance.initial()
-    for b in split(samples, rng):
-        batch = batch_from_samples(b)
-        before = state
-        state, per_sample = distance.update_with_cumulative(state, batch, RUN)
-        assert state == distance.update(before, batch, RUN)
-        assert per_sample[-1] == state.distance_m
-        assert np.all(np.diff(per_sample) >= 0) and per_sample[0] >= before.distance_m
-    assert state.rejected_total == 1
-
-
-def test_a_sample_without_a_fix_keeps_the_last_distance(tracks: Any) -> None:
-    samples = tracks.straight(31, 4.0)
-    samples[2] = (2000, N, N, N, 150.0, N)
-    _, got = distance.update_with_cumulative(distance.initial(), batch_from_samples(samples), RUN)
-    # Nothing counts until the track is 10 m from its start (fix 3); then all 12 m at once.
-    assert got[:5].tolist() == pytest.approx([0.0, 0.0, 0.0, 12.0, 16.0], abs=1e-6)
-    assert got[-1] == pytest.approx(120.0, abs=1e-6)
-
-
-def test_a_gps_jump_gets_no_share_of_the_distance(tracks: Any) -> None:
-    samples = tracks.straight(31, 4.0)
-    samples[10] = tracks.moved(samples[10], 90, 300)
-    _, got = distance.update_with_cumulative(distance.initial(), batch_from_samples(samples), RUN)
-    assert got[9] == pytest.approx(36.0, abs=1e-6)
-    assert got[10] == got[9]
-    assert got[11] == pytest.approx(44.0, abs=1e-6)
 
 
 # -- splits ---------------------------------------------------------------------------------------
@@ -144,7 +108,7 @@ def test_no_distance_no_splits(batches: list[list[Sample]]) -> None:
 def test_state_survives_a_msgpack_snapshot(tracks: Any) -> None:
     samples = tracks.straight(300, 4.0, hr_bpm=140)
     batch = batch_from_samples(samples)
-    _, cumulative = distance.update_with_cumulative(distance.initial(), batch, RUN)
+    cumulative = Odometer()(batch)
     state = splits.update(splits.initial(), batch, cumulative)
     assert state.splits == [Split(km=1, time_s=pytest.approx(250.0), avg_hr_bpm=140.0)]  # type: ignore[arg-type]
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=splits.SplitsState) == state

@@ -17,6 +17,7 @@ from gateway.protocol import (
     SUBPROTOCOLS,
     Ack,
     Codec,
+    DeviceSample,
     Error,
     Finish,
     FrameError,
@@ -54,11 +55,16 @@ def codec(request) -> Codec:
     ({"type": "start", "workout_id": W, "sport": "ride", "started_at": T},
      Start(workout_id=WID, sport="ride", started_at=T)),
     ({"type": "samples", "workout_id": W, "seq": 0, "samples": [GOOD_SAMPLE]},
-     Samples(workout_id=WID, seq=0, samples=[tuple(GOOD_SAMPLE)])),
+     Samples(workout_id=WID, seq=0, samples=[DeviceSample(*GOOD_SAMPLE)])),
     ({"type": "samples", "workout_id": W, "seq": 41,
       "samples": [[T, None, None, None, None, None], [T + 1, 0, 0, -500, 20, 50]]},
      Samples(workout_id=WID, seq=41,
-             samples=[(T, None, None, None, None, None), (T + 1, 0.0, 0.0, -500.0, 20.0, 50.0)])),
+             samples=[DeviceSample(T, None, None, None, None, None),
+                      DeviceSample(T + 1, 0.0, 0.0, -500.0, 20.0, 50.0)])),
+    ({"type": "samples", "workout_id": W, "seq": 7,
+      "samples": [[*GOOD_SAMPLE, 3.2], [*GOOD_SAMPLE, None, 4.5, 250]]},
+     Samples(workout_id=WID, seq=7,
+             samples=[DeviceSample(*GOOD_SAMPLE, 3.2), DeviceSample(*GOOD_SAMPLE, None, 4.5, 250.0)])),
     ({"type": "pause", "workout_id": W, "at": T}, Pause(workout_id=WID, at=T)),
     ({"type": "resume", "workout_id": W, "at": T}, Resume(workout_id=WID, at=T)),
     ({"type": "finish", "workout_id": W, "at": T}, Finish(workout_id=WID, at=T)),
@@ -111,6 +117,20 @@ def test_unknown_type_names_it_and_echoes_seq(codec: Codec, frame: dict, seq: in
     assert error.seq == seq
 
 
+def test_a_sample_too_long_says_what_a_sample_is(codec: Codec) -> None:
+    error = refused(codec, wire(codec, samples_frame([*GOOD_SAMPLE, 3.0, 5.0, 200, 1])))
+    assert error.code == "invalid" and "at most length 9" in error.message
+    assert "$.samples[0]" in error.message or "speed_mps, accuracy_m, power_w" in error.message
+
+
+def test_the_optional_fields_travel_only_when_sent() -> None:
+    """Six elements stay six inside the platform; trailing nulls are not carried."""
+    frame = Samples(workout_id=WID, seq=0, samples=[
+        DeviceSample(*GOOD_SAMPLE), DeviceSample(*GOOD_SAMPLE, None, 4.5),
+        DeviceSample(*GOOD_SAMPLE, None, None, None)])
+    assert frame.rows() == [tuple(GOOD_SAMPLE), (*GOOD_SAMPLE, None, 4.5), tuple(GOOD_SAMPLE)]
+
+
 def samples_frame(*samples: list, seq: int = 12) -> dict:
     return {"type": "samples", "workout_id": W, "seq": seq, "samples": list(samples)}
 
@@ -126,6 +146,9 @@ def samples_frame(*samples: list, seq: int = 12) -> dict:
     (samples_frame([T, None, None, None, None, 100.5]), "$.samples[0][5]"),
     (samples_frame([-1, None, None, None, None, None]), "$.samples[0][0]"),
     (samples_frame([T, None]), "$.samples[0]"),
+    (samples_frame([*GOOD_SAMPLE, -0.5]), "$.samples[0][6]"),
+    (samples_frame([*GOOD_SAMPLE, 3.0, 0.0]), "$.samples[0][7]"),
+    (samples_frame([*GOOD_SAMPLE, 3.0, 5.0, 9000]), "$.samples[0][8]"),
     (samples_frame(), "$.samples"),
     (samples_frame([T, "north", 7.0, None, None, None]), "$.samples[0][1]"),
     ({"type": "samples", "workout_id": "not-a-uuid", "seq": 12, "samples": [GOOD_SAMPLE]}, "$.workout_id"),

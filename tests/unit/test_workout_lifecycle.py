@@ -111,7 +111,7 @@ def test_finish_twice_keeps_the_first_end(new_workout) -> None:
 def test_end_time_is_never_before_the_last_sample(new_workout, finish_at: int, ended_at: int) -> None:
     workout = in_state(new_workout, "active")
     workout.apply_samples(0, [SAMPLE])
-    completed = workout.finish(finish_at)[0]
+    completed = next(e for e in workout.finish(finish_at) if isinstance(e, events.WorkoutCompleted))
     assert isinstance(completed, events.WorkoutCompleted)
     assert completed.at_ms == finish_at
     assert completed.summary.ended_at_ms == ended_at
@@ -120,7 +120,8 @@ def test_end_time_is_never_before_the_last_sample(new_workout, finish_at: int, e
 
 def test_finish_before_start_time_without_samples_ends_at_the_start(new_workout) -> None:
     workout = in_state(new_workout, "active")
-    assert workout.finish(T0 - 5000)[0].summary.ended_at_ms == T0
+    (completed,) = [e for e in workout.finish(T0 - 5000) if isinstance(e, events.WorkoutCompleted)]
+    assert completed.summary.ended_at_ms == T0
     assert workout.summary().duration_s == 0.0
 
 

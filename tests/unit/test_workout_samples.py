@@ -49,28 +49,35 @@ def test_summary_of_a_steady_100_s_run(new_workout, track) -> None:
     workout = started(new_workout, started_at_ms=T0 - 5000)  # pressed start 5 s before the 1st fix
     feed_in_batches(workout, track, 10)
     summary = workout.summary()
-    assert summary.distance_m == pytest.approx(300.0, rel=0.01)
-    assert 99.0 <= summary.moving_time_s <= 100.0
+    # Live, the distance is decided up to a block or two ago (the GPS method's lag) …
+    assert 300.0 * 0.75 <= summary.distance_m < 300.0
     assert summary.duration_s == (track[-1][0] - (T0 - 5000)) / 1000 == 105.0
-    assert summary.avg_speed_mps == pytest.approx(3.0, rel=0.01)
     assert (summary.samples_count, summary.last_seq) == (101, 100)
     # Time-weighted: each reading lasts until the next, so the last one has no weight yet.
     assert summary.avg_hr == pytest.approx(np.mean([s[4] for s in track[:-1]]))
     assert (summary.max_hr, summary.min_spo2) == (159.0, 93.0)
     assert summary.status == "active" and summary.ended_at_ms is None
+    # … and all of it once the workout ends.
+    workout.finish(track[-1][0])
+    final = workout.summary()
+    assert final.distance_m == pytest.approx(300.0, rel=0.01)
+    assert 99.0 <= final.moving_time_s <= 100.0
+    assert final.avg_speed_mps == pytest.approx(3.0, rel=0.01)
 
 
 def test_samples_while_paused_add_no_distance(new_workout, track) -> None:
     workout = started(new_workout)
     workout.apply_samples(0, track[:31])
-    workout.pause(track[30][0])
+    workout.pause(track[30][0])  # the way so far is decided at the pause
+    assert workout.summary().distance_m == pytest.approx(90.0, rel=0.01)
     workout.apply_samples(31, track[31:61])
-    assert workout.summary().distance_m == pytest.approx(90.0, rel=1e-6)
+    assert workout.summary().distance_m == pytest.approx(90.0, rel=0.01)
     workout.resume(track[60][0])
     workout.apply_samples(61, track[61:])
+    workout.finish(track[-1][0])
     summary = workout.summary()
-    assert summary.distance_m == pytest.approx(210.0, rel=1e-6)  # 30 s + 40 s of running
-    assert summary.moving_time_s == pytest.approx(70.0)
+    assert summary.distance_m == pytest.approx(210.0, rel=0.02)  # 30 s + 40 s of running
+    assert summary.moving_time_s == pytest.approx(70.0, abs=1.0)
     assert summary.samples_count == 101
 
 
@@ -89,7 +96,7 @@ def test_apply_emits_samples_accepted_for_new_samples_only(new_workout, track) -
     metrics = snapshots[-1]
     assert metrics.summary == workout.summary()
     assert (metrics.hr_bpm, metrics.spo2_pct) == (track[14][4], track[14][5])
-    assert metrics.speed_mps == pytest.approx(3.0, rel=1e-6)
+    assert metrics.speed_mps is None  # no distance decided yet, 15 s into the run
     for event in applied.events:
         assert events.decode(events.encode(event)) == event
 
@@ -151,7 +158,7 @@ def test_resends_overlaps_and_gaps_end_with_the_undisturbed_summary(new_workout,
             assert exc.code == "seq_gap" and seq > noisy.acked_seq + 1
     noisy.finish(T0 + 200_000)
     same_summary(noisy.summary(), calm.summary())
-    assert noisy.summary().distance_m == pytest.approx(300.0, rel=1e-6)
+    assert noisy.summary().distance_m == pytest.approx(300.0, rel=0.01)
 
 
 def _snapshots(produced: list[events.AnyEvent]) -> list[tuple[int, int, dict[str, object]]]:
@@ -186,7 +193,8 @@ def test_live_snapshots_depend_on_the_samples_alone(new_workout, track, seed: in
     produced = [e for i in range(len(track)) for e in calm.apply_samples(i, track[i:i + 1]).events]
     produced += calm.finish(T0 + 200_000)
     want = _snapshots(produced)
-    assert [seq for _, seq, _ in want] == list(range(101))  # a fix a second: each opens one
+    # a fix a second: each opens one; and one more at the finish, every distance decided
+    assert [seq for _, seq, _ in want] == [*range(101), 100]
 
     rng = np.random.default_rng(seed)
     noisy, got = started(new_workout), []
@@ -214,7 +222,8 @@ def test_a_snapshot_ticks_by_sample_time_not_by_sample(new_workout, tracks) -> N
     produced = workout.apply_samples(0, fast).events + workout.finish(T0 + 10_000)
     got = [(e.t_ms - T0, e.summary.last_seq) for e in produced
            if isinstance(e, events.WorkoutMetricsUpdated)]
-    assert got == [(0, 0), (1200, 3), (2000, 5), (3200, 8), (4000, 10), (4400, 11)]
+    # and the closing one at the finish (10 s), after the last sample
+    assert got == [(0, 0), (1200, 3), (2000, 5), (3200, 8), (4000, 10), (10_000, 11)]
 
 
 @pytest.mark.parametrize("at", [0, 1, 3, 6, 7, 8, 12])
