@@ -58,12 +58,8 @@ def _serve_nothing(stack: Settings) -> None:
         control.delete(type)
 
 
-async def test_without_a_model_the_rules_recommend_and_the_answer_says_so(
-        stack: Settings, account, eventually) -> None:  # type: ignore[no-untyped-def]
-    from models.recommend import CATALOGUE
-
-    await asyncio.to_thread(_serve_nothing, stack)
-    me = account(country="SI", sex="male", weight_kg=80)
+async def _run_then_recommendations(stack: Settings, me, eventually) -> tuple[uuid.UUID, dict]:  # type: ignore[no-untyped-def,type-arg]
+    """`me` runs two minutes; the recommendations that workout brings."""
     workout = uuid.uuid4()
     t0 = int(time.time() * 1000) - 300_000
     async with DeviceClient(stack.gateway_ws_url, me.token) as device:
@@ -76,7 +72,16 @@ async def test_without_a_model_the_rules_recommend_and_the_answer_says_so(
             body = (await http.get("/v1/recommendations/me")).json()
             return body if body["id"] is not None else None
 
-        body = await eventually(recommended, timeout_s=60)
+        return workout, await eventually(recommended, timeout_s=60)
+
+
+async def test_without_a_model_the_rules_recommend_and_the_answer_says_so(
+        stack: Settings, account, eventually) -> None:  # type: ignore[no-untyped-def]
+    from models.recommend import CATALOGUE
+
+    await asyncio.to_thread(_serve_nothing, stack)
+    me = account(country="SI", sex="male", weight_kg=80)
+    workout, body = await _run_then_recommendations(stack, me, eventually)
     assert (body["model_version"], body["risk_model_version"]) == ("rules", "rules")
     assert body["after_workout"] == str(workout) and len(body["workouts"]) == 5
     needs = {t.id: t.needs for t in CATALOGUE}
@@ -90,19 +95,7 @@ async def test_without_a_model_the_rules_recommend_and_the_answer_says_so(
 async def test_a_completed_workout_brings_recommendations_and_is_logged(
         stack: Settings, account, deployed_recommender: str, eventually) -> None:  # type: ignore[no-untyped-def]
     me = account(country="SI", sex="female", weight_kg=61)
-    workout = uuid.uuid4()
-    t0 = int(time.time() * 1000) - 300_000
-    async with DeviceClient(stack.gateway_ws_url, me.token) as device:
-        await device.start(workout, "run", t0)
-        await device.send_samples(workout, 0, [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, 300.0,
-                                                150.0, 97.0) for i in range(120)])
-        await device.finish(workout, t0 + 121_000)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=me.headers, timeout=30) as http:
-        async def recommended() -> dict | None:  # type: ignore[type-arg]
-            body = (await http.get("/v1/recommendations/me")).json()
-            return body if body["id"] is not None else None
-
-        body = await eventually(recommended, timeout_s=60)
+    workout, body = await _run_then_recommendations(stack, me, eventually)
     assert body["model_version"] == deployed_recommender
     assert body["risk_model_version"] in ("rules", *await _deployed_versions(stack, "risk"))
     assert body["after_workout"] == str(workout)
