@@ -17,9 +17,10 @@ deferring changes no number.
 Live metrics snapshots (`WorkoutMetricsUpdated`) are taken at points the samples alone
 decide, so a snapshot is the same whenever and however its samples arrive: after the first
 sample of each `metrics_step_ms` of sample time (a "tick", t_ms // step), and after the last
-sample when the workout finishes. Its identity is (workout_id, seq of that sample) and its
-`t_ms` that sample's time; after a restart, a rollback or a resend the same snapshot comes
-out again, equal, and the sink stores it once (storage/timeseries.py).
+sample when the workout finishes. Its `t_ms` is that sample's time (the closing one's: the
+finish, when every distance is decided) and names it: after a restart, a rollback or a resend
+the same snapshot comes out again, equal, and the sink stores it once, keyed by (workout_id,
+t) (storage/timeseries.py).
 """
 
 from __future__ import annotations
