@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS workouts (
 CREATE TABLE IF NOT EXISTS samples (
     workout_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    sample BLOB NOT NULL,                 -- msgpack [t_ms, lat, lon, alt_m, hr_bpm, spo2_pct]
+    sample BLOB NOT NULL,                 -- msgpack [t_ms, lat, lon, alt_m, hr_bpm, spo2_pct, …]
     PRIMARY KEY (workout_id, seq)
 ) WITHOUT ROWID;
 """

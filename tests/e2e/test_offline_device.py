@@ -143,3 +143,28 @@ async def test_a_workout_the_server_refuses_is_set_aside_and_the_others_go_on(
     assert device.pending() == 5 and device.unfinished() == 0 and stats.errors >= 1
     assert await asyncio.to_thread(_stored, stack, fine, 5) == (5, 5)
     device.close()
+
+
+async def test_the_optional_sample_fields_travel_through_the_buffer(
+        stack: Settings, tmp_path: Path, session_athlete: Account) -> None:
+    """Doppler speed, accuracy and power recorded offline reach `sensor_data` as recorded;
+    six-element samples beside them stay valid (their extra columns are null)."""
+    t0 = int(time.time() * 1000) - 600_000
+    wid = uuid.uuid4()
+    device = OfflineDevice(stack.gateway_ws_url, session_athlete.token, tmp_path / "c.sqlite3")
+    device.begin(wid, "ride", t0)
+    with pytest.raises(ValueError, match="refused"):
+        device.record(wid, (t0, 45.0, 7.0, None, 120.0, None, -1.0))  # a negative speed
+    device.record_many(wid, [(t0 + 1000 * i, 45.0 + 6e-5 * i, 7.0, None, 120.0, None, 6.5, 4.0, 180.0)
+                             for i in range(3)])
+    device.record_many(wid, [(t0 + 3000, 45.00018, 7.0, None, 121.0, None),
+                             (t0 + 4000, 45.00024, 7.0, None, 121.0, None, None, 12.0)])
+    device.finish(wid, t0 + 5000)
+    await device.sync(timeout_s=60)
+    assert await asyncio.to_thread(_stored, stack, wid, 5) == (5, 5)
+    with psycopg.connect(stack.pg_dsn) as conn:
+        rows = conn.execute("SELECT seq, speed_mps, accuracy_m, power_w FROM sensor_data"
+                            " WHERE workout_id = %s ORDER BY seq", (wid,)).fetchall()
+    assert rows == [(0, 6.5, 4.0, 180.0), (1, 6.5, 4.0, 180.0), (2, 6.5, 4.0, 180.0),
+                    (3, None, None, None), (4, None, 12.0, None)]
+    device.close()

@@ -62,8 +62,9 @@ async def test_every_read_is_capped_and_paged(stack: Settings, account) -> None:
         buckets = await _pages(http, f"{base}/samples", bucket_s=60, limit=6)
         assert [len(p) for p in buckets] == [6, 6, 5]  # 1,000 s in 17 minutes
         assert sum(b["samples"] for p in buckets for b in p) == 1000
-        # Three minutes of rollup, one a page.
-        start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+        # Three minutes of rollup, one a page, before the workout's own (it began 2 h ago; its
+        # live metrics are stamped with the samples' times).
+        start = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(hours=3)
         with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
             for k in range(3):
                 conn.execute(
