@@ -188,20 +188,27 @@ def _serving(registered: dict[str, registry.ModelRecord | None]) -> list[AppStat
     return out
 
 
-async def restore_with(conn: psycopg.AsyncConnection[Any], target: ServeTarget) -> list[str]:
+async def restore_with(conn: psycopg.AsyncConnection[Any],
+                       target: ServeTarget) -> tuple[list[str], list[str]]:
     """Start every model the registry marks deployed that Serve does not run (after Ray was
-    restarted, say); returns what was started. Without a deployed model Ray is not touched."""
+    restarted, say); returns what was started and, for each type that could not be (its
+    artifact gone, say), why. One type's failure does not keep the other from serving.
+    Without a deployed model Ray is not touched."""
     deployed = [r for r in [await registry.deployed(conn, t) for t in TYPES] if r is not None]
     if not deployed:
-        return []
-    started = []
+        return [], []
+    started, failed = [], []
     for app in await status_with(conn, target):
         record = next((r for r in deployed if r.type == app.type), None)
         if record is not None and app.serving != record.version:
-            await _stage(target, record)
+            try:
+                await _stage(target, record)
+            except DeployError as exc:
+                failed.append(f"{app.type} {record.version}: {exc}")
+                continue
             await asyncio.to_thread(apply, app.type, model_config(record))
             started.append(f"{app.type} {record.version}")
-    return started
+    return started, failed
 
 
 def delete(type: str) -> None:

@@ -62,13 +62,14 @@ def _serve_deployed_models(settings: Settings) -> None:
 
     with console.status("[bold]models[/]: serving what the registry marks deployed …"):
         try:
-            started = asyncio.run(restore(settings))
+            started, failed = asyncio.run(restore(settings))
         except Exception as exc:  # the stack is up; the models can be deployed by hand
-            console.print(f"[yellow]! models[/]: not restored ({type(exc).__name__}: {exc});"
-                          " `stride models status` shows them, `stride models deploy` serves one")
-            return
+            started, failed = [], [f"{type(exc).__name__}: {exc}"]
     if started:
         console.print(f"[green]✓[/] models    serving again: {', '.join(started)}")
+    for why in failed:
+        console.print(f"[yellow]! models[/]: not restored ({why}); `stride models status` shows"
+                      " them, `stride models deploy` serves one")
 
 
 def _migrate(settings: Settings) -> list[str]:

@@ -182,8 +182,9 @@ def rollback(settings: Settings, type: str, by: str | None = None) -> int:
     return _act(settings, run, f"rolled {type} back")
 
 
-async def restore(settings: Settings) -> list[str]:
-    """Serve again what the registry marks deployed (after the stack's Ray restarted)."""
+async def restore(settings: Settings) -> tuple[list[str], list[str]]:
+    """Serve again what the registry marks deployed (after the stack's Ray restarted): what
+    started, and what could not, with why."""
     from serve import control
 
     async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:

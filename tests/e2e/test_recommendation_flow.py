@@ -58,6 +58,26 @@ def _serve_nothing(stack: Settings) -> None:
         control.delete(type)
 
 
+async def test_a_restarted_ray_serves_the_deployed_models_again_or_says_why_not(
+        stack: Settings, deployed_recommender: str, tmp_path: Path) -> None:
+    """What `stride stack up` does after Ray restarted: serve what the registry marks
+    deployed; a model whose artifact is gone is named with the reason, not fatal."""
+    import shutil
+
+    from stack.models_cli import restore
+
+    await asyncio.to_thread(_serve_nothing, stack)
+    started, failed = await restore(stack)
+    assert f"recommend {deployed_recommender}" in started and failed == []
+
+    shutil.rmtree(tmp_path / deployed_recommender)  # the artifact is gone
+    await asyncio.to_thread(_serve_nothing, stack)
+    started, failed = await restore(stack)
+    assert not any(s.startswith("recommend") for s in started)
+    assert len(failed) == 1 and failed[0].startswith(f"recommend {deployed_recommender}: ")
+    assert "artifact" in failed[0]
+
+
 async def _run_then_recommendations(stack: Settings, me, eventually) -> tuple[uuid.UUID, dict]:  # type: ignore[no-untyped-def,type-arg]
     """`me` runs two minutes; the recommendations that workout brings."""
     workout = uuid.uuid4()
