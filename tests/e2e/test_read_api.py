@@ -85,8 +85,9 @@ async def test_a_ten_minute_workout_reads_back_raw_bucketed_per_minute_and_as_a_
         async def rolled_up() -> list | None:  # type: ignore[type-arg]
             rows = (await http.get(f"{base}/minutes")).json()
             return rows if len(rows) >= 11 else None
-        per_minute = await wait_until_async(rolled_up, 60, interval_s=0.3)
-        assert per_minute, "the live metrics were not rolled up into eleven minutes within 60 s"
+        # 601 snapshots through the sink: on a loaded machine that took over a minute.
+        per_minute = await wait_until_async(rolled_up, 180, interval_s=0.5)
+        assert per_minute, "the live metrics were not rolled up into eleven minutes within 180 s"
         distances = [m["distance_m"] for m in per_minute]
         assert distances == sorted(distances) and distances[-1] > 0
 
