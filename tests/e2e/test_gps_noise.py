@@ -1,7 +1,8 @@
 """GPS noise, end to end: seeded noisy tracks streamed through the device protocol, the
 summary read back from the API (the unit cases, tests/unit/test_distance_noise.py, one seed
-each): a still device, a slow walk, a run, stop and go, a ride saved as a hike, and a device
-sending its Doppler speed and accuracy, which are stored with the samples."""
+each): a still device, a slow walk, a run, stop and go, a ride saved as a hike, a sparse
+track, and a device sending its Doppler speed and accuracy, which are stored with the
+samples."""
 
 from __future__ import annotations
 
@@ -73,6 +74,17 @@ async def test_a_ride_saved_as_a_hike_loses_nothing_and_says_so(stack: Settings,
     hike = await _through_the_gateway(stack, account(), "hike", _noisy(path))
     assert hike["distance_m"] == pytest.approx(length(path), rel=0.015)
     assert hike["sport_mismatch"] == "ride"
+
+
+async def test_a_sparse_track_loses_nothing(stack: Settings, account: Any) -> None:
+    """Smart recording: a ride saved as a hike with a fix every 5–90 s, for an hour."""
+    rng = np.random.default_rng(SEED)
+    path = winding(np.random.default_rng(70 + SEED), 3600, 7.0, turn_deg=1.0)
+    at = np.cumsum(np.r_[0, rng.integers(5, 91, 200)])
+    at = at[at < len(path)]
+    rows = samples(path[at] + noise(rng, len(at)), T0 + at * 1000)
+    hike = await _through_the_gateway(stack, account(), "hike", rows)
+    assert hike["distance_m"] == pytest.approx(length(path[:at[-1] + 1]), rel=0.02)
 
 
 async def test_doppler_speed_and_accuracy_are_used_and_stored(stack: Settings, account: Any) -> None:
