@@ -122,8 +122,8 @@ def initial() -> CaloriesState:
 def update(state: CaloriesState, batch: Batch, profile: AthleteProfile, sport: Sport,
            distance_m: FloatArray | None = None, counting: bool = True,
            timing: heart_rate.Timing | None = None) -> CaloriesState:
-    """Fold a batch in. `distance_m[i]` is the cumulative distance at sample i (see
-    distance.update_with_cumulative); without it every stretch uses the sport's typical MET."""
+    """Fold a batch in. `distance_m[i]` is the cumulative distance at sample i (as
+    distance.update releases it); without it every stretch uses the sport's typical MET."""
     if batch.size == 0:
         return state
     iv, carry = timing or heart_rate.intervals(state.carry, batch)

@@ -204,16 +204,9 @@ def initial() -> DistanceState:
     return DistanceState()
 
 
-def haversine_m(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
-    """Great-circle distance in metres between arrays of points in degrees."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dphi = p2 - p1
-    dlmb = np.radians(lon2 - lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
-
-
-def _dist(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two points in degrees (plain floats: it runs
+    a few times per block, where numpy's per-call cost would dominate)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(
         math.radians(lon2 - lon1) / 2) ** 2
@@ -222,14 +215,10 @@ def _dist(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _chord(a: Point, b: Point) -> float:
     """Distance between two noisy points, less the mean lengthening their noise adds."""
-    d = _dist(a.lat, a.lon, b.lat, b.lon)
+    d = haversine_m(a.lat, a.lon, b.lat, b.lon)
     if d <= 0.0:
         return 0.0
     return max(d - (a.var_m2 + b.var_m2) / (2.0 * d), 0.0)
-
-
-def sigma_m(state: DistanceState) -> float:
-    return state.sigma_m
 
 
 def noise_sigma(residuals: list[float]) -> float:
@@ -324,15 +313,15 @@ def _decide_candidate(s: DistanceState, limits: SportLimits) -> None:
     if p is None:
         _accept(s, c, limits)
         return
-    a = _dist(p.lat, p.lon, c.lat, c.lon)
+    a = haversine_m(p.lat, p.lon, c.lat, c.lon)
     fast = max(SPIKE_MIN_SPEED_MPS, limits.max_speed_mps)
-    noise = math.hypot(p.sigma_m or sigma_m(s), c.sigma_m or sigma_m(s))  # of the gap p→c
+    noise = math.hypot(p.sigma_m or s.sigma_m, c.sigma_m or s.sigma_m)  # of the gap p→c
     if a > 3.0 * noise and a / max((c.t_ms - p.t_ms) / 1000.0, 1e-3) > fast:
         for n in later:
-            b = _dist(c.lat, c.lon, n.lat, n.lon)
+            b = haversine_m(c.lat, c.lon, n.lat, n.lon)
             back = b / max((n.t_ms - c.t_ms) / 1000.0, 1e-3)
             # back: `n` is far nearer the good fix than `c` is to either of them
-            if min(a, b) > 1.5 * _dist(p.lat, p.lon, n.lat, n.lon) and back > fast:
+            if min(a, b) > 1.5 * haversine_m(p.lat, p.lon, n.lat, n.lon) and back > fast:
                 s.rejected_total += 1  # out and back, too fast for anyone: a spike
                 return
     _accept(s, c, limits)

@@ -1,7 +1,7 @@
 """Kilometre splits and pace.
 
 `update` takes the batch and each sample's cumulative distance in metres (non-decreasing,
-as the distance metric counts it: `distance.update_with_cumulative` gives it).
+as the distance metric counts it: `distance.update` releases samples with it).
 
 A split ends where the distance crosses a whole kilometre, the moment found by linear
 interpolation between the two samples around the crossing. Split time is elapsed time with

@@ -25,8 +25,7 @@ class Odometer:
             lat, lon = float(batch.lat[i]), float(batch.lon[i])
             if not (math.isnan(lat) or math.isnan(lon)):
                 if self.last is not None and counting:
-                    self.metres += float(haversine_m(np.array([self.last[0]]), np.array([self.last[1]]),
-                                                     np.array([lat]), np.array([lon]))[0])
+                    self.metres += haversine_m(self.last[0], self.last[1], lat, lon)
                 self.last = (lat, lon)
             out[i] = self.metres
         return out

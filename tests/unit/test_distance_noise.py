@@ -173,7 +173,7 @@ def test_the_accuracy_sent_is_the_noise_used() -> None:
     noisy = path + noise(rng, 300, sigma=4.0, outliers=0.0)
     t = T0 + np.arange(300) * 1000
     measured = _fold(samples(noisy, t), "run", rng)
-    assert distance.sigma_m(measured) == pytest.approx(4.0, rel=0.15)
+    assert measured.sigma_m == pytest.approx(4.0, rel=0.15)
     told = _fold(samples(noisy, t, accuracy=np.full(300, 6.04)), "run", rng)
     assert told.distance_m == pytest.approx(length(path), rel=0.015)
 
