@@ -489,7 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sport of the workout (default run)")
     imp.add_argument("--token", default=os.environ.get("STRIDE_TOKEN"),
                      help="the athlete's bearer token (POST /v1/auth/login, or the `token` of "
-                     "`stride demo`'s logins); default $STRIDE_TOKEN")
+                     "`stride demo`'s logins); default $STRIDE_TOKEN. Write it --token=T: a token may "
+                     "begin with '-', which argparse would read as an option")
     imp.set_defaults(func=_import)
 
     demo = groups.add_parser(

@@ -101,7 +101,7 @@ def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(  # type: igno
     assert nobody.returncode == 2 and "--token" in nobody.stdout  # no anonymous uploads
     token = account().token
     out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path), "--sport", "ride",
-                          "--token", token], capture_output=True, text=True, timeout=120)
+                          f"--token={token}"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     points = next(line for line in out.stdout.splitlines() if line.startswith("│ points"))
     assert points.count("296") == 2  # every timed point stored
@@ -115,7 +115,7 @@ def test_stride_import_replays_a_gpx_file_and_simulate_follows_it(  # type: igno
     assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
     bad = tmp_path / "broken.gpx"
     bad.write_text("<gpx><trk>")
-    refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad), "--token", token],
+    refused = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(bad), f"--token={token}"],
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "cannot read" in refused.stdout
 
@@ -130,7 +130,7 @@ def test_stride_import_reads_fit_records(stack: Settings, tmp_path, account) -> 
     path = tmp_path / "run.fit"
     write(str(path), points)
     out = subprocess.run([sys.executable, "-m", "stack.cli", "import", str(path),
-                          "--token", account().token], capture_output=True, text=True, timeout=120)
+                          f"--token={account().token}"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     lines = out.stdout.splitlines()
     assert next(line for line in lines if line.startswith("│ points")).count("600") == 2
