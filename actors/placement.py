@@ -78,6 +78,10 @@ class Placement(Protocol):
     def calls(self, workout_id: uuid.UUID) -> HostCalls:
         """The coalescing samples caller of a workout's host (blocking: call in a thread)."""
 
+    def cached(self, workout_id: uuid.UUID) -> HostCalls | None:
+        """The caller of a workout's host if this process has it already (never blocks:
+        the per-frame path skips the thread hop with it)."""
+
     def forget(self, workout_id: uuid.UUID) -> None:
         """Drop a cached handle after a failed call."""
 
@@ -109,6 +113,12 @@ class DedicatedPlacement:
         ).remote(self._config))
         if len(self._handles) > self._cache_size:
             self._handles.popitem(last=False)
+        return calls
+
+    def cached(self, workout_id: uuid.UUID) -> HostCalls | None:
+        calls = self._handles.get(workout_id)
+        if calls is not None:
+            self._handles.move_to_end(workout_id)
         return calls
 
     def forget(self, workout_id: uuid.UUID) -> None:
@@ -148,6 +158,9 @@ class ShardedPlacement:
                 max_concurrency=1000, **_ACTOR_OPTIONS,
             ).remote(self._config))
         return calls
+
+    def cached(self, workout_id: uuid.UUID) -> HostCalls | None:
+        return self._handles.get(self.shard_of(workout_id))
 
     def forget(self, workout_id: uuid.UUID) -> None:
         self._handles.pop(self.shard_of(workout_id), None)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
+from actors.live_publish import LivePublisher, LiveStats
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
 from storage import keyspace
@@ -138,6 +139,7 @@ class WorkoutHost:
         self._slots: dict[uuid.UUID, _Slot] = {}
         self._producer = EventProducer(config.kafka, topic_prefix=config.topic_prefix)
         self._redis = redis_pool.connect(config.redis_url)
+        self._live = LivePublisher(self._redis, config.redis_prefix)
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self, workout_id: str, user_id: str, sport: Sport, started_at_ms: int,
@@ -189,6 +191,10 @@ class WorkoutHost:
         import ray
 
         return str(ray.get_runtime_context().get_node_id())
+
+    async def live_stats(self) -> LiveStats:
+        """Live updates this host published and dropped (conflated) since it started."""
+        return self._live.stats()
 
     async def held(self) -> int:
         """How many workouts this host holds in memory (tests check none is left behind)."""
@@ -317,7 +323,9 @@ class WorkoutHost:
         return out
 
     async def _make_durable(self, slots: list[_Slot], produced: list[AnyEvent]) -> None:
-        """Events acknowledged by Kafka, then the snapshots (holding the applied `seq`) in Redis."""
+        """Events acknowledged by Kafka, then the snapshots (holding the applied `seq`) in Redis.
+        The live events among them go to the coaches at once, not behind Kafka's answer."""
+        self._live.offer(produced)
         await self._producer.publish([(topic_of(e), e) for e in produced])
         snapshots = [(slot, slot.workout.snapshot()) for slot in slots if slot.workout is not None]
         if not snapshots:

@@ -152,7 +152,7 @@ class IngestSession:
             return [Error(code="not_started", workout_id=wid, seq=getattr(frame, "seq", None),
                           message="send `start` for this workout on this connection first")]
         if isinstance(frame, protocol.Samples):
-            calls = await asyncio.to_thread(self.placement.calls, wid)
+            calls = self.placement.cached(wid) or await asyncio.to_thread(self.placement.calls, wid)
             reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.rows()))
             self._times.acked(frame, reply.acked_seq)
             if reply.error_code == "workout_finished":

@@ -7,8 +7,10 @@ PostgreSQL or Kafka, or is short-lived (counters, pending sign-ins).
 | key or channel | kind | written by | what |
 |---|---|---|---|
 | `…:workout:{id}:snapshot` | string | workout actors | the actor's state after its last durable change |
-| `…:live:state:{id}` | string | live fan-out | a workout's newest live update (JSON) |
-| `…:live:{workout,athlete,group}:{id}` | channels | live fan-out | every live update |
+| `…:live:state:{id}` | string | workout actors | a workout's newest live update (JSON) |
+| `…:live:version:{id}` | string | workout actors | the version of that update (newer-only writes) |
+| `…:live:athlete:{id}` | channel | workout actors | every live update and risk alert of the athlete |
+| `…:live:stats` | hash | workout actors | live updates published, dropped (conflated), stale |
 | `…:lb:{sport}:{region}:{window}:{period}` | sorted set | leaderboards agent | distance per athlete |
 | `…:lbtmp:{random}` | sorted set | `stride leaderboards rebuild` | a board being rebuilt |
 | `…:reco:{user}` | string | recommendations agent | the newest recommendation set |
@@ -32,16 +34,16 @@ def live_state(prefix: str, workout_id: uuid.UUID) -> str:
     return f"{prefix}:live:state:{workout_id}"
 
 
-def live_workout(prefix: str, workout_id: uuid.UUID) -> str:
-    return f"{prefix}:live:workout:{workout_id}"
+def live_version(prefix: str, workout_id: uuid.UUID) -> str:
+    return f"{prefix}:live:version:{workout_id}"
 
 
 def live_athlete(prefix: str, athlete_id: uuid.UUID) -> str:
     return f"{prefix}:live:athlete:{athlete_id}"
 
 
-def live_group(prefix: str, group_id: uuid.UUID) -> str:
-    return f"{prefix}:live:group:{group_id}"
+def live_stats(prefix: str) -> str:
+    return f"{prefix}:live:stats"
 
 
 def leaderboard(prefix: str, sport: str, region: str, window: str, period: str) -> str:

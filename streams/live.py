@@ -1,10 +1,9 @@
-"""Payloads of the live fan-out in Redis, shared by the worker and the gateway.
+"""Payloads of the live path in Redis, shared by the workout actors and the gateway.
 
 Its keys and channels (storage/keyspace.py): `…:live:state:{id}`, the newest live update of
 a workout, JSON, kept a while after its last change so a coach opening the view sees where
-everyone is; `…:live:workout:{id}`, `…:live:athlete:{id}`, `…:live:group:{id}`, channels
-with every update, for whoever watches that workout, athlete or group. A group channel
-carries only athletes with an active live consent for that group.
+everyone is; `…:live:athlete:{id}`, a channel with every update and alert of the athlete,
+which gateways subscribe to for the feeds they serve (actors/live_publish.py writes both).
 """
 
 from __future__ import annotations
