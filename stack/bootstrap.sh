@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Stride needs on a Debian machine, idempotently:
-#   - Debian packages that are missing: Java 17, Maven, Redis, PostgreSQL 15, and Chromium
+#   - Debian packages that are missing: Java 17, Maven, Redis, PostgreSQL 15, HAProxy,
+#     OpenSSH (server and client), rsync and curl (for `stride cluster`), and Chromium
 #     (only the coach page's browser test uses it, driven by Playwright with this system
 #     browser: nothing downloads a browser of its own);
 #   - the virtual env at .venv with Stride and its Python dependencies.
@@ -15,6 +16,13 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 command -v chromium >/dev/null || missing+=(chromium)
+# `stride cluster` (hosts in network namespaces): the load balancer in front of the
+# gateways, an sshd per host and the client and rsync `ray up cluster.yaml` drives them with.
+command -v haproxy >/dev/null || missing+=(haproxy)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+command -v rsync >/dev/null || missing+=(rsync)
+command -v curl >/dev/null || missing+=(curl)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${missing[*]}"

@@ -142,6 +142,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raw[key] = env[name]
                 raw[key.split("_")[0] + "_external"] = True
         for key in (
+            "gateway_host",
             "gateway_port",
             "dev_token",
             "dev_user_id",
