@@ -8,6 +8,7 @@
   stride bench actors|gateway|sinks|live|serve   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | worker run    run one process in the foreground (the stack uses these)
+  stride cluster up|down|status      several hosts in network namespaces (stack/cluster/)
 """
 
 from __future__ import annotations
@@ -507,6 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sport", default="run", choices=["run", "ride", "walk", "hike"],
                       help="sport of the simulated workouts (default run)")
     demo.set_defaults(func=_demo)
+
+    from stack.cluster.cli import register as register_cluster
+
+    register_cluster(groups)
 
     for name, func, text in (
         ("gateway", _gateway_run, "the HTTP/WebSocket gateway (uvicorn)"),

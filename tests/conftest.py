@@ -102,7 +102,7 @@ DEV_USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 
-SUITES = ("unit", "integration", "e2e", "faults", "logscan")
+SUITES = ("unit", "integration", "e2e", "faults", "logscan", "cluster")
 """Every test carries one of these markers, so one of `make test`'s runs selects it."""
 
 
