@@ -1,5 +1,5 @@
 # Stride: `make demo` runs the platform with simulated athletes, `make test` runs every test.
-.PHONY: setup demo test test-unit lint down clean
+.PHONY: setup demo test test-unit test-cluster lint down clean
 
 STRIDE := .venv/bin/stride
 
@@ -11,6 +11,10 @@ demo: setup       ## start the local stack and stream simulated athletes through
 
 test: setup       ## the whole suite; starts and stops the stack it needs
 	@bash stack/run_tests.sh
+
+test-cluster: setup  ## three hosts in network namespaces: a host killed, one cut off (root; ~10 min)
+	@.venv/bin/python -m pytest -m cluster -s -p no:cacheprovider; rc=$$?; \
+	  $(STRIDE) cluster down >/dev/null 2>&1; exit $$rc
 
 test-unit: setup  ## only the pure tests (no services)
 	@.venv/bin/python -m pytest -m unit

@@ -61,7 +61,7 @@ def ray_up(workers: list[Host], log: Path) -> None:
 
 def forget_launcher_state() -> None:
     """After `down`: the launcher's record of which nodes it started is stale."""
-    for path in LAUNCHER_TMP.glob("cluster-*"):
+    for path in LAUNCHER_TMP.rglob("cluster-*"):
         path.unlink(missing_ok=True)
     for name in ("ray_bootstrap_config.yaml", "ray_bootstrap_key.pem"):
         (Path.home() / name).unlink(missing_ok=True)
@@ -87,7 +87,7 @@ def start_worker_node(host: Host) -> None:
 _NODES_SCRIPT = """
 import json, sys
 from ray._raylet import GcsClient
-client = GcsClient(address=sys.argv[1], cluster_id=None) if False else GcsClient(address=sys.argv[1])
+client = GcsClient(address=sys.argv[1])
 alive = []
 for info in client.get_all_node_info(timeout=5).values():
     if info.state == 0:
