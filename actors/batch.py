@@ -40,17 +40,16 @@ WIDTH = len(SAMPLE_FIELDS)
 
 def batch_from_samples(samples: Sequence[Sample]) -> Batch:
     """Turn device tuples (t_ms, lat, lon, alt_m, hr_bpm, spo2_pct[, speed_mps, accuracy_m,
-    power_w]) into columns."""
-    if not samples:
+    power_w]) into columns. Plain Python transposes the rows (a live batch is a sample or a
+    few, where numpy's object arrays cost more than the work), numpy takes each column once."""
+    n = len(samples)
+    if not n:
         empty = np.empty(0)
         return Batch(np.empty(0, dtype=np.int64), *([empty] * (WIDTH - 1)))
-    if all(len(s) == 6 for s in samples):
-        table = np.array(samples, dtype=object)
-    else:
-        table = np.array([(*s, *((None,) * (WIDTH - len(s)))) for s in samples], dtype=object)
-    values = table[:, 1:]  # a view of our own table: safe to fill in place
-    values[np.equal(values, None)] = np.nan  # type: ignore[call-overload]
-    # One conversion for all float columns; order="C" keeps each column contiguous.
-    columns = list(values.T.astype(np.float64, order="C"))
-    missing = [np.full(len(samples), np.nan)] * (WIDTH - 1 - len(columns))
-    return Batch(table[:, 0].astype(np.int64), *columns, *missing)
+    columns = list(zip(*(s if len(s) == WIDTH else (*s, *((None,) * (WIDTH - len(s)))) for s in samples),
+                       strict=True))
+    nan = float("nan")
+    # One C-ordered (WIDTH - 1) × n array: each of its rows, a column, is contiguous.
+    values = np.array([[nan if v is None else v for v in column] for column in columns[1:]],
+                      dtype=np.float64)
+    return Batch(np.fromiter(columns[0], dtype=np.int64, count=n), *values)

@@ -3,9 +3,18 @@
 One class serves both placements: a `dedicated` host holds one workout, a `sharded` host
 many (actors/placement.py decides). Durability rule (DESIGN): the reply that lets the
 gateway ack a `seq` is returned only after the events are acknowledged by Kafka
-(acks=all, idempotent producer) and the snapshot holding that `seq` is saved in Redis.
-If either fails, that workout rolls back to its last snapshot, so a resend is applied
+(acks=all, idempotent producer) and the state holding that `seq` is saved in Redis.
+If either fails, that workout rolls back to its last saved state, so a resend is applied
 again, never skipped.
+
+The saved state is a snapshot plus a journal: a batch of samples that changed nothing but
+the samples appends its `[seq, samples]` (~100 bytes) to the workout's journal list instead
+of writing the whole state again (~10 KiB), and every `JOURNAL_MAX` batches, or on any other
+change (start, pause, finish, a risk alert), the whole state is written and the journal
+emptied. A host loading a workout restores the snapshot and applies the journal's batches
+again (unfolded: the metrics are the same however the samples are folded, and the snapshots
+the next fold makes again are the same ones, stored once downstream); an entry older than
+the snapshot is skipped by its `seq`, like any resend.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from streams.events import (
     LifecycleEvent,
     RiskAlert,
     Sample,
+    SamplesAccepted,
     Sport,
     WorkoutMetricsUpdated,
 )
@@ -38,6 +48,9 @@ from streams.producer import EventProducer
 
 log = logging.getLogger("stride.actors")
 SNAPSHOT_TTL_S = 30 * 24 * 3600
+JOURNAL_MAX = 30
+"""Sample batches journaled before the whole state is written again (at 1 Hz, every 30 s):
+a restart replays at most this many."""
 METRICS_CHUNK = 50
 EARLY_OK = 0.8
 """A batch may carry live metrics from 80 % of the interval on (at most 1.25× the rate)."""
@@ -98,9 +111,28 @@ def _free(lock: asyncio.Lock) -> bool:
     return not lock.locked() and not getattr(lock, "_waiters", None)
 
 
+_journal_encoder = msgspec.msgpack.Encoder()
+_journal_decoder = msgspec.msgpack.Decoder(tuple[int, list[Sample]])
+
+
+def load_saved(snapshot: bytes, journal: list[bytes]) -> Workout:
+    """A workout as saved: its snapshot, then the batches journaled since."""
+    workout = Workout.restore(snapshot)
+    for entry in journal:
+        if workout.state.status not in ("active", "paused"):
+            break
+        seq, samples = _journal_decoder.decode(entry)
+        try:
+            workout.apply_samples(seq, samples, fold=False)
+        except WorkoutError as exc:  # cannot happen for a journal this host wrote
+            log.error("journal of %s stops at seq %d: %s", workout.state.workout_id, seq, exc.message)
+            break
+    return workout
+
+
 def _restore(slot: _Slot) -> None:
-    """Back to the last durable snapshot (or to nothing, for a start never made durable)."""
-    slot.workout = Workout.restore(slot.saved) if slot.saved is not None else None
+    """Back to the last durable state (or to nothing, for a start never made durable)."""
+    slot.workout = load_saved(slot.saved, slot.journal) if slot.saved is not None else None
 
 
 class _Pauser:
@@ -124,7 +156,9 @@ class _Slot:
         self.workout: Workout | None = None
         self.loaded = False
         self.saved: bytes | None = None
-        """The last snapshot made durable; a failed call rolls the workout back to it."""
+        """The last snapshot made durable; with `journal`, what a failed call rolls back to."""
+        self.journal: list[bytes] = []
+        """Batches journaled in Redis since `saved`."""
         self.metrics_sent_at = 0.0
         self.metrics_owed = False
         """Samples were applied since the last metrics snapshot went out."""
@@ -223,11 +257,17 @@ class WorkoutHost:
                 await stack.enter_async_context(slot.lock)
             unloaded = [slot for slot in ordered if not slot.loaded]
             if unloaded:
-                found = await self._redis.mget(
-                    [keyspace.snapshot(self._config.redis_prefix, s.wid) for s in unloaded])
-                for slot, data in zip(unloaded, found, strict=True):
+                prefix = self._config.redis_prefix
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for slot in unloaded:
+                        pipe.get(keyspace.snapshot(prefix, slot.wid))
+                        pipe.lrange(keyspace.journal(prefix, slot.wid), 0, -1)
+                    found = await pipe.execute()
+                for i, slot in enumerate(unloaded):
+                    data, journal = found[2 * i], found[2 * i + 1]
                     if isinstance(data, bytes):
-                        slot.workout, slot.saved = Workout.restore(data), data
+                        slot.saved, slot.journal = data, list(journal)
+                        slot.workout = load_saved(data, slot.journal)
                     slot.loaded = True
             yield
 
@@ -238,6 +278,8 @@ class WorkoutHost:
         replies: list[Reply | None] = []
         produced: list[AnyEvent] = []
         changed: dict[uuid.UUID, tuple[_Slot, bool]] = {}  # slot, and whether its metrics go out
+        journal: dict[uuid.UUID, list[SamplesAccepted] | None] = {}
+        """Per changed workout, the batches to journal; None: save the whole state."""
         now = time.monotonic()
         pause = _Pauser()
         running: _Slot | None = None  # the workout a command is changing right now
@@ -271,6 +313,12 @@ class WorkoutHost:
                     continue
                 lifecycle = any(isinstance(e, LifecycleEvent) for e in events)
                 produced += events
+                batches = journal.setdefault(slot.wid, [])
+                if batches is not None and all(isinstance(e, (SamplesAccepted, WorkoutMetricsUpdated))
+                                               for e in events):
+                    batches += [e for e in events if isinstance(e, SamplesAccepted)]
+                else:  # a lifecycle change or a risk alert: the whole state
+                    journal[slot.wid] = None
                 changed[slot.wid] = (slot, due or lifecycle)  # the workout's last change decides
         except BaseException as exc:  # a bug, or the call cancelled: nothing may stay half-done
             log.exception("a command failed; %d workouts roll back", len(changed) + 1)
@@ -283,7 +331,7 @@ class WorkoutHost:
             return out
         if changed:
             try:
-                await self._make_durable([slot for slot, _ in changed.values()], produced)
+                await self._make_durable([slot for slot, _ in changed.values()], produced, journal)
             except Exception as exc:
                 return self._roll_back(work, replies, changed, exc)
             for slot, sent in changed.values():
@@ -322,20 +370,41 @@ class WorkoutHost:
                                      "keep the samples and resend"))
         return out
 
-    async def _make_durable(self, slots: list[_Slot], produced: list[AnyEvent]) -> None:
-        """Events acknowledged by Kafka, then the snapshots (holding the applied `seq`) in Redis.
+    async def _make_durable(self, slots: list[_Slot], produced: list[AnyEvent],
+                            journal: dict[uuid.UUID, list[SamplesAccepted] | None] | None = None) -> None:
+        """Events acknowledged by Kafka, then the workouts' states in Redis: the batches in
+        `journal` appended to their journals where that is enough, else whole snapshots.
         The live events among them go to the coaches at once, not behind Kafka's answer."""
         self._live.offer(produced)
         await self._producer.publish([(topic_of(e), e) for e in produced])
-        snapshots = [(slot, slot.workout.snapshot()) for slot in slots if slot.workout is not None]
-        if not snapshots:
+        prefix = self._config.redis_prefix
+        whole: list[tuple[_Slot, bytes]] = []
+        appended: list[tuple[_Slot, list[bytes]]] = []
+        for slot in slots:
+            if slot.workout is None:
+                continue
+            batches = journal.get(slot.wid) if journal is not None else None
+            if batches is not None and slot.saved is not None and \
+                    len(slot.journal) + len(batches) <= JOURNAL_MAX:
+                if batches:
+                    appended.append((slot, [_journal_encoder.encode((b.seq, b.samples)) for b in batches]))
+            else:
+                whole.append((slot, slot.workout.snapshot()))
+        if not whole and not appended:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for slot, data in snapshots:
-                pipe.set(keyspace.snapshot(self._config.redis_prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
+            for slot, data in whole:
+                pipe.set(keyspace.snapshot(prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
+                pipe.delete(keyspace.journal(prefix, slot.wid))
+            for slot, entries in appended:
+                pipe.rpush(keyspace.journal(prefix, slot.wid), *entries)
+                if not slot.journal:  # a new list: it lapses with the snapshot
+                    pipe.expire(keyspace.journal(prefix, slot.wid), SNAPSHOT_TTL_S)
             await pipe.execute()
-        for slot, data in snapshots:
-            slot.saved = data
+        for slot, data in whole:
+            slot.saved, slot.journal = data, []
+        for slot, entries in appended:
+            slot.journal += entries
 
     async def _background(self) -> None:
         """Owed metrics go out once their interval has passed (a steady rate per live

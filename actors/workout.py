@@ -34,6 +34,7 @@ import msgspec
 import numpy as np
 
 from actors import live_metrics
+from actors.metrics import risk
 from actors.profile import AthleteProfile
 from streams import events
 from streams.events import Sample, Sport, WorkoutStatus
@@ -98,6 +99,9 @@ class Workout:
         self._pending: dict[int, list[Sample]] = {}
         # Snapshots a read (summary) folded out, for the next fold to return.
         self._owed: list[events.AnyEvent] = []
+        # The risk of the current metrics (a summary and the alert check both need it).
+        self._risk: tuple[live_metrics.MetricsState, risk.Risk] | None = None
+        self._started_day = dt.datetime.fromtimestamp(state.started_at_ms / 1000, tz=dt.UTC).date()
 
     @classmethod
     def create(cls, workout_id: uuid.UUID, user_id: uuid.UUID, sport: Sport, started_at_ms: int,
@@ -267,7 +271,7 @@ class Workout:
     def _risk_alert(self) -> list[events.AnyEvent]:
         """A RiskAlert when the level rises above the last one announced."""
         s = self.state
-        now = live_metrics.risk_now(s.metrics, s.load_history, self._day())
+        now = self._risk_now()
         rank = live_metrics.LEVELS.index
         if rank(now.level) <= rank(s.risk_level_alerted):
             return []
@@ -275,8 +279,13 @@ class Workout:
         return [events.RiskAlert(**self._ids(), at_ms=s.last_t_ms or s.started_at_ms,
                                  level=now.level, reasons=now.reasons, acwr=now.acwr)]
 
-    def _day(self) -> dt.date:
-        return dt.datetime.fromtimestamp(self.state.started_at_ms / 1000, tz=dt.UTC).date()
+    def _risk_now(self) -> risk.Risk:
+        """The risk of the metrics as they are (computed once per fold: metrics states are
+        replaced, never changed, so the same object means the same risk)."""
+        s = self.state
+        if self._risk is None or self._risk[0] is not s.metrics:
+            self._risk = (s.metrics, live_metrics.risk_now(s.metrics, s.load_history, self._started_day))
+        return self._risk[1]
 
     # -- read side --------------------------------------------------------------------
 
@@ -291,7 +300,7 @@ class Workout:
         s = self.state
         end = s.ended_at_ms if s.ended_at_ms is not None else last_t_ms
         duration_s = max(0.0, (end - s.started_at_ms) / 1000.0) if end is not None else 0.0
-        current_risk = live_metrics.risk_now(s.metrics, s.load_history, self._day())
+        current_risk = self._risk_now()
         return events.WorkoutSummary(
             version=s.version,
             status=s.status,

@@ -50,6 +50,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     actor: ActorConfig
     placement: str = "dedicated"
     placement_hosts: int = 2
+    warm_hosts: int = 0
+    """Dedicated placement: idle hosts kept started ahead (actors/placement.py)."""
     dev_token: str
     """Accepted as a bearer token for `dev_user_id` when not empty (demo, development)."""
     dev_user_id: uuid.UUID
@@ -141,7 +143,8 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.secret_key = (config.secret_key or secrets.token_hex(32)).encode()
         state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix)
         state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
-                                         config.placement_hosts)
+                                         config.placement_hosts, config.warm_hosts)
+        state.placement.keep_warm()
         state.oidc = {
             p.name: OidcClient(p, f"{config.public_url}/v1/auth/oidc/{p.name}/callback", http)
             for p in config.oidc_providers
@@ -152,6 +155,7 @@ def create_app(config: GatewayConfig) -> Litestar:
                                          cache_dir=config.models_cache_dir)
 
     async def on_shutdown(app: Litestar) -> None:
+        app.state.placement.stop()
         await app.state.access_watch.stop()
         await app.state.live_hub.stop()
         await app.state.events.stop()

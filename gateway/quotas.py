@@ -16,6 +16,7 @@ Every refusal carries the code a client can act on and how long to wait.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import uuid
@@ -69,33 +70,46 @@ class Refused(Exception):
         self.retry_after_s = retry_after_s
 
 
-# KEYS: live bucket, backlog bucket. ARGV: n, rate/s, burst for each. Returns 0 when both
-# had enough tokens (and took them), else the milliseconds until they would.
-_TWO_BUCKETS = """
+# KEYS: live bucket, backlog bucket of each take, in pairs. ARGV: live rate/s, live burst,
+# backlog rate/s, backlog burst, then the live and backlog samples of each take. Takes are
+# judged in order (two of one account see each other). Returns, per take, 0 when both of its
+# buckets had enough tokens (and gave them), else the milliseconds until they would.
+_SAMPLE_BUCKETS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function level(key, rate, burst)
+local rates = {tonumber(ARGV[1]), tonumber(ARGV[3])}
+local bursts = {tonumber(ARGV[2]), tonumber(ARGV[4])}
+local levels = {}
+local function level(key, i)
+  if levels[key] ~= nil then return levels[key] end
   local v = redis.call('HMGET', key, 'tokens', 'at')
   local tokens, at = tonumber(v[1]), tonumber(v[2])
-  if tokens == nil then return burst end
-  return math.min(burst, tokens + (now - at) * rate / 1000)
+  if tokens == nil then return bursts[i] end
+  return math.min(bursts[i], tokens + (now - at) * rates[i] / 1000)
 end
-local wait = 0
-local levels = {}
-for i = 1, 2 do
-  local n, rate, burst = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
-  levels[i] = level(KEYS[i], rate, burst)
-  if levels[i] < n then wait = math.max(wait, math.ceil((n - levels[i]) * 1000 / rate)) end
-end
-if wait > 0 then return wait end
-for i = 1, 2 do
-  local n, rate, burst = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
-  if n > 0 then
-    redis.call('HSET', KEYS[i], 'tokens', levels[i] - n, 'at', now)
-    redis.call('PEXPIRE', KEYS[i], math.ceil(burst * 1000 / rate) + 1000)
+local waits = {}
+for k = 1, #KEYS / 2 do
+  local wait = 0
+  local got = {}
+  for i = 1, 2 do
+    local n = tonumber(ARGV[4 + 2 * (k - 1) + i])
+    got[i] = level(KEYS[2 * (k - 1) + i], i)
+    if got[i] < n then wait = math.max(wait, math.ceil((n - got[i]) * 1000 / rates[i])) end
   end
+  if wait == 0 then
+    for i = 1, 2 do
+      local n = tonumber(ARGV[4 + 2 * (k - 1) + i])
+      if n > 0 then
+        local key = KEYS[2 * (k - 1) + i]
+        levels[key] = got[i] - n
+        redis.call('HSET', key, 'tokens', got[i] - n, 'at', now)
+        redis.call('PEXPIRE', key, math.ceil(bursts[i] * 1000 / rates[i]) + 1000)
+      end
+    end
+  end
+  waits[k] = wait
 end
-return 0
+return waits
 """
 
 # KEYS: the slot set. ARGV: member, limit, lifetime_s. Returns 1 (already held, refreshed),
@@ -137,6 +151,10 @@ return 0
 """
 
 
+MAX_TAKES_PER_CALL = 500
+"""Sample-quota takes judged by one Redis script call."""
+
+
 class QuotaGuard:
     """The quotas of `Quotas`, on the Redis all gateways share."""
 
@@ -144,7 +162,9 @@ class QuotaGuard:
         self.quotas = quotas
         self._redis = redis
         self._prefix = prefix
-        self._buckets = redis.register_script(_TWO_BUCKETS)
+        self._buckets = redis.register_script(_SAMPLE_BUCKETS)
+        self._takes: list[tuple[uuid.UUID, int, int, asyncio.Future[int]]] = []
+        self._taking: asyncio.Task[None] | None = None
         self._claim = redis.register_script(_CLAIM_SLOT)
         self._touch = redis.register_script(_TOUCH_SLOTS)
         self._count = redis.register_script(_COUNT)
@@ -158,17 +178,45 @@ class QuotaGuard:
                           f"one frame may carry at most {q.live_samples_burst} recent or "
                           f"{q.backlog_samples_burst} older samples for this account; send "
                           "smaller batches")
-        wait_ms = await self._buckets(
-            keys=[keyspace.quota(self._prefix, "samples", "live", user_id),
-                  keyspace.quota(self._prefix, "samples", "backlog", user_id)],
-            args=[live, q.live_samples_per_s, q.live_samples_burst,
-                  backlog, q.backlog_samples_per_s, q.backlog_samples_burst])
+        waiting: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._takes.append((user_id, live, backlog, waiting))
+        if self._taking is None:
+            self._taking = asyncio.create_task(self._take_queued())
+        wait_ms = await waiting
         if wait_ms:
             raise Refused("sample_rate_limited",
                           f"more than {q.live_samples_per_s:g} live samples a second (or "
                           f"{q.backlog_samples_per_s:g} resent ones) for this account; nothing "
                           f"of this frame was applied: send it again in {int(wait_ms)} ms",
                           retry_after_s=wait_ms / 1000)
+
+    async def _take_queued(self) -> None:
+        """One script for every take queued meanwhile: the frames a gateway handles in one
+        turn of its event loop (and those that come while a call is in flight) cost one
+        Redis round trip, not one each."""
+        q = self.quotas
+        try:
+            while self._takes:
+                await asyncio.sleep(0)  # the other frames of this turn queue theirs
+                takes, self._takes = self._takes[:MAX_TAKES_PER_CALL], self._takes[MAX_TAKES_PER_CALL:]
+                keys, args = [], [q.live_samples_per_s, q.live_samples_burst,
+                                  q.backlog_samples_per_s, q.backlog_samples_burst]
+                for user_id, live, backlog, _ in takes:
+                    keys += [keyspace.quota(self._prefix, "samples", "live", user_id),
+                             keyspace.quota(self._prefix, "samples", "backlog", user_id)]
+                    args += [live, backlog]
+                try:
+                    waits = await self._buckets(keys=keys, args=args)
+                except Exception as exc:  # Redis away: every caller hears it
+                    for *_, waiting in takes:
+                        if not waiting.done():
+                            waiting.set_exception(exc)
+                    continue
+                for (*_, waiting), wait_ms in zip(takes, waits, strict=True):
+                    if not waiting.done():
+                        waiting.set_result(int(wait_ms))
+        finally:
+            self._taking = None
 
     # -- things held at once --
 

@@ -161,6 +161,27 @@ def _session_members(sid: int, since_ticks: int) -> list[int]:
     return members
 
 
+def component_members(sid: int, since_ticks: int) -> list[int]:
+    """The session's processes and all their descendants: a component's whole cost, its
+    daemons that start sessions of their own included (PostgreSQL's backends do)."""
+    stats: dict[int, tuple[int, int, int]] = {}  # pid → (parent, session, start ticks)
+    for pid in _pids():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            stats[pid] = (int(fields[1]), int(fields[3]), int(fields[19]))
+    members = {pid for pid, (_, session, start) in stats.items() if session == sid and start >= since_ticks}
+    grew = True
+    while grew:
+        children = {pid for pid, (parent, _, _) in stats.items() if parent in members} - members
+        members |= children
+        grew = bool(children)
+    return sorted(members)
+
+
 def _pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 

@@ -95,6 +95,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     placement: Placement = "dedicated"
     """`dedicated`: one Ray actor per workout; `sharded`: `placement_hosts` actors hold many."""
     placement_hosts: AtLeastOne = max(2, os.cpu_count() or 2)
+    warm_hosts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 4
+    """`dedicated`: idle host actors each gateway keeps started ahead, so a `start` takes one
+    instead of waiting about a second for a new process (0: none)."""
     metrics_interval_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     """Live metrics of a workout go out at most this often. Each one folds the samples
     since the last, so at thousands of workouts per host a few seconds costs far less CPU."""
@@ -151,6 +154,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "topic_min_insync",
             "placement",
             "placement_hosts",
+            "warm_hosts",
             "metrics_interval_s",
             "allowed_origins",
             "kafka_heap_mb",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 import msgspec
 from psycopg import AsyncConnection
@@ -19,6 +20,36 @@ def _ts(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
+_PROJECT = """
+    INSERT INTO workouts AS w (id, user_id, sport, status, start_time, end_time, distance_m,
+        duration_s, moving_time_s, elevation_gain_m, calories_kcal, last_seq, samples_count,
+        version, summary, updated_at)
+    VALUES (%(id)s, %(user)s, %(sport)s, %(status)s, %(start)s, %(end)s, %(dist)s,
+        %(dur)s, %(moving)s, %(gain)s, %(kcal)s, %(last_seq)s, %(count)s, %(version)s,
+        %(summary)s, now())
+    ON CONFLICT (id) DO UPDATE SET
+        status = EXCLUDED.status, end_time = EXCLUDED.end_time,
+        distance_m = EXCLUDED.distance_m, duration_s = EXCLUDED.duration_s,
+        moving_time_s = EXCLUDED.moving_time_s, elevation_gain_m = EXCLUDED.elevation_gain_m,
+        calories_kcal = EXCLUDED.calories_kcal, last_seq = EXCLUDED.last_seq,
+        samples_count = EXCLUDED.samples_count, version = EXCLUDED.version,
+        summary = EXCLUDED.summary, updated_at = now()
+    WHERE w.version < EXCLUDED.version
+"""
+
+
+def _projected(workout_id: uuid.UUID, user_id: uuid.UUID, summary: WorkoutSummary) -> dict[str, object]:
+    return {
+        "id": workout_id, "user": user_id, "sport": summary.sport, "status": summary.status,
+        "start": _ts(summary.started_at_ms), "end": _ts(summary.ended_at_ms),
+        "dist": summary.distance_m, "dur": summary.duration_s,
+        "moving": summary.moving_time_s, "gain": summary.elevation_gain_m,
+        "kcal": summary.calories_kcal, "last_seq": summary.last_seq,
+        "count": summary.samples_count, "version": summary.version,
+        "summary": _summary_json.encode(summary).decode(),
+    }
+
+
 async def project_summary(
     conn: AsyncConnection, workout_id: uuid.UUID, user_id: uuid.UUID, summary: WorkoutSummary
 ) -> bool:
@@ -27,34 +58,16 @@ async def project_summary(
     Returns True if the row changed. Events reach the projection from several topics in
     any order; `version` decides which summary is newest.
     """
-    cur = await conn.execute(
-        """
-        INSERT INTO workouts AS w (id, user_id, sport, status, start_time, end_time, distance_m,
-            duration_s, moving_time_s, elevation_gain_m, calories_kcal, last_seq, samples_count,
-            version, summary, updated_at)
-        VALUES (%(id)s, %(user)s, %(sport)s, %(status)s, %(start)s, %(end)s, %(dist)s,
-            %(dur)s, %(moving)s, %(gain)s, %(kcal)s, %(last_seq)s, %(count)s, %(version)s,
-            %(summary)s, now())
-        ON CONFLICT (id) DO UPDATE SET
-            status = EXCLUDED.status, end_time = EXCLUDED.end_time,
-            distance_m = EXCLUDED.distance_m, duration_s = EXCLUDED.duration_s,
-            moving_time_s = EXCLUDED.moving_time_s, elevation_gain_m = EXCLUDED.elevation_gain_m,
-            calories_kcal = EXCLUDED.calories_kcal, last_seq = EXCLUDED.last_seq,
-            samples_count = EXCLUDED.samples_count, version = EXCLUDED.version,
-            summary = EXCLUDED.summary, updated_at = now()
-        WHERE w.version < EXCLUDED.version
-        """,
-        {
-            "id": workout_id, "user": user_id, "sport": summary.sport, "status": summary.status,
-            "start": _ts(summary.started_at_ms), "end": _ts(summary.ended_at_ms),
-            "dist": summary.distance_m, "dur": summary.duration_s,
-            "moving": summary.moving_time_s, "gain": summary.elevation_gain_m,
-            "kcal": summary.calories_kcal, "last_seq": summary.last_seq,
-            "count": summary.samples_count, "version": summary.version,
-            "summary": _summary_json.encode(summary).decode(),
-        },
-    )
+    cur = await conn.execute(_PROJECT, _projected(workout_id, user_id, summary))
     return cur.rowcount == 1
+
+
+async def project_summaries(
+    conn: AsyncConnection, summaries: Sequence[tuple[uuid.UUID, uuid.UUID, WorkoutSummary]]
+) -> None:
+    """`project_summary` for many workouts in one round trip (psycopg pipelines executemany)."""
+    async with conn.cursor() as cur:
+        await cur.executemany(_PROJECT, [_projected(*item) for item in summaries])
 
 
 class WorkoutRow(msgspec.Struct, frozen=True, kw_only=True):

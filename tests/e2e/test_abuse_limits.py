@@ -15,6 +15,7 @@ import httpx
 import msgspec
 import psycopg
 import pytest
+import redis
 import websockets
 from helper_processes import PROXY_SETTINGS, Gateway, Processes
 
@@ -23,6 +24,7 @@ from gateway.client import DeviceClient
 from gateway.ingest_limits import IngestLimits
 from gateway.quotas import Quotas
 from stack.settings import Settings
+from storage import keyspace
 
 pytestmark = pytest.mark.e2e
 QUOTAS, LIMITS = Quotas(), IngestLimits()
@@ -48,6 +50,22 @@ async def ray_connected(stack: Settings) -> AsyncIterator[Any]:
     if not ray.is_initialized():
         ray.init(address=stack.ray_address, namespace=stack.ray_namespace, log_to_driver=False)
     yield ray
+
+
+def _host_of(wid: uuid.UUID) -> str | None:
+    """The spare host the dedicated placement registered for a workout, if any."""
+    settings = Settings.from_env()
+    with redis.Redis.from_url(settings.redis_url) as client:
+        name = client.get(keyspace.placement(settings.redis_prefix, wid))
+    return name.decode() if name is not None else None
+
+
+def _registered() -> int:
+    """Workouts registered on a host of the warm pool."""
+    settings = Settings.from_env()
+    with redis.Redis.from_url(settings.redis_url) as client:
+        keys = set(client.scan_iter(f"{settings.redis_prefix}:placement:*", count=1000))
+    return len(keys - {keyspace.spare_hosts(settings.redis_prefix).encode()})
 
 
 def _start(wid: uuid.UUID, started_at: int) -> str:
@@ -76,6 +94,7 @@ async def test_live_workouts_at_once_are_capped_before_any_actor_exists(
                                                          started_at=t0))
         assert isinstance(refused[0], protocol.Error) and refused[0].code == "too_many_workouts"
         assert f"workout:{wids[-1]}" not in ray_connected.util.list_named_actors()
+        assert _host_of(wids[-1]) is None  # no spare host was taken for it either
         await device.finish(wids[0], t0 + 1000)  # one ends: there is room again
         assert (await device.start(wids[-1], "run", t0)).seq == -1
 
@@ -113,10 +132,11 @@ async def test_1000_bad_starts_leave_no_actor_behind(placement: str, production_
         return [ray.get_actor(name) for name in ray.util.list_named_actors()
                 if name.startswith("workout-host:")]
 
-    async def held() -> tuple[set[str], int]:
-        named = set(ray.util.list_named_actors())
+    async def held() -> tuple[set[str], int, int]:
+        # Spare hosts come and go with the warm pool; a start that took one registers it.
+        named = {n for n in ray.util.list_named_actors() if not n.startswith("workout-spare:")}
         workouts = sum(await asyncio.gather(*(h.held.remote() for h in hosts())))
-        return named, workouts
+        return named, workouts, _registered()
 
     before = await held()
     kinds = [lambda: _start(uuid.uuid4(), 0),                      # 1970: no such workout
@@ -132,6 +152,7 @@ async def test_1000_bad_starts_leave_no_actor_behind(placement: str, production_
     after = await held()
     assert after[0] <= before[0], f"new actors: {sorted(after[0] - before[0])[:5]}"
     assert after[1] <= before[1], "workouts were left in the sharded hosts"
+    assert after[2] <= before[2], "spare hosts were taken for refused starts"
 
 
 async def test_bad_frames_draw_on_the_connections_budget_and_a_flood_is_closed(
@@ -268,11 +289,14 @@ async def test_a_workout_id_stays_its_owners_after_its_snapshot_expires(
     await client.delete(f"{stack.redis_prefix}:workout:{wid}:snapshot")
     await client.aclose()
     ray = ray_connected
-    ray.kill(ray.get_actor(f"workout:{wid}"), no_restart=True)
+    host = _host_of(wid) or f"workout:{wid}"  # a spare from the warm pool, or its own
+    ray.kill(ray.get_actor(host), no_restart=True)
+    with redis.Redis.from_url(stack.redis_url) as client:
+        client.delete(keyspace.placement(stack.redis_prefix, wid))
     async with DeviceClient(stack.gateway_ws_url, other.token) as device:
         answer = await device.send_frame(protocol.Start(workout_id=wid, sport="run", started_at=t0))
         assert isinstance(answer[0], protocol.Error) and answer[0].code == "foreign_workout"
-    assert f"workout:{wid}" not in ray.util.list_named_actors()
+    assert f"workout:{wid}" not in ray.util.list_named_actors() and _host_of(wid) is None
     with psycopg.connect(stack.pg_dsn) as conn:
         row = conn.execute("SELECT user_id FROM workout_ids WHERE id = %s", (wid,)).fetchone()
     assert row == (owner.id,)

@@ -77,6 +77,21 @@ async def test_samples_are_counted_in_samples_with_live_and_backlog_apart(redis,
         await QuotaGuard(redis, unique, quotas).take_samples(user, 1, 0)
 
 
+async def test_takes_judged_together_give_exactly_the_allowance(redis, unique: str) -> None:  # type: ignore[no-untyped-def]
+    """A gateway judges the frames of one event-loop turn with one script call: 300 frames
+    of 10 samples from two accounts at once get exactly their burst, each account its own,
+    and an account's refusals do not spend another's tokens."""
+    quotas = Quotas(live_samples_per_s=1, live_samples_burst=100)
+    guard = QuotaGuard(redis, unique, quotas)
+    ann, bo = uuid.uuid4(), uuid.uuid4()
+    results = await asyncio.gather(*(guard.take_samples(user, 10, 0) for user in [ann, bo] * 150),
+                                   return_exceptions=True)
+    for user in (ann, bo):
+        mine = results[0 if user == ann else 1::2]
+        assert sum(r is None for r in mine) == 10
+        assert all(isinstance(r, Refused) and r.code == "sample_rate_limited" for r in mine if r is not None)
+
+
 async def test_live_workout_slots_are_shared_refreshed_and_released(redis, unique: str) -> None:  # type: ignore[no-untyped-def]
     guard = QuotaGuard(redis, unique, Quotas(live_workouts=3))
     other_gateway = QuotaGuard(redis, unique, Quotas(live_workouts=3))

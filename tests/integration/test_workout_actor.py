@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
 from actors.placement import Placement, ShardedPlacement, make_placement
-from actors.shell import ActorConfig
+from actors.shell import ActorConfig, load_saved
 from actors.workout import Workout
 from stack.settings import Settings
 from storage import keyspace
@@ -159,13 +159,16 @@ async def test_coalesced_batches_of_many_workouts_are_each_applied_once(
     client = aioredis.from_url(stack.redis_url)
     try:
         snapshots = await client.mget([keyspace.snapshot(unique, wid) for wid in wids])
+        journals = [await client.lrange(keyspace.journal(unique, wid), 0, -1) for wid in wids]
     finally:
         await client.aclose()
     alone = Workout.create(wids[0], uuid.UUID(USER), "run", t0)
     alone.start()
     alone.apply_samples(0, _samples(0, 30, t0))
-    for data in snapshots:
-        restored = Workout.restore(data)
+    for data, journal in zip(snapshots, journals, strict=True):
+        # The start wrote the whole state; the batches since went to the journal.
+        assert Workout.restore(data).acked_seq == -1 and len(journal) == 6
+        restored = load_saved(data, journal)
         assert restored.acked_seq == 29
         assert restored.summary().distance_m == pytest.approx(alone.summary().distance_m, rel=1e-12)
     for wid in wids:
