@@ -48,6 +48,7 @@ from streams.producer import EventProducer
 
 log = logging.getLogger("stride.actors")
 SNAPSHOT_TTL_S = 30 * 24 * 3600
+PROBE_TIMEOUT_S = 10.0
 JOURNAL_MAX = 30
 """Sample batches journaled before the whole state is written again (at 1 Hz, every 30 s):
 a restart replays at most this many."""
@@ -215,6 +216,20 @@ class WorkoutHost:
         slot = self._slot(uuid.UUID(workout_id))
         async with self._locked([slot]):
             return (await self._execute([(slot, user_id, commands[action])]))[0]
+
+    async def probe(self) -> float:
+        """What a workout needs of this host, on nothing real: a throwaway workout started,
+        fed a sample and finished in memory (the metrics run), its completion produced to
+        the probe topic (acks=all, as every event) and a Redis round trip. Returns the
+        milliseconds it took; raises what failed."""
+        began = time.perf_counter()
+        workout = Workout.create(uuid.uuid4(), uuid.uuid4(), "run", 0)
+        workout.start()
+        workout.apply_samples(0, [(0, 45.0, 7.0, None, 140.0, 97.0)])
+        completed = workout.finish(1000)[-1]
+        await asyncio.wait_for(self._producer.publish([(topics.PROBE, completed)]), PROBE_TIMEOUT_S)
+        await asyncio.wait_for(self._redis.ping(), PROBE_TIMEOUT_S)
+        return (time.perf_counter() - began) * 1000
 
     async def pid(self) -> int:
         """The host's OS process (operators and fault tests kill it)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import AsyncConnectionPool
@@ -31,6 +31,7 @@ from gateway.ingest_limits import IngestLimits
 from gateway.live import live
 from gateway.live_hub import LiveHub
 from gateway.oidc import OidcClient, OidcProvider
+from gateway.probe import WorkoutProbe
 from gateway.quotas import QuotaGuard, Quotas
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
@@ -51,6 +52,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     placement: str = "dedicated"
     placement_hosts: int = 2
     warm_hosts: int = 0
+    health_probe_s: float = 30.0
+    """How long `/healthz` trusts its last workout probe."""
     """Dedicated placement: idle hosts kept started ahead (actors/placement.py)."""
     dev_token: str
     """Accepted as a bearer token for `dev_user_id` when not empty (demo, development)."""
@@ -76,12 +79,15 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     """Where model artifacts behind URLs are cached for Serve deploys."""
 
 
-@get("/healthz", summary="Liveness of the gateway and its connections", include_in_schema=False,
-     opt=PUBLIC)
-async def healthz(state: State) -> dict[str, Any]:
+@get("/healthz", summary="Whether the gateway can serve: its connections, and a new workout "
+     "started through its placement (gateway/probe.py)", include_in_schema=False, opt=PUBLIC)
+async def healthz(state: State) -> Response[dict[str, Any]]:
     async with state.pool.connection() as conn:
         await conn.execute("SELECT 1")
-    return {"ok": True}
+    probe = await state.workout_probe.result()
+    if not probe.ok:
+        return Response({"ok": False, "error": probe.error}, status_code=503)
+    return Response({"ok": True, "workout_probe_ms": round(probe.ms or 0.0, 1)})
 
 
 def origin_of(url: str) -> str:
@@ -145,6 +151,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
                                          config.placement_hosts, config.warm_hosts)
         state.placement.keep_warm()
+        state.workout_probe = WorkoutProbe(state.placement, fresh_s=config.health_probe_s)
         state.oidc = {
             p.name: OidcClient(p, f"{config.public_url}/v1/auth/oidc/{p.name}/callback", http)
             for p in config.oidc_providers

@@ -98,6 +98,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     warm_hosts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 4
     """`dedicated`: idle host actors each gateway keeps started ahead, so a `start` takes one
     instead of waiting about a second for a new process (0: none)."""
+    health_probe_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
+    """How long a gateway's `/healthz` trusts its last workout probe (gateway/probe.py)."""
     metrics_interval_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     """Live metrics of a workout go out at most this often. Each one folds the samples
     since the last, so at thousands of workouts per host a few seconds costs far less CPU."""
@@ -155,6 +157,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "placement",
             "placement_hosts",
             "warm_hosts",
+            "health_probe_s",
             "metrics_interval_s",
             "allowed_origins",
             "kafka_heap_mb",

@@ -31,6 +31,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         placement=settings.placement,
         placement_hosts=settings.placement_hosts,
         warm_hosts=settings.warm_hosts,
+        health_probe_s=settings.health_probe_s,
         dev_token="" if settings.dev_token == "off" else settings.dev_token,
         dev_user_id=settings.dev_user_id,
         ingest=msgspec.structs.replace(settings.ingest, allowed_origins=tuple(

@@ -17,6 +17,8 @@ USER_METRICS = "user.metrics"
 """UserMetricsUpdated from the gateway, keyed by user_id."""
 NOTIFICATIONS = "notifications.requested"
 """NotificationRequested from any part of Stride, keyed by the recipient."""
+PROBE = "stride.probe"
+"""Health probes' records (a throwaway workout's completion); nothing consumes them."""
 
 WORKER_GROUP = "stride-streams"
 """The Faust app id, which is the worker's Kafka consumer group."""
@@ -41,6 +43,7 @@ TOPICS = (
     TopicSpec(RECOMMENDATIONS, 7 * DAY_MS),
     TopicSpec(USER_METRICS, 7 * DAY_MS),
     TopicSpec(NOTIFICATIONS, 7 * DAY_MS),
+    TopicSpec(PROBE, 3600 * 1000),
 )
 
 
