@@ -118,6 +118,15 @@ REGISTRY_TTL_S = 2 * 24 * 3600
 REFILL_EVERY_S = 0.5
 
 
+def spares_key(config: ActorConfig) -> str:
+    """The Redis list of spare dedicated hosts started with `config`. Spares carry their
+    config (Kafka, topic prefix, …), so gateways configured otherwise on the same Redis keep
+    pools of their own."""
+    dedicated = msgspec.structs.replace(config, exit_when_empty=True)
+    digest = hashlib.blake2b(msgspec.msgpack.encode(dedicated), digest_size=6).hexdigest()
+    return keyspace.spare_hosts(config.redis_prefix, digest)
+
+
 class DedicatedPlacement:
     """One host actor per workout. A Ray actor is a process and starting one takes about a
     second, so `warm` idle hosts wait in a pool: a `start` takes one (Redis `LPOP`, so each
@@ -137,12 +146,18 @@ class DedicatedPlacement:
         self._cache_size = cache_size
         self._redis: Any = redis.Redis.from_url(config.redis_url)
         self._prefix = config.redis_prefix
+        self._spares = spares_key(config)
         self._warm = warm
         self._refiller: threading.Thread | None = None
         self._stopping = threading.Event()
 
     def actor_name(self, workout_id: uuid.UUID) -> str:
         return f"workout:{workout_id}"
+
+    @property
+    def spares_key(self) -> str:
+        """The Redis list of this placement's spare hosts."""
+        return self._spares
 
     def host_name(self, workout_id: uuid.UUID) -> str | None:
         """The name of the host holding a workout: from the registry, else its own."""
@@ -185,13 +200,13 @@ class DedicatedPlacement:
             if self._redis.set(registered, name, nx=True, ex=REGISTRY_TTL_S):
                 self.keep_warm()
                 return host
-            self._redis.lpush(keyspace.spare_hosts(self._prefix), name)  # another gateway won
+            self._redis.lpush(self._spares, name)  # another gateway won
         self.keep_warm()
         return RemoteWorkoutHost.options(name=self.actor_name(workout_id), namespace=self._namespace,
                                          num_cpus=0, **_ACTOR_OPTIONS).remote(self._config)
 
     def _take_spare(self) -> tuple[str, Any] | None:
-        while (raw := self._redis.lpop(keyspace.spare_hosts(self._prefix))) is not None:
+        while (raw := self._redis.lpop(self._spares)) is not None:
             name = raw.decode()
             try:
                 return name, ray.get_actor(name, namespace=self._namespace)
@@ -207,7 +222,7 @@ class DedicatedPlacement:
 
     def fill(self) -> int:
         """Start spares until the pool holds `warm` (blocking; returns how many started)."""
-        spares = keyspace.spare_hosts(self._prefix)
+        spares = self._spares
         missing = self._warm - int(self._redis.llen(spares))
         if missing <= 0:
             return 0
@@ -218,6 +233,20 @@ class DedicatedPlacement:
         ray.get([h.pid.remote() for h in hosts], timeout=120)  # up and ready
         self._redis.rpush(spares, *names)
         return missing
+
+    def trim(self, keep: int) -> int:
+        """Stop spares beyond `keep` (after a burst that needed a bigger pool); returns how many."""
+        stopped = 0
+        while int(self._redis.llen(self._spares)) > keep:
+            raw = self._redis.rpop(self._spares)
+            if raw is None:
+                break
+            try:
+                ray.kill(ray.get_actor(raw.decode(), namespace=self._namespace), no_restart=True)
+                stopped += 1
+            except ValueError:
+                pass
+        return stopped
 
     def _refill(self) -> None:
         while not self._stopping.wait(REFILL_EVERY_S):

@@ -5,8 +5,8 @@ memberships and live consents created directly in PostgreSQL, marked by their e-
 `bench-live-<run>-…@stride.test`). Every athlete's device streams a workout at 1 Hz,
 sending a batch every `--batch-every` s; every coach holds `WS /v1/live?group=…`. A batch's
 latency is from the moment its device sent it to the moment a coach receives an update
-whose `last_seq` covers it (device → gateway → workout actor → Kafka → stream worker →
-Redis pub/sub → gateway → coach). Written to bench/results/live-<time>.{json,md}.
+whose `last_seq` covers it (device → gateway → workout actor → Redis pub/sub → gateway →
+coach; the durable copy goes on through Kafka meanwhile). Written to bench/results/live-<time>.{json,md}.
 """
 
 from __future__ import annotations

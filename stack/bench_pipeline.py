@@ -115,7 +115,10 @@ class _Gateway:
             import redis
 
             with redis.Redis.from_url(settings.redis_url) as client:
-                spares = keyspace.spare_hosts(settings.redis_prefix)
+                from actors.placement import spares_key
+                from stack.wiring import actor_config
+
+                spares = spares_key(actor_config(settings))
                 if not wait_until(lambda: client.llen(spares) >= warm, 300, interval_s=1.0):
                     console.print(f"[yellow]the warm pool holds {client.llen(spares)} of {warm} hosts[/]")
 
@@ -326,6 +329,21 @@ async def _steady(settings: Settings, gateway: _Gateway, workouts: int, rate: fl
         "cpu_us_per_sample": stack_cores * 1e6 / acked_per_s if acked_per_s else float("nan"),
         "acked": {str(w): n for w, n in acked.items()},
     }
+
+
+def _trim_pool(settings: Settings) -> None:
+    """Back to the stack's own pool of spare dedicated hosts once the bench's gateway is gone."""
+    import ray
+
+    from actors.placement import DedicatedPlacement
+    from stack.wiring import actor_config
+
+    if not ray.is_initialized():
+        ray.init(address=settings.ray_address, namespace=settings.ray_namespace, log_to_driver=False)
+    placement = DedicatedPlacement(actor_config(settings), settings.ray_namespace)
+    stopped = placement.trim(settings.warm_hosts)
+    placement.stop()
+    console.print(f"stopped {stopped} spare hosts the bench's gateway had started")
 
 
 def _live_stats(settings: Settings) -> dict[str, int]:
@@ -581,6 +599,8 @@ async def _run(settings: Settings, options: Options, stem: Path) -> dict[str, An
                                         first=25 if options.placement == "dedicated" else 100)
     finally:
         await asyncio.to_thread(gateway.stop)
+        if warm:
+            await asyncio.to_thread(_trim_pool, settings)
     memory = await asyncio.to_thread(memory_per_workout, 200)
     return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "options": msgspec.to_builtins(options), "steady": steady, "storage": storage,

@@ -9,7 +9,7 @@ PostgreSQL or Kafka, or is short-lived (counters, pending sign-ins).
 | `…:workout:{id}:snapshot` | string | workout actors | the actor's state after its last full save |
 | `…:workout:{id}:journal` | list | workout actors | batches applied since (msgpack `[seq, samples]`) |
 | `…:placement:{id}` | string | gateways | the Ray actor of a dedicated workout (a spare it took) |
-| `…:placement:spares` | list | gateways | names of idle dedicated hosts, started ahead (the warm pool) |
+| `…:placement:spares:{config}` | list | gateways | idle dedicated hosts of one config (warm pool) |
 | `…:live:state:{id}` | string | workout actors | a workout's newest live update (JSON) |
 | `…:live:version:{id}` | string | workout actors | the version of that update (newer-only writes) |
 | `…:live:athlete:{id}` | channel | workout actors | every live update and risk alert of the athlete |
@@ -41,8 +41,8 @@ def placement(prefix: str, workout_id: uuid.UUID) -> str:
     return f"{prefix}:placement:{workout_id}"
 
 
-def spare_hosts(prefix: str) -> str:
-    return f"{prefix}:placement:spares"
+def spare_hosts(prefix: str, config: str) -> str:
+    return f"{prefix}:placement:spares:{config}"
 
 
 def live_state(prefix: str, workout_id: uuid.UUID) -> str:

@@ -65,7 +65,7 @@ def _registered() -> int:
     settings = Settings.from_env()
     with redis.Redis.from_url(settings.redis_url) as client:
         keys = set(client.scan_iter(f"{settings.redis_prefix}:placement:*", count=1000))
-    return len(keys - {keyspace.spare_hosts(settings.redis_prefix).encode()})
+    return sum(1 for key in keys if b":placement:spares:" not in key)
 
 
 def _start(wid: uuid.UUID, started_at: int) -> str:

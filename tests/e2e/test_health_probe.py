@@ -25,8 +25,10 @@ async def test_healthz_fails_while_a_workout_cannot_start_and_recovers(
         stack: Settings, processes, unique: str) -> None:  # type: ignore[no-untyped-def]
     prefix = f"{unique}."
     await topics.ensure_topics(stack.kafka, partitions=1, replication=1, min_insync=1, prefix=prefix)
+    # Dedicated: its probe hosts are its own and released (sharded hosts are shared by name,
+    # and this gateway's topic prefix must not reach the stack's).
     address = processes.gateway(STRIDE_TOPIC_PREFIX=prefix, STRIDE_HEALTH_PROBE_S="1",
-                                STRIDE_PLACEMENT="sharded")
+                                STRIDE_PLACEMENT="dedicated", STRIDE_WARM_HOSTS="0")
     url = f"http://{address}/healthz"
     async with httpx.AsyncClient(timeout=60) as http:
         healthy = (await http.get(url)).json()

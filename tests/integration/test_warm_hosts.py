@@ -18,7 +18,6 @@ import redis
 from actors.placement import DedicatedPlacement
 from actors.shell import ActorConfig
 from stack.settings import Settings
-from storage import keyspace
 from streams import topics
 from streams.retry import wait_until
 
@@ -44,19 +43,19 @@ def pool(stack: Settings, unique: str) -> Iterator[tuple[DedicatedPlacement, Ded
             ray.kill(ray.get_actor(name["name"], namespace=namespace), no_restart=True)
 
 
-def _spares(stack: Settings, prefix: str) -> list[str]:
+def _spares(stack: Settings, placement: DedicatedPlacement) -> list[str]:
     with redis.Redis.from_url(stack.redis_url) as client:
-        return [n.decode() for n in client.lrange(keyspace.spare_hosts(prefix), 0, -1)]
+        return [n.decode() for n in client.lrange(placement.spares_key, 0, -1)]
 
 
 def test_a_start_takes_a_running_spare_and_the_pool_refills(
         stack: Settings, unique: str, pool: tuple[DedicatedPlacement, DedicatedPlacement, str]) -> None:
     one, other, namespace = pool
     assert one.fill() == 3 and other.fill() == 0  # the pool is shared: 3 in all
-    spares = _spares(stack, unique)
+    spares = _spares(stack, one)
     assert len(spares) == 3
     with redis.Redis.from_url(stack.redis_url) as client:  # a spare gone with a Ray restart
-        client.lpush(keyspace.spare_hosts(unique), "workout-spare:gone")
+        client.lpush(one.spares_key, "workout-spare:gone")
 
     wid = uuid.uuid4()
     got: dict[str, Any] = {}
@@ -73,7 +72,7 @@ def test_a_start_takes_a_running_spare_and_the_pool_refills(
     assert got["one"]._actor_id == got["other"]._actor_id
     host = one.host_name(wid)
     assert host in spares and host == other.host_name(wid)
-    assert len(_spares(stack, unique)) == 2  # one taken, the gone one dropped
+    assert len(_spares(stack, one)) == 2  # one taken, the gone one dropped
 
     reply = ray.get(got["one"].start.remote(str(wid), USER, "run", 1_790_000_000_000))
     assert reply.error_code is None and reply.status == "active"
@@ -82,7 +81,7 @@ def test_a_start_takes_a_running_spare_and_the_pool_refills(
     assert reply.error_code is None and reply.acked_seq == 0
 
     one.keep_warm()
-    assert wait_until(lambda: len(_spares(stack, unique)) == 3, 60, interval_s=0.2), "not refilled"
+    assert wait_until(lambda: len(_spares(stack, one)) == 3, 120, interval_s=0.2), "not refilled"
 
     one.release(wid)
     assert one.host_name(wid) is None
