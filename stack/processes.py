@@ -144,27 +144,9 @@ def _signal_all(pids: list[int], sig: int) -> None:
             pass
 
 
-def _session_members(sid: int, since_ticks: int) -> list[int]:
-    """Live (not zombie) processes of session `sid` started no earlier than its leader.
-
-    The start-time bound keeps a recycled session id from ever pointing at strangers.
-    """
-    members = []
-    for pid in _pids():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[3]) == sid and int(fields[19]) >= since_ticks:
-            members.append(pid)
-    return members
-
-
-def component_members(sid: int, since_ticks: int) -> list[int]:
-    """The session's processes and all their descendants: a component's whole cost, its
-    daemons that start sessions of their own included (PostgreSQL's backends do)."""
-    stats: dict[int, tuple[int, int, int]] = {}  # pid → (parent, session, start ticks)
+def _live_processes() -> dict[int, tuple[int, int, int]]:
+    """Every live (not zombie) process: pid → (parent, session, start ticks)."""
+    out = {}
     for pid in _pids():
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -172,7 +154,23 @@ def component_members(sid: int, since_ticks: int) -> list[int]:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z":
-            stats[pid] = (int(fields[1]), int(fields[3]), int(fields[19]))
+            out[pid] = (int(fields[1]), int(fields[3]), int(fields[19]))
+    return out
+
+
+def _session_members(sid: int, since_ticks: int) -> list[int]:
+    """Live (not zombie) processes of session `sid` started no earlier than its leader.
+
+    The start-time bound keeps a recycled session id from ever pointing at strangers.
+    """
+    return [pid for pid, (_, session, start) in _live_processes().items()
+            if session == sid and start >= since_ticks]
+
+
+def component_members(sid: int, since_ticks: int) -> list[int]:
+    """The session's processes and all their descendants: a component's whole cost, its
+    daemons that start sessions of their own included (PostgreSQL's backends do)."""
+    stats = _live_processes()
     members = {pid for pid, (_, session, start) in stats.items() if session == sid and start >= since_ticks}
     grew = True
     while grew:
