@@ -137,8 +137,30 @@ def _kafka(workers: list[Host]) -> str:
                          f"see {CLUSTER_HOME}/h*/logs/kafka.log")
     created = asyncio.run(ensure_topics(kafka_bootstrap(workers), partitions=6, replication=3,
                                         min_insync=2))
+    created += asyncio.run(_faust_leader_topic(workers))
     return (f"started {', '.join(h.name for h in todo)}" if todo else "already running") + \
         (f"; {len(created)} topics (replication 3, min.insync 2)" if created else "")
+
+
+async def _faust_leader_topic(workers: list[Host]) -> list[str]:
+    """Faust elects a leader among the stream workers of a group through the topic
+    `<app id>-__assignor-__leader`; the worker declares no topics (topic_allow_declare is
+    off), so with several workers a rebalance fails without it."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from streams.topics import WORKER_GROUP
+
+    name = f"{WORKER_GROUP}-__assignor-__leader"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap(workers), request_timeout_ms=15000)
+    await admin.start()
+    try:
+        if name in await admin.list_topics():
+            return []
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=3,
+                                            topic_configs={"min.insync.replicas": "2"})])
+        return [name]
+    finally:
+        await admin.close()
 
 
 def quietly_brokers(workers: list[Host]) -> set[int]:

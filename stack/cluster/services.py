@@ -252,6 +252,11 @@ def kafka_config(host: Host, workers: list[Host]) -> Path:
         "replica.lag.time.max.ms=10000\n"
         "group.initial.rebalance.delay.ms=0\n"
         "auto.create.topics.enable=false\n"
+        # Leadership goes back to each partition's preferred replica soon after a broker
+        # returns (or registered late at creation), so leaders stay spread over the hosts.
+        "auto.leader.rebalance.enable=true\n"
+        "leader.imbalance.check.interval.seconds=5\n"
+        "leader.imbalance.per.broker.percentage=0\n"
         "log.retention.hours=168\n"
     )
     return props
