@@ -160,7 +160,7 @@ class DedicatedPlacement:
         return self._spares
 
     def host_name(self, workout_id: uuid.UUID) -> str | None:
-        """The name of the host holding a workout: from the registry, else its own."""
+        """The spare host a workout took, from the registry (None: it has its own, or none)."""
         name = self._redis.get(keyspace.placement(self._prefix, workout_id))
         return name.decode() if name is not None else None
 

@@ -38,8 +38,7 @@ def register(app: Any, deps: Deps) -> None:
 
     @app.agent(source, name="workouts_projection")
     async def workouts_projection(stream: Any) -> None:
-        # A second's worth: at 1 Hz most workouts' summaries conflate to the newest one.
-        async for records in batches(stream, deps, SUMMARY_EVENTS, size=5000, within_s=1.0):
+        async for records in batches(stream, deps, SUMMARY_EVENTS, size=5000, within_s=0.2):
             newest: dict[uuid.UUID, Record[Any]] = {}
             for record in records:
                 seen = newest.get(record.event.workout_id)

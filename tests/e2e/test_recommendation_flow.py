@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -20,7 +21,7 @@ import pytest
 from gateway.client import DeviceClient
 from stack.settings import Settings
 from storage import models_registry as registry
-from streams.retry import wait_until_async
+from streams.retry import wait_until, wait_until_async
 
 pytestmark = pytest.mark.e2e
 
@@ -158,10 +159,17 @@ async def _redeliver_completion(stack: Settings, workout: uuid.UUID) -> None:
     from streams.lag import consumer_lag
     from streams.producer import EventProducer
 
-    with psycopg.connect(stack.pg_dsn) as conn:
-        row = conn.execute("SELECT user_id, summary::text FROM workouts WHERE id = %s",
-                           (workout,)).fetchone()
-    assert row is not None
+    found: list[Any] = []
+
+    def projected() -> bool:  # the projection reads its topics at its own pace
+        with psycopg.connect(stack.pg_dsn) as conn:
+            found.append(conn.execute("SELECT user_id, summary::text FROM workouts WHERE id = %s"
+                                      " AND status = 'finished'", (workout,)).fetchone())
+        return found[-1] is not None
+
+    assert await asyncio.to_thread(wait_until, projected, 60, 0.5), \
+        "the finished workout never reached `workouts`"
+    row = found[-1]
     summary = msgspec.json.decode(row[1], type=events.WorkoutSummary)
     again = events.WorkoutCompleted(workout_id=workout, user_id=row[0], summary=summary,
                                     at_ms=summary.ended_at_ms or summary.started_at_ms)
