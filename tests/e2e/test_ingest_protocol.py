@@ -123,7 +123,9 @@ async def test_a_burst_over_the_frame_rate_is_refused_then_the_stream_goes_on(
             codes.append(answer.code if isinstance(answer, protocol.Error) else "ack")
         arrived_within_s = time.monotonic() - sent  # an upper bound on the burst's spread
         refilled = int(arrived_within_s * LIMITS.frames_per_s) + 1
-        assert LIMITS.frame_burst <= codes.count("ack") <= LIMITS.frame_burst + refilled, codes
+        # The `start` drew one token of the burst; a gateway that answers quickly may see all
+        # 60 frames before a token more has dripped in.
+        assert LIMITS.frame_burst - 1 <= codes.count("ack") <= LIMITS.frame_burst + refilled, codes
         assert 0 < codes.count("rate_limited") == burst - codes.count("ack")
         acked = max(s for s in range(burst) if codes[s] == "ack")
         # Nothing refused was applied: the device resends it, slower, and it is acked.
