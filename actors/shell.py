@@ -231,6 +231,14 @@ class WorkoutHost:
         await asyncio.wait_for(self._redis.ping(), PROBE_TIMEOUT_S)
         return (time.perf_counter() - began) * 1000
 
+    async def warm_up(self) -> int:
+        """Connect to Kafka (the idempotent producer's id included) and Redis before any
+        workout needs them: a spare host takes its first `start` without that wait. Returns
+        the process id."""
+        await self._producer.start()
+        await self._redis.ping()
+        return os.getpid()
+
     async def pid(self) -> int:
         """The host's OS process (operators and fault tests kill it)."""
         return os.getpid()
