@@ -37,7 +37,10 @@ def test_logs_hold_no_passwords_tokens_or_health_values(stack: Settings) -> None
     assert any(f.parent.name == "private" for f in files), "the tests' own processes left no log"
     found = []
     for path in files:
-        text = path.read_text(errors="replace")
+        try:
+            text = path.read_text(errors="replace")
+        except FileNotFoundError:  # a Ray worker's log, gone with its process since the listing
+            continue
         for secret in seen:
             if secret in text:
                 found.append(f"{path.name}: a password or token of this run")
