@@ -273,7 +273,9 @@ async def test_a_host_partitioned_mid_stream(cluster: Settings, undisturbed: Out
         netns.restore_link(victim)
     # The host's processes come back into a cluster that went on without them: whatever
     # they still held (a zombie actor, an old leader's log) must not apply anything again.
-    await asyncio.sleep(10)
+    # Checked once its link and broker answer again, i.e. once they could have.
+    assert await asyncio.to_thread(wait_until, lambda: all(
+        health(HOSTS)[victim.name][c] for c in ("link", "kafka")), 60, 1), await _health(victim.name)
     _check_exactly_once(cluster, wids)
     FIGURES["partition_healed_s"] = round(await asyncio.to_thread(_stride, "cluster", "up"), 1)
     assert await asyncio.to_thread(wait_until, _all_healthy, 60, 1), await _health()
