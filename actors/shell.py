@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 
 import msgspec
 
-from actors.live_publish import LivePublisher, LiveStats
+from actors.live_publish import LivePublisher
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
 from storage import keyspace
@@ -248,10 +248,6 @@ class WorkoutHost:
         import ray
 
         return str(ray.get_runtime_context().get_node_id())
-
-    async def live_stats(self) -> LiveStats:
-        """Live updates this host published and dropped (conflated) since it started."""
-        return self._live.stats()
 
     async def held(self) -> int:
         """How many workouts this host holds in memory (tests check none is left behind)."""
