@@ -16,7 +16,6 @@ import msgspec
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from psycopg_pool import AsyncConnectionPool
 
 import gateway
 from actors.shell import ActorConfig
@@ -36,6 +35,7 @@ from gateway.quotas import QuotaGuard, Quotas
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
 from serve.control import ServeTarget
+from storage.pool import open_pool
 from streams import redis_pool
 from streams.producer import EventProducer
 
@@ -106,10 +106,7 @@ def api_routes() -> list[Any]:
 
 
 def create_app(config: GatewayConfig) -> Litestar:
-    # `check`: a connection that died while idle (PostgreSQL restarted) is replaced before a
-    # request gets it, instead of failing that request (found by the fault suite).
-    pool = AsyncConnectionPool(config.pg_dsn, min_size=1, max_size=10, open=False,
-                               check=AsyncConnectionPool.check_connection)
+    pool = open_pool(config.pg_dsn, min_size=1, max_size=10)
     redis = redis_pool.connect(config.redis_url, max_connections=256)
     http = httpx.AsyncClient(timeout=10)
     hashing = PasswordHashing(config.password_hash_threads, config.password_hash_queue)

@@ -13,6 +13,7 @@ import faust
 import msgspec
 from psycopg_pool import AsyncConnectionPool
 
+from storage.pool import open_pool
 from streams import agents, redis_pool, topics
 from streams.retry import retry
 
@@ -52,9 +53,7 @@ class Deps:
         transient error the sinks retry) instead of the pool closing for good."""
         async with self._opening:
             if self._pool is None:
-                pool = AsyncConnectionPool(self.config.pg_dsn, min_size=1, max_size=8,
-                                           open=False, timeout=10,
-                                           check=AsyncConnectionPool.check_connection)
+                pool = open_pool(self.config.pg_dsn, min_size=1, max_size=8, timeout=10)
                 await pool.open(wait=False)
                 self._pool = pool
         return self._pool
@@ -102,6 +101,8 @@ def create_app(config: StreamsConfig) -> faust.App:
         web_host="127.0.0.1",
         web_port=config.web_port,
         producer_acks=-1,
+        consumer_metadata_max_age_ms=topics.METADATA_MAX_AGE_MS,
+        producer_metadata_max_age_ms=topics.METADATA_MAX_AGE_MS,
         topic_replication_factor=1,
         topic_allow_declare=False,
         key_serializer="raw",

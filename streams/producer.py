@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from streams import events
+from streams import events, topics
 
 
 class EventProducer:
@@ -23,6 +23,7 @@ class EventProducer:
             linger_ms=5,
             max_batch_size=262_144,
             request_timeout_ms=15000,
+            metadata_max_age_ms=topics.METADATA_MAX_AGE_MS,
         )
         self._prefix = topic_prefix
         self._starting: asyncio.Future[None] | None = None

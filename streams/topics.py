@@ -25,6 +25,13 @@ WORKER_GROUP = "stride-streams"
 WORKER_CONSUMES = (SAMPLES, METRICS, LIFECYCLE, RISK_ALERTS, RECOMMENDATIONS, USER_METRICS,
                    NOTIFICATIONS)
 """Topics the worker's agents consume (streams/agents/)."""
+METADATA_MAX_AGE_MS = 5000
+"""How old a Kafka client's view of the partition leaders may get (aiokafka's default: five
+minutes). aiokafka's consumer answers a "not the leader" reply to its offset lookup by
+asking the same broker again, without refreshing its metadata, and sends no fetches to that
+broker meanwhile: after a broker came back and took its partitions' leadership again, every
+partition that broker had led stalled until the next refresh (found by the cluster suite).
+One metadata request every few seconds per client is nothing beside that."""
 
 
 class TopicSpec(msgspec.Struct, frozen=True):
