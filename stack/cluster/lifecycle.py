@@ -16,8 +16,16 @@ from rich.markup import escape
 
 from stack.cluster import netns, ray_nodes, services, sshd
 from stack.cluster.services import quietly
-from stack.cluster.topology import CLUSTER_HOME, CORE, Host, hosts, kafka_bootstrap, lb_url
-from stack.components import StackError
+from stack.cluster.topology import (
+    CLUSTER_HOME,
+    CORE,
+    KAFKA_PORT,
+    Host,
+    hosts,
+    kafka_bootstrap,
+    lb_url,
+)
+from stack.components import StackError, tcp_open
 from streams.retry import wait_until
 
 console = Console(stderr=True, soft_wrap=True)
@@ -132,7 +140,14 @@ def _kafka(workers: list[Host]) -> str:
     for host in todo:  # together: a controller quorum needs two of them
         services.start_kafka(host, workers)
     want = {h.index for h in workers}
-    if not wait_until(lambda: want <= quietly_brokers(workers), 120, interval_s=1):
+
+    def all_serving() -> bool:
+        # Both: a restarted broker is listed by the others (from the metadata log they kept)
+        # seconds before it listens again, and asking it then fails (seen by the suite).
+        return all(tcp_open(h.address, KAFKA_PORT, 0.5) for h in workers) and \
+            want <= quietly_brokers(workers)
+
+    if not wait_until(all_serving, 120, interval_s=1):
         raise StackError(f"Kafka brokers {sorted(want - quietly_brokers(workers))} did not register",
                          f"see {CLUSTER_HOME}/h*/logs/kafka.log")
     created = asyncio.run(ensure_topics(kafka_bootstrap(workers), partitions=6, replication=3,
