@@ -12,7 +12,7 @@ demo: setup       ## start the local stack and stream simulated athletes through
 test: setup       ## the whole suite; starts and stops the stack it needs
 	@bash stack/run_tests.sh
 
-test-cluster: setup  ## three hosts in network namespaces: a host killed, one cut off (root; ~10 min)
+test-cluster: setup  ## three hosts in network namespaces: a host killed, one cut off (root; ~8–13 min)
 	@.venv/bin/python -m pytest -m cluster -s -p no:cacheprovider; rc=$$?; \
 	  $(STRIDE) cluster down >/dev/null 2>&1; exit $$rc
 
