@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 import ray
+import redis
 
 from actors.shell import ActorConfig, Reply, SamplesCall, WorkoutHost
 from storage import keyspace
@@ -120,6 +121,8 @@ REFILL_AT_ONCE = 2
 """Spares started per round: a burst of starts that empties the pool must not be answered by
 as many process starts at once (each takes about a second of a core), which would slow the
 very workouts that took the spares (measured: 25 at once put ack p99 at 13 s)."""
+WARM_UP_S = 120
+"""How long a new spare may take to start and connect before its round gives up."""
 
 
 def spares_key(config: ActorConfig) -> str:
@@ -142,8 +145,6 @@ class DedicatedPlacement:
 
     def __init__(self, config: ActorConfig, namespace: str, cache_size: int = 10_000,
                  warm: int = 0) -> None:
-        import redis
-
         self._config = msgspec.structs.replace(config, exit_when_empty=True)
         self._namespace = namespace
         self._handles: OrderedDict[uuid.UUID, HostCalls] = OrderedDict()
@@ -225,18 +226,31 @@ class DedicatedPlacement:
             self._refiller.start()
 
     def fill(self) -> int:
-        """Start up to REFILL_AT_ONCE spares towards `warm` (blocking; returns how many)."""
+        """Start up to REFILL_AT_ONCE spares towards `warm` (blocking; returns how many).
+
+        One gateway fills a pool at a time (a Redis lock beside the list): every gateway
+        refills the shared pool, and two counting the same shortfall at once would both
+        make it up (seen as one spare too many when two gateways had just started)."""
         spares = self._spares
-        missing = min(self._warm - int(self._redis.llen(spares)), REFILL_AT_ONCE)
-        if missing <= 0:
+        filling = self._redis.lock(f"{spares}:filling", timeout=WARM_UP_S + 30, blocking=False)
+        if not filling.acquire():
             return 0
-        names = [f"workout-spare:{uuid.uuid4()}" for _ in range(missing)]
-        hosts: list[Any] = [RemoteWorkoutHost.options(name=name, namespace=self._namespace, num_cpus=0,
-                                                      **_ACTOR_OPTIONS).remote(self._config)
-                            for name in names]
-        ray.get([h.warm_up.remote() for h in hosts], timeout=120)  # up, connected, ready
-        self._redis.rpush(spares, *names)
-        return missing
+        try:
+            missing = min(self._warm - int(self._redis.llen(spares)), REFILL_AT_ONCE)
+            if missing <= 0:
+                return 0
+            names = [f"workout-spare:{uuid.uuid4()}" for _ in range(missing)]
+            hosts: list[Any] = [RemoteWorkoutHost.options(name=name, namespace=self._namespace,
+                                                          num_cpus=0, **_ACTOR_OPTIONS).remote(self._config)
+                                for name in names]
+            ray.get([h.warm_up.remote() for h in hosts], timeout=WARM_UP_S)  # up, connected, ready
+            self._redis.rpush(spares, *names)
+            return missing
+        finally:
+            try:
+                filling.release()
+            except redis.exceptions.LockError:  # held past its timeout: another may fill now
+                pass
 
     def trim(self, keep: int) -> int:
         """Stop spares beyond `keep` (after a burst that needed a bigger pool); returns how many."""
