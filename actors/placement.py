@@ -230,7 +230,7 @@ class DedicatedPlacement:
 
         One gateway fills a pool at a time (a Redis lock beside the list): every gateway
         refills the shared pool, and two counting the same shortfall at once would both
-        make it up (seen as one spare too many when two gateways had just started)."""
+        make it up."""
         spares = self._spares
         filling = self._redis.lock(f"{spares}:filling", timeout=WARM_UP_S + 30, blocking=False)
         if not filling.acquire():
