@@ -107,17 +107,21 @@ async def _rollup(stack: Settings, wid: uuid.UUID, t0: int) -> list[tuple[Any, .
     """The workout's per-minute rollup once its last snapshot (at the finish) is in."""
     from storage.timeseries import minute_metrics
 
+    start = dt.datetime.fromtimestamp(t0 / 1000, tz=dt.UTC)
+    finish = start + dt.timedelta(seconds=SAMPLES)  # the closing snapshot's time
+
     async def complete() -> list[Any] | None:
         try:
             async with await psycopg.AsyncConnection.connect(stack.pg_dsn, connect_timeout=5) as conn:
                 rows = await minute_metrics(conn, wid)
         except psycopg.OperationalError:
             return None
-        return rows if rows and max(r.last_seq for r in rows) == SAMPLES - 1 else None
+        # The last sample's own snapshot carries the same seq as the closing one, so wait for
+        # the minute holding the finish, not for the seq: the two can land in different minutes.
+        return rows if rows and rows[-1].minute > finish - dt.timedelta(minutes=1) else None
 
     rows = await wait_until_async(complete, 120, interval_s=0.5)
-    assert rows, f"{wid}: the rollup never reached the last sample"
-    start = dt.datetime.fromtimestamp(t0 / 1000, tz=dt.UTC)
+    assert rows, f"{wid}: the rollup never reached the closing snapshot"
     return [((r.minute - start) // dt.timedelta(minutes=1), r.snapshots, r.last_seq, r.distance_m,
              r.moving_time_s, r.avg_speed_mps, r.avg_hr, r.max_hr, r.min_spo2, r.calories_kcal,
              r.trimp) for r in rows]
