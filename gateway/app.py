@@ -62,6 +62,8 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     session_idle_s: int
     public_url: str
     """How browsers reach this gateway (OIDC redirect URIs are built from it)."""
+    tile_url: str = ""
+    """A map tile URL template the web app draws routes on (empty: vectors alone)."""
     oidc_providers: list[OidcProvider] = []
     ingest: IngestLimits = IngestLimits()
     quotas: Quotas = Quotas()
@@ -154,6 +156,7 @@ def create_app(config: GatewayConfig) -> Litestar:
             for p in config.oidc_providers
         }
         state.public_url = config.public_url
+        state.tile_url = config.tile_url
         state.serve_target = ServeTarget(ray_address=config.ray_address,
                                          ray_namespace=config.ray_namespace,
                                          cache_dir=config.models_cache_dir)
@@ -174,6 +177,6 @@ def create_app(config: GatewayConfig) -> Litestar:
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        before_send=[security_headers(config.public_url)],
+        before_send=[security_headers(config.public_url, config.tile_url)],
         openapi_config=OpenAPIConfig(title="Stride API", version="0.1.0", path="/schema"),
     )

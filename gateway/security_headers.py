@@ -19,12 +19,15 @@ from litestar.types import Message, Scope
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def headers_for(public_url: str) -> dict[str, str]:
+def headers_for(public_url: str, tile_url: str = "") -> dict[str, str]:
     parts = urllib.parse.urlsplit(public_url)
     ws_origin = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    tiles = urllib.parse.urlsplit(tile_url)
+    # Map tiles, when an operator names a tile server (a setting), are its images only.
+    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.scheme in ("http", "https") else ""
     headers = {
         "Content-Security-Policy": (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{tile_origin}; "
             f"connect-src 'self' {ws_origin}; object-src 'none'; base-uri 'none'; "
             "form-action 'self'; frame-ancestors 'none'"),
         "X-Content-Type-Options": "nosniff",
@@ -36,9 +39,10 @@ def headers_for(public_url: str) -> dict[str, str]:
     return headers
 
 
-def security_headers(public_url: str) -> Callable[[Message, Scope], Awaitable[None]]:
+def security_headers(public_url: str, tile_url: str = "") -> Callable[[Message, Scope], Awaitable[None]]:
     """A `before_send` hook adding the headers to every HTTP response's start."""
-    raw = [(name.lower().encode(), value.encode()) for name, value in headers_for(public_url).items()]
+    raw = [(name.lower().encode(), value.encode())
+           for name, value in headers_for(public_url, tile_url).items()]
 
     async def add(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.start":

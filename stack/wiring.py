@@ -24,6 +24,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         session_lifetime_s=settings.session_lifetime_s,
         session_idle_s=settings.session_idle_s,
         public_url=settings.public_url or settings.gateway_url,
+        tile_url=settings.tile_url,
         oidc_providers=settings.oidc_providers,
         ray_address=settings.ray_address,
         ray_namespace=settings.ray_namespace,

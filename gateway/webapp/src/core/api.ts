@@ -1,0 +1,92 @@
+// The REST API of the origin that served the app, with the session's bearer token.
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly body: unknown;
+  readonly retryAfter: string | null;
+
+  constructor(status: number, body: unknown, retryAfter: string | null) {
+    const b = (body ?? {}) as { code?: unknown; message?: unknown };
+    super(typeof b.message === 'string' ? b.message : `HTTP ${status}`);
+    this.status = status;
+    this.code = typeof b.code === 'string' ? b.code : `http_${status}`;
+    this.body = body;
+    this.retryAfter = retryAfter;
+  }
+}
+
+const TOKEN_KEY = 'stride.token';
+
+/** The bearer token lives for the tab only (sessionStorage), never in a URL or a cookie. */
+export const tokenStore = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set(token: string | null): void {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+type Listener = () => void;
+const unauthorizedListeners = new Set<Listener>();
+/** Called when any call answers 401: the session ended (expired, revoked, signed out elsewhere). */
+export function onUnauthorized(listener: Listener): () => void {
+  unauthorizedListeners.add(listener);
+  return () => unauthorizedListeners.delete(listener);
+}
+
+export interface Page<T> { items: T[]; next: string | null }
+
+async function call(method: string, path: string, body?: BodyInit | object,
+  extraHeaders: Record<string, string> = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
+  const token = tokenStore.get();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let payload: BodyInit | undefined;
+  if (body instanceof FormData || body instanceof Blob) payload = body;
+  else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const resp = await fetch(path, { method, headers, body: payload, cache: 'no-store' });
+  if (!resp.ok) {
+    const text = await resp.text();
+    let data: unknown = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (resp.status === 401 && token) unauthorizedListeners.forEach((l) => l());
+    throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
+  }
+  return resp;
+}
+
+/** JSON in, JSON out; a non-2xx answer throws ApiError with the API's {code, message}. */
+export async function api<T = unknown>(method: string, path: string, body?: BodyInit | object): Promise<T> {
+  const resp = await call(method, path, body);
+  const text = await resp.text();
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** A page of a cursor-paged list: the items and the `X-Next-Cursor` for the next page. */
+export async function apiPage<T>(path: string): Promise<Page<T>> {
+  const resp = await call('GET', path);
+  return { items: (await resp.json()) as T[], next: resp.headers.get('X-Next-Cursor') };
+}
+
+/** GraphQL on the internal origin, by persisted query id (see gateway/internal). */
+export async function graphql<T>(id: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const resp = await call('POST', '/graphql', { id, variables });
+  const data = (await resp.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+  if (data.errors?.length) {
+    const first = data.errors[0];
+    throw new ApiError(400, { code: first.extensions?.code ?? 'graphql_error', message: first.message }, null);
+  }
+  return data.data as T;
+}
+
+/** Query string from the set values of `params`. */
+export function query(params: Record<string, string | number | boolean | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
