@@ -18,7 +18,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from gateway.auth import Principal, bearer_token
+from gateway.auth import Principal, Refusal, bearer_token
 from gateway.errors import ApiError
 from privacy import health
 from storage import consents
@@ -36,8 +36,9 @@ async def authenticate_guard(connection: ASGIConnection[Any, Any, Any, Any],
         return
     # REST takes the token from the header only: a token in a URL ends up in logs and
     # browser histories (the device socket alone still accepts `?token=`).
-    principal: Principal | None = await connection.app.state.auth.authenticate(
-        bearer_token(connection.headers))
+    principal = await connection.app.state.auth.identify(bearer_token(connection.headers))
+    if isinstance(principal, Refusal):
+        raise ApiError(401, principal.code, principal.message)
     if principal is None:
         raise ApiError(401, "unauthorized",
                        "send `Authorization: Bearer <token>` (POST /v1/auth/login gives one)")

@@ -127,10 +127,12 @@ async def register(request: Request[Any, Any, Any], data: RegisterIn) -> Registe
 
 
 async def check_password(request: Request[Any, Any, Any], email: str, password: str,
-                         otp: str | None, *, second_factor: bool = True) -> tuple[uuid.UUID, bool]:
+                         otp: str | None, *, second_factor: bool = True,
+                         recovery_codes: bool = True) -> tuple[uuid.UUID, bool]:
     """(user id, whether a second factor was given) for a right password — and code, when
     the account has MFA — or the error to answer. Every attempt is counted before the
-    hash is checked (gateway/throttle.py)."""
+    hash is checked (gateway/throttle.py). A locked account is refused even so. Without
+    `recovery_codes`, only an authenticator app's code counts as the second factor."""
     state = request.app.state
     address = client_address(request)
     wait_s = await state.throttle.begin(email, address)
@@ -146,7 +148,10 @@ async def check_password(request: Request[Any, Any, Any], email: str, password: 
     if not right or found is None:
         raise ApiError(401, "invalid_credentials", "wrong e-mail or password")
     user_id, password_hash = found
-    second = await _second_factor(request, user_id, otp) if second_factor else False
+    async with state.pool.connection() as conn:
+        if await accounts.is_locked(conn, user_id):
+            raise ApiError(403, "account_locked", "this account is locked; ask an administrator")
+    second = await _second_factor(request, user_id, otp, recovery_codes) if second_factor else False
     await state.throttle.succeeded(email, address)
     if password_hash is not None and state.hashing.needs_rehash(password_hash):
         try:  # the parameters were raised since
@@ -160,7 +165,7 @@ async def check_password(request: Request[Any, Any, Any], email: str, password: 
 
 
 async def _second_factor(request: Request[Any, Any, Any], user_id: uuid.UUID,
-                         otp: str | None) -> bool:
+                         otp: str | None, recovery_codes: bool = True) -> bool:
     async with request.app.state.pool.connection() as conn:
         totp = await mfa_repo.totp_of(conn, user_id)
         if totp is None or totp.confirmed_at is None:
@@ -169,6 +174,9 @@ async def _second_factor(request: Request[Any, Any, Any], user_id: uuid.UUID,
             raise ApiError(401, "mfa_required", "this account uses a second factor: send `otp`, "
                            "the code of your authenticator app (or a recovery code)")
         if mfa.looks_like_recovery_code(otp):
+            if not recovery_codes:
+                raise ApiError(401, "totp_required", "a recovery code does not open this sign-in:"
+                               " send the code of your authenticator app")
             ok = await mfa_repo.use_recovery_code(conn, user_id, mfa.recovery_hash(otp))
         else:
             step = mfa.matching_step(totp.secret, otp)

@@ -11,6 +11,11 @@ SHA-256 (storage/accounts.py, storage/devices.py):
 
 Roles that require MFA (a setting; `admin` by default) act only through a session opened
 with a second factor; through any other session they are held but inactive.
+
+Each session belongs to one audience, the listener that minted it: the public gateway or
+the internal one (gateway/internal). Each gateway's Authenticator accepts only its own, so a
+token taken from one side opens nothing on the other (`wrong_audience`); device and
+development tokens are public-side only. Nothing opens while the account is locked.
 """
 
 from __future__ import annotations
@@ -72,17 +77,41 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a token that exists opens nothing here (answered as 401 with this code)."""
+
+    code: str
+    message: str
+
+
+WRONG_AUDIENCE = {
+    "public": Refusal(code="wrong_audience", message="this token was issued by the internal "
+                      "gateway and works only there; log in here (POST /v1/auth/login)"),
+    "internal": Refusal(code="wrong_audience", message="this token was issued by the public "
+                        "gateway; sign in to the internal gateway (POST /internal/v1/auth/login)"),
+}
+LOCKED = Refusal(code="account_locked", message="this account is locked; ask an administrator")
+
+
 class Authenticator:
     def __init__(self, pool: Any, *, idle: dt.timedelta, dev_token: str = "",
                  dev_user_id: uuid.UUID | None = None,
-                 mfa_required_roles: frozenset[str] = frozenset({"admin"})) -> None:
+                 mfa_required_roles: frozenset[str] = frozenset({"admin"}),
+                 audience: accounts.Audience = "public") -> None:
         self._pool = pool
         self.idle = idle
         self._dev_token = dev_token.encode()
         self._dev_user_id = dev_user_id
         self.mfa_required_roles = mfa_required_roles
+        self.audience = audience
 
     async def authenticate(self, token: str | None) -> Principal | None:
+        found = await self.identify(token)
+        return found if isinstance(found, Principal) else None
+
+    async def identify(self, token: str | None) -> Principal | Refusal | None:
+        """The principal of a token; a Refusal for a live token this gateway must not honour
+        (another audience's, a locked account's); None for anything else."""
         if token is None or len(token) > 512:
             return None
         if self._dev_token and self._dev_user_id is not None and hmac.compare_digest(
@@ -91,6 +120,8 @@ class Authenticator:
             return Principal(user_id=self._dev_user_id, roles=["athlete"], kind="dev")
         async with self._pool.connection() as conn:
             if token.startswith(DEVICE_TOKEN_PREFIX):
+                if self.audience != "public":
+                    return WRONG_AUDIENCE[self.audience]
                 found = await devices.owner_of(conn, token_hash(token))
                 if found is None:
                     return None
@@ -99,6 +130,10 @@ class Authenticator:
             session = await accounts.active_session(conn, token_hash(token), self.idle)
         if session is None:
             return None
+        if session.audience != self.audience:
+            return WRONG_AUDIENCE[self.audience]
+        if session.locked:
+            return LOCKED
         inactive = [] if session.mfa_verified else [
             r for r in session.roles if r in self.mfa_required_roles]
         return Principal(user_id=session.user_id,

@@ -223,6 +223,8 @@ async def _sign_in(request: Request[Any, Any, Any], provider: str, identity: Ide
                 raise ApiError(409, "email_taken", "an account with this e-mail exists: log in "
                                f"and link {provider} from it (POST /v1/auth/oidc/{provider}/link)") from None
             created = True
+        if await accounts.is_locked(conn, found):
+            raise ApiError(403, "account_locked", "this account is locked; ask an administrator")
         token, digest = new_token()
         _, expires_at = await accounts.create_session(conn, found, digest,
                                                       request.app.state.session_lifetime)

@@ -1,13 +1,15 @@
 """`stride`: run and inspect the Stride platform.
 
-  stride stack up|down|restart|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker, gateway)
+  stride stack up|down|restart|status|logs   the local stack (Kafka, PostgreSQL, Redis, Ray, worker,
+                                     gateway, internal gateway)
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
   stride bench actors|gateway|sinks|live|serve   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
-  stride gateway run | worker run    run one process in the foreground (the stack uses these)
+  stride gateway run | internal run | worker run   run one process in the foreground (the stack
+                                     uses these)
   stride cluster up|down|status      several hosts in network namespaces (stack/cluster/)
 """
 
@@ -26,7 +28,7 @@ from storage.accounts import Role
 Handler = Callable[[argparse.Namespace], int]
 
 
-COMPONENTS = ["redis", "postgres", "kafka", "ray", "worker", "gateway"]
+COMPONENTS = ["redis", "postgres", "kafka", "ray", "worker", "gateway", "internal"]
 
 
 def _stack_up(args: argparse.Namespace) -> int:
@@ -91,6 +93,36 @@ def _gateway_run(args: argparse.Namespace) -> int:
         # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
         # client address; the gateway decides that itself (gateway/client_address.py).
         proxy_headers=False,
+    )
+    return 0
+
+
+def _internal_run(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from gateway.internal.app import create_app
+    from gateway.log_redaction import RedactSecrets, uvicorn_log_config
+    from stack.wiring import internal_config
+
+    settings = Settings.from_env()
+    if settings.internal_port == settings.gateway_port and \
+            settings.internal_host == settings.gateway_host:
+        print("stride: the internal gateway needs a listener of its own: set STRIDE_INTERNAL_PORT",
+              file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+    uvicorn.run(
+        create_app(internal_config(settings)),
+        log_config=uvicorn_log_config(),
+        host=settings.internal_host,
+        port=settings.internal_port,
+        access_log=False,
+        log_level="info",
+        proxy_headers=False,  # the app decides whom to believe (gateway/client_address.py)
     )
     return 0
 
@@ -253,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = stack_cmds.add_parser(
         "up", help="start every component (idempotent) and wait until each is healthy",
         description="Start Redis, PostgreSQL (and apply migrations), Kafka (and create topics), "
-        "Ray, the Faust worker and the gateway, in that order. Components already running are "
-        "left alone. Fails with what to fix if a component does not become healthy.",
+        "Ray, the Faust worker, the gateway and the internal gateway, in that order. Components "
+        "already running are left alone. Fails with what to fix if a component does not become healthy.",
     )
     up.add_argument("--only", nargs="+", metavar="NAME", choices=COMPONENTS,
                     help="start only these components (e.g. --only postgres redis)")
@@ -274,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print JSON (for scripts and tests)")
     st.set_defaults(func=_stack_status)
     lg = stack_cmds.add_parser("logs", help="show a component's log (all components by default)")
-    lg.add_argument("component", nargs="?", help="redis, postgres, kafka, ray, worker or gateway")
+    lg.add_argument("component", nargs="?",
+                    help="redis, postgres, kafka, ray, worker, gateway or internal")
     lg.add_argument("-n", "--lines", type=int, default=40, help="lines from the end (default 40)")
     lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     lg.set_defaults(func=_stack_logs)
@@ -522,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, text in (
         ("gateway", _gateway_run, "the HTTP/WebSocket gateway (uvicorn)"),
+        ("internal", _internal_run, "the internal gateway: admin and ML areas (uvicorn)"),
         ("worker", _worker_run, "the Faust stream worker"),
     ):
         grp = groups.add_parser(name, help=f"run {text} in the foreground")

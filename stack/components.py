@@ -399,10 +399,25 @@ class Gateway(PythonService):
         return self._http_ok(self.url + "/healthz")
 
 
+class InternalGateway(PythonService):
+    """The admin and ML areas' listener (gateway/internal), on its own port."""
+
+    name = "internal"
+    start_timeout_s = 60.0
+
+    @property
+    def url(self) -> str:
+        return self.settings.internal_gateway_url
+
+    def healthy(self) -> bool:
+        return self._http_ok(self.url + "/healthz")
+
+
 def all_components(settings: Settings, procs: ProcessTable) -> list[Component]:
     """In start order; stop goes the other way."""
     return [
-        cls(settings, procs) for cls in (Redis, Postgres, Kafka, Ray, Worker, Gateway)
+        cls(settings, procs) for cls in (Redis, Postgres, Kafka, Ray, Worker, Gateway,
+                                         InternalGateway)
     ]
 
 

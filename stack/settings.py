@@ -34,6 +34,7 @@ RAY_GCS_PORT = 26380
 RAY_CLIENT_PORT = 26381
 WORKER_WEB_PORT = 26066
 GATEWAY_PORT = 28080
+INTERNAL_PORT = 28081
 
 # Ray binds to the machine's network address unless this is set in every Ray process.
 RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -57,6 +58,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ray_namespace: str = "stride"
     gateway_host: str = "127.0.0.1"
     gateway_port: Port = GATEWAY_PORT
+    internal_host: str = "127.0.0.1"
+    """Where the internal gateway (admin and ML areas, gateway/internal) listens: an address
+    operators reach and the public does not. Never the public gateway's."""
+    internal_port: Port = INTERNAL_PORT
+    internal_url: str = ""
+    """How operators' browsers reach the internal gateway (default: its own address)."""
+    internal_adhoc_queries: bool = False
+    """Development only: the internal gateway also runs GraphQL text it was sent, not only
+    the persisted queries (gateway/internal/persisted.py). Off in production."""
+    internal_introspection: bool = False
+    """Development only: GraphQL introspection and the OpenAPI schema on the internal
+    gateway. Off in production."""
+    internal_max_depth: Annotated[int, msgspec.Meta(ge=2, le=50)] = 8
+    """The deepest GraphQL operation the internal gateway runs."""
+    internal_max_tokens: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
+    """The most tokens a GraphQL document may have (a cost bound that holds before parsing)."""
+    internal_max_aliases: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
+    """The most aliases an operation may use (each alias can run a field once more)."""
     worker_web_port: Port = WORKER_WEB_PORT
     dev_token: str = ""
     """Off unless set: a fixed bearer token the gateway then also accepts, for
@@ -132,6 +151,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return f"http://{self.gateway_host}:{self.gateway_port}"
 
     @property
+    def internal_gateway_url(self) -> str:
+        return f"http://{self.internal_host}:{self.internal_port}"
+
+    @property
     def gateway_ws_url(self) -> str:
         return f"ws://{self.gateway_host}:{self.gateway_port}"
 
@@ -153,6 +176,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for key in (
             "gateway_host",
             "gateway_port",
+            "internal_host",
+            "internal_port",
+            "internal_adhoc_queries",
+            "internal_introspection",
+            "internal_max_depth",
+            "internal_max_tokens",
+            "internal_max_aliases",
             "dev_token",
             "dev_user_id",
             "topic_partitions",
@@ -201,6 +231,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raw["secret_key"] = (home / "secret_key").read_text().strip()
         if env.get("STRIDE_PUBLIC_URL"):
             raw["public_url"] = env["STRIDE_PUBLIC_URL"].rstrip("/")
+        if env.get("STRIDE_INTERNAL_URL"):
+            raw["internal_url"] = env["STRIDE_INTERNAL_URL"].rstrip("/")
         if "pg_dsn" not in raw:
             raw["pg_dsn"] = local_pg_dsn(home)
         try:

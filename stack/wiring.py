@@ -6,6 +6,7 @@ import msgspec
 
 from actors.shell import ActorConfig
 from gateway.app import GatewayConfig
+from gateway.internal.app import InternalConfig
 from stack.settings import Settings
 from streams.app import StreamsConfig
 
@@ -49,6 +50,31 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         password_hash_queue=settings.password_hash_queue,
         secret_key=settings.secret_key,
         models_cache_dir=str(settings.home_path / "models" / ".cache"),
+    )
+
+
+def internal_config(settings: Settings) -> InternalConfig:
+    return InternalConfig(
+        pg_dsn=settings.pg_dsn,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        internal_url=settings.internal_url or settings.internal_gateway_url,
+        public_url=settings.public_url or settings.gateway_url,
+        session_lifetime_s=settings.session_lifetime_s,
+        session_idle_s=settings.session_idle_s,
+        login=settings.login,
+        trusted_proxies=tuple(p.strip() for p in settings.trusted_proxies.split(",") if p.strip()),
+        client_address_header=settings.client_address_header,
+        password_hash_threads=settings.password_hash_threads,
+        password_hash_queue=settings.password_hash_queue,
+        ray_address=settings.ray_address,
+        ray_namespace=settings.ray_namespace,
+        models_cache_dir=str(settings.home_path / "models" / ".cache"),
+        adhoc_queries=settings.internal_adhoc_queries,
+        introspection=settings.internal_introspection,
+        max_depth=settings.internal_max_depth,
+        max_tokens=settings.internal_max_tokens,
+        max_aliases=settings.internal_max_aliases,
     )
 
 

@@ -48,6 +48,10 @@ class ProfileRejected(Exception):
     """The database refused a profile change (e.g. resting HR not below max HR)."""
 
 
+Audience = Literal["public", "internal"]
+"""Which gateway a session belongs to (`sessions.audience`)."""
+
+
 class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     created_at: dt.datetime
@@ -64,6 +68,10 @@ class ActiveSession(msgspec.Struct, frozen=True, kw_only=True):
     """Opened with a second factor (roles that require MFA act only through such sessions)."""
     reauth_at: dt.datetime | None = None
     """When the password was last given on this session (at login, or `POST /v1/auth/reauth`)."""
+    audience: Audience = "public"
+    """The listener that minted it and alone accepts it (the public or the internal gateway)."""
+    locked: bool = False
+    """The account is locked (`users.locked_at`): the session must not be honoured."""
 
 
 async def create_user(conn: AsyncConnection, email: str, password_hash: str | None,
@@ -90,6 +98,13 @@ async def password_hash_of(conn: AsyncConnection, email: str) -> tuple[uuid.UUID
     cur = await conn.execute("SELECT id, password_hash FROM users WHERE email = %s", (email,))
     row = await cur.fetchone()
     return None if row is None else (row[0], row[1])
+
+
+async def is_locked(conn: AsyncConnection, user_id: uuid.UUID) -> bool:
+    """Whether an admin locked the account (no login, no token works meanwhile)."""
+    cur = await conn.execute("SELECT locked_at IS NOT NULL FROM users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def set_password_hash(conn: AsyncConnection, user_id: uuid.UUID, password_hash: str) -> None:
@@ -126,12 +141,12 @@ async def update_profile(conn: AsyncConnection, user_id: uuid.UUID, changes: dic
 
 
 async def create_session(conn: AsyncConnection, user_id: uuid.UUID, token_hash: bytes,
-                         lifetime: dt.timedelta, *, mfa_verified: bool = False
-                         ) -> tuple[uuid.UUID, dt.datetime]:
+                         lifetime: dt.timedelta, *, mfa_verified: bool = False,
+                         audience: Audience = "public") -> tuple[uuid.UUID, dt.datetime]:
     cur = await conn.execute(
-        "INSERT INTO sessions (user_id, token_hash, expires_at, mfa_verified)"
-        " VALUES (%s, %s, now() + %s, %s) RETURNING id, expires_at",
-        (user_id, token_hash, lifetime, mfa_verified),
+        "INSERT INTO sessions (user_id, token_hash, expires_at, mfa_verified, audience)"
+        " VALUES (%s, %s, now() + %s, %s, %s) RETURNING id, expires_at",
+        (user_id, token_hash, lifetime, mfa_verified, audience),
     )
     row = await cur.fetchone()
     assert row is not None
@@ -149,7 +164,8 @@ async def active_session(conn: AsyncConnection, token_hash: bytes,
           AND last_seen_at > now() - %s
         RETURNING id, user_id,
             ARRAY(SELECT role FROM roles r WHERE r.user_id = s.user_id ORDER BY role), expires_at,
-            mfa_verified, reauth_at
+            mfa_verified, reauth_at, audience,
+            EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id AND u.locked_at IS NOT NULL)
         """,
         (token_hash, idle),
     )
@@ -157,18 +173,21 @@ async def active_session(conn: AsyncConnection, token_hash: bytes,
     if row is None:
         return None
     return ActiveSession(session_id=row[0], user_id=row[1], roles=row[2], expires_at=row[3],
-                         mfa_verified=row[4], reauth_at=row[5])
+                         mfa_verified=row[4], reauth_at=row[5], audience=row[6], locked=row[7])
 
 
 async def touch_sessions(conn: AsyncConnection, session_ids: list[uuid.UUID],
                          idle: dt.timedelta) -> set[uuid.UUID]:
-    """Of these sessions, those still open — each touched, as an open socket is use."""
+    """Of these sessions, those still open (and of accounts not locked) — each touched, as
+    an open socket is use."""
     if not session_ids:
         return set()
     cur = await conn.execute(
         "UPDATE sessions SET last_seen_at = now()"
         " WHERE id = ANY(%s) AND revoked_at IS NULL AND expires_at > now()"
-        "   AND last_seen_at > now() - %s RETURNING id", (session_ids, idle))
+        "   AND last_seen_at > now() - %s AND NOT EXISTS (SELECT 1 FROM users u"
+        "     WHERE u.id = sessions.user_id AND u.locked_at IS NOT NULL) RETURNING id",
+        (session_ids, idle))
     return {r[0] for r in await cur.fetchall()}
 
 

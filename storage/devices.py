@@ -28,11 +28,17 @@ async def create(conn: AsyncConnection, user_id: uuid.UUID, name: str,
     return DeviceToken(id=row[0], name=row[1], created_at=row[2], last_used_at=row[3])
 
 
+_NOT_LOCKED = ("NOT EXISTS (SELECT 1 FROM users u WHERE u.id = device_tokens.user_id"
+               " AND u.locked_at IS NOT NULL)")
+"""A locked account's devices stream nothing until it is unlocked (users.locked_at)."""
+
+
 async def owner_of(conn: AsyncConnection, token_hash: bytes) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(token id, user id) of a token still valid, marking it used; None otherwise."""
+    """(token id, user id) of a token still valid (of an account not locked), marking it
+    used; None otherwise."""
     cur = await conn.execute(
         "UPDATE device_tokens SET last_used_at = now() WHERE token_hash = %s AND revoked_at IS NULL"
-        " RETURNING id, user_id", (token_hash,))
+        f" AND {_NOT_LOCKED} RETURNING id, user_id", (token_hash,))
     row = await cur.fetchone()
     return None if row is None else (row[0], row[1])
 
@@ -42,7 +48,7 @@ async def still_valid(conn: AsyncConnection, token_ids: list[uuid.UUID]) -> set[
         return set()
     cur = await conn.execute(
         "UPDATE device_tokens SET last_used_at = now() WHERE id = ANY(%s) AND revoked_at IS NULL"
-        " RETURNING id", (token_ids,))
+        f" AND {_NOT_LOCKED} RETURNING id", (token_ids,))
     return {r[0] for r in await cur.fetchall()}
 
 
