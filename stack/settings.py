@@ -70,8 +70,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     internal_introspection: bool = False
     """Development only: GraphQL introspection and the OpenAPI schema on the internal
     gateway. Off in production."""
-    internal_max_depth: Annotated[int, msgspec.Meta(ge=2, le=50)] = 8
-    """The deepest GraphQL operation the internal gateway runs."""
+    internal_max_depth: Annotated[int, msgspec.Meta(ge=1, le=50)] = 8
+    """The deepest GraphQL operation the internal gateway runs (a root field is depth 0)."""
     internal_max_tokens: Annotated[int, msgspec.Meta(ge=100, le=100_000)] = 2000
     """The most tokens a GraphQL document may have (a cost bound that holds before parsing)."""
     internal_max_aliases: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 20
