@@ -5,6 +5,7 @@
     POST /v1/auth/oidc/{provider}/link            {authorize_url} to link the provider to you
     GET  /v1/auth/oidc/{provider}/callback        the provider sends the browser back here
     POST /v1/auth/oidc/{provider}/link/{link_id}  confirm a link the callback showed you
+    POST /v1/auth/oidc/handoff                    the web app collects a browser callback's result
 
 Every flow is bound to the browser that started it: `start` and `link` set an HttpOnly,
 SameSite=Lax cookie whose hash the pending flow keeps, and the callback is refused
@@ -14,6 +15,12 @@ shows which provider account would be linked, and only the session that asked fo
 link can confirm it. A new identity gets a new account; an identity whose e-mail already
 has an account is never merged silently (its owner signs in and links instead). Answers
 that carry a token are never cached.
+
+A browser (a callback asking for HTML) is sent on to the web app instead of shown JSON: the
+result waits under a single-use code for `HANDOFF_TTL_S`, bound to the same browser cookie,
+and the app's `/app/signin/oidc#handoff=<code>` page collects it with `POST …/handoff`. The
+code travels in the URL fragment, which browsers never send to a server or a log, and the
+token itself never appears in a URL.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ from gateway.quotas import Refused
 from storage import accounts, keyspace
 
 PENDING_TTL_S = 600
+HANDOFF_TTL_S = 60
+HANDOFF_PAGE = "/app/signin/oidc"
 COOKIE = "stride_oidc"
 _pending = msgspec.msgpack.Decoder(PendingLogin)
 
@@ -65,6 +74,10 @@ class LinkProposal(msgspec.Struct, frozen=True, kw_only=True):
     name: str | None
     confirm: str
     """POST here, from the session that asked for the link, to link this account."""
+
+
+class HandoffIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    code: Annotated[str, msgspec.Meta(min_length=16, max_length=128)]
 
 
 class OidcResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,7 +181,31 @@ async def callback(
         result = await _propose_link(request, provider, pending, identity)
     else:
         result = await _sign_in(request, provider, identity)
+    if "text/html" in request.headers.get("accept", ""):
+        return await _hand_to_web_app(request, secret, result)  # type: ignore[return-value]
     return Response(result, headers=NO_STORE)
+
+
+async def _hand_to_web_app(request: Request[Any, Any, Any], secret: str,
+                           result: OidcResult) -> Redirect:
+    """Keep the result for the web app under a single-use code and send the browser there."""
+    code = secrets.token_urlsafe(32)
+    stored = msgspec.msgpack.encode((_digest(secret), msgspec.to_builtins(result)))
+    await request.app.state.redis.set(_key(request, "handoff", code), stored, ex=HANDOFF_TTL_S)
+    return Redirect(f"{HANDOFF_PAGE}#handoff={code}", headers=NO_STORE)
+
+
+@post("/v1/auth/oidc/handoff", status_code=200, **PUBLIC_ROUTE,
+      summary="The web app collects a browser sign-in's result (single use, same browser)")
+async def handoff(request: Request[Any, Any, Any], data: HandoffIn) -> Response[OidcResult]:
+    stored = await request.app.state.redis.getdel(_key(request, "handoff", data.code))
+    if stored is None:
+        raise ApiError(400, "invalid_handoff", "unknown, used or expired sign-in result; sign in again")
+    browser, result = msgspec.msgpack.decode(stored)
+    if not hmac.compare_digest(_digest(request.cookies.get(COOKIE, "")), browser):
+        raise ApiError(400, "browser_mismatch", "this sign-in finished in another browser; "
+                       "sign in again here")
+    return Response(msgspec.convert(result, OidcResult), headers=NO_STORE)
 
 
 async def _propose_link(request: Request[Any, Any, Any], provider: str, pending: PendingLogin,
@@ -232,4 +269,4 @@ async def _sign_in(request: Request[Any, Any, Any], provider: str, identity: Ide
                       expires_at=expires_at)
 
 
-ROUTES = [providers, start, link, callback, confirm_link]
+ROUTES = [providers, start, link, callback, confirm_link, handoff]

@@ -64,9 +64,15 @@ class WebPage:
         self.stack = stack
         self.base_url = base_url
         self.errors: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(f"exception: {exc}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"exception: {exc}")
+                if self._ours() else None)
         page.on("console", lambda msg: self.errors.append(f"console: {msg.text}")
-                if msg.type == "error" and not _expected_console_error(msg.text) else None)
+                if msg.type == "error" and self._ours() and not _expected_console_error(msg.text)
+                else None)
+
+    def _ours(self) -> bool:
+        """Whether the page shows the app (not, say, an OIDC provider's own login page)."""
+        return self.page.url.startswith(self.base_url)
 
     async def open(self, path: str) -> None:
         await self.page.goto(self.base_url + path)

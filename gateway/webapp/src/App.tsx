@@ -2,6 +2,7 @@ import { Layout } from './core/Layout';
 import { type RouteDef, match, Redirect, useLocation } from './core/router';
 import { hasRole, useSession } from './core/session';
 import { SignIn } from './core/SignIn';
+import { OidcHandoff } from './core/OidcHandoff';
 import { Page } from './core/ui';
 import { useT } from './core/i18n';
 import { config } from './core/config';
@@ -39,6 +40,7 @@ function Current() {
     if (!hasRole(me, r.roles)) return <Message title="forbidden.title" body="forbidden.body" />;
     return <>{r.render(params)}</>;
   }
+  if (path === '/app/signin/oidc') return <OidcHandoff />;
   if (!me) return <SignIn />;   // signed in, the same address opens the page asked for
   if (path === '' || path === '/' || path === '/app') return <Home />;
   if (path === '/app/signin') return <Redirect to="/" />;
