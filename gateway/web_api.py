@@ -36,12 +36,14 @@ NO_CACHE = CacheControlHeader(no_cache=True)
 IMMUTABLE = CacheControlHeader(max_age=31_536_000, public=True, immutable=True)
 
 
-def page_config(state: Any) -> dict[str, str]:
-    """What the page needs before it signs in: which origin it is on and public settings."""
+def page_config(state: Any) -> dict[str, Any]:
+    """What the page needs before it signs in: which origin it is on, public settings and,
+    on the internal origin, the ids of the GraphQL operations it may run (by name)."""
     return {"origin": getattr(state, "web_origin", "public"),
             "tile_url": getattr(state, "tile_url", ""),
             "public_url": getattr(state, "public_url", ""),
-            "internal_url": getattr(state, "internal_url", "")}
+            "internal_url": getattr(state, "internal_url", ""),
+            "queries": getattr(state, "persisted_query_ids", {})}
 
 
 async def render_index(state: Any) -> bytes:

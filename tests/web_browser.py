@@ -122,12 +122,12 @@ class WebPage:
         """Through the sign-in form, with the keyboard alone (Tab between fields, Enter)."""
         page = self.page
         await page.locator("#email").focus()
-        await page.keyboard.type(email)
-        await page.keyboard.press("Tab")
-        await page.keyboard.type(password)
-        if otp is not None:
-            await page.keyboard.press("Tab")
-            await page.keyboard.type(otp)
+        values = [email, password] if otp is None else [email, password, otp]
+        for i, value in enumerate(values):
+            if i:
+                await page.keyboard.press("Tab")
+            await page.keyboard.press("Control+A")  # replace what an earlier try left
+            await page.keyboard.type(value)
         await page.keyboard.press("Enter")
 
 

@@ -24,7 +24,7 @@ from gateway.auth import Authenticator
 from gateway.client_address import ClientAddress
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.hashing import PasswordHashing
-from gateway.internal import auth_api
+from gateway.internal import auth_api, persisted
 from gateway.internal.graphql_api import Limits, extensions, graphql_controller
 from gateway.internal.schema import build_schema
 from gateway.security_headers import security_headers
@@ -102,6 +102,9 @@ def create_app(config: InternalConfig) -> Litestar:
                                          ray_namespace=config.ray_namespace,
                                          cache_dir=config.models_cache_dir)
         state.web_origin = "internal"
+        # The page sends an operation's id, which it learns from here by the operation's name.
+        state.persisted_query_ids = {name: persisted.query_id(text)
+                                     for name, text in persisted.load().items()}
         state.public_url = config.public_url
         state.internal_url = config.internal_url
 

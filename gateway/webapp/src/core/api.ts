@@ -1,5 +1,7 @@
 // The REST API of the origin that served the app, with the session's bearer token.
 
+import { config } from './config';
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -72,13 +74,24 @@ export async function apiPage<T>(path: string): Promise<Page<T>> {
   return { items: (await resp.json()) as T[], next: resp.headers.get('X-Next-Cursor') };
 }
 
-/** GraphQL on the internal origin, by persisted query id (see gateway/internal). */
-export async function graphql<T>(id: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const resp = await call('POST', '/graphql', { id, variables });
-  const data = (await resp.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
+/** A persisted GraphQL operation on the internal origin, by name (gateway/internal/
+ *  persisted_queries.graphql): the page sends only its id, which the gateway put in the
+ *  page's config. A GraphQL error becomes an ApiError with the error's code. */
+export async function graphql<T>(operation: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const id = config.queries[operation];
+  if (!id) throw new ApiError(400, { code: 'unknown_operation', message: `no persisted operation ${operation}` }, null);
+  const resp = await call('POST', '/graphql', {
+    operationName: operation, variables, extensions: { persistedQuery: { version: 1, sha256Hash: id } },
+  });
+  const data = (await resp.json()) as {
+    data?: T; errors?: { message: string; extensions?: { code?: string } }[];
+  };
   if (data.errors?.length) {
     const first = data.errors[0];
-    throw new ApiError(400, { code: first.extensions?.code ?? 'graphql_error', message: first.message }, null);
+    const code = first.extensions?.code ?? 'graphql_error';
+    const status = code === 'unauthorized' || code === 'wrong_audience' ? 401 : code === 'forbidden' ? 403 : 400;
+    if (status === 401) unauthorizedListeners.forEach((l) => l());
+    throw new ApiError(status, { code, message: first.message }, null);
   }
   return data.data as T;
 }

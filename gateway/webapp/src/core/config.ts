@@ -8,10 +8,12 @@ export interface AppConfig {
   /** Where the other origin lives, if the operator said (a link, never fetched). */
   internal_url: string;
   public_url: string;
+  /** Internal origin: the id (SHA-256) of each persisted GraphQL operation, by its name. */
+  queries: Record<string, string>;
 }
 
 function read(): AppConfig {
-  const fallback: AppConfig = { origin: 'public', tile_url: '', internal_url: '', public_url: '' };
+  const fallback: AppConfig = { origin: 'public', tile_url: '', internal_url: '', public_url: '', queries: {} };
   const meta = document.querySelector('meta[name="stride-config"]');
   try {
     return { ...fallback, ...(JSON.parse(meta?.getAttribute('content') || '{}') as Partial<AppConfig>) };

@@ -3,7 +3,7 @@
 // /internal/v1/auth/login, whose sessions the public gateway refuses and vice versa.
 
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { api, ApiError, onUnauthorized, tokenStore } from './api';
+import { api, ApiError, graphql, onUnauthorized, tokenStore } from './api';
 import { config } from './config';
 
 export interface Me {
@@ -16,8 +16,15 @@ export interface Me {
 
 export const internal = config.origin === 'internal';
 const PATHS = internal
-  ? { login: '/internal/v1/auth/login', logout: '/internal/v1/auth/logout', me: '/internal/v1/me' }
-  : { login: '/v1/auth/login', logout: '/v1/auth/logout', me: '/v1/users/me' };
+  ? { login: '/internal/v1/auth/login', logout: '/internal/v1/auth/logout' }
+  : { login: '/v1/auth/login', logout: '/v1/auth/logout' };
+
+/** Who the token belongs to: the profile (public), or the GraphQL `Me` (internal). */
+async function whoAmI(): Promise<Me> {
+  if (!internal) return api<Me>('GET', '/v1/users/me');
+  const { me } = await graphql<{ me: { userId: string; roles: string[] } }>('Me');
+  return { id: me.userId, email: '', roles: me.roles };
+}
 
 interface Session {
   me: Me | null;
@@ -42,7 +49,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const refresh = useCallback(async () => {
     if (!tokenStore.get()) { setMe(null); setLoading(false); return; }
     try {
-      setMe(await api<Me>('GET', PATHS.me));
+      setMe(await whoAmI());
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
         tokenStore.set(null);
