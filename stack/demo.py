@@ -1,12 +1,14 @@
 """`stride demo`: bring the stack up, make sure both models serve on Ray Serve (training,
 registering and deploying them if not), then a coach, a group and simulated athletes
-streaming through it; the coach page at `/` shows them live while the terminal shows their
-summaries, and at the end the recommendations each athlete got and which model made them.
+streaming through it; the web app's live group view (`/app/coach`) shows them while the
+terminal shows their summaries, and at the end the recommendations each athlete got and
+which model made them.
 
-The coach account (e-mail and a generated password, printed once at the start and again at
-the end) coaches a new group; every athlete has an account, joins the group and lets its
-coaches watch live. An admin account is made too, with TOTP enrolled (the role requires a
-second factor): its secret and recovery codes are printed with its login. With two
+The web app's sign-ins are printed at the start and again at the end: an athlete of the
+crowd, the coach (who coaches a new group every athlete joins and lets its coaches watch
+live) on the public origin, and an admin and an ML engineer on the internal origin (the
+operations listener), each with TOTP enrolled — the internal sign-in always asks for a
+code: their secrets and recovery codes are printed with their logins. With two
 athletes or more, the first finishes early and the last one's SpO2 drops below 88 % a
 quarter of the way in, so the page shows a finished workout and a risk alert.
 """
@@ -52,9 +54,18 @@ class Coach(msgspec.Struct, frozen=True, kw_only=True):
     group_name: str
 
 
-class Admin(msgspec.Struct, frozen=True, kw_only=True):
-    """The demo's admin: the role requires a second factor, so TOTP is enrolled for it."""
+class Login(msgspec.Struct, frozen=True, kw_only=True):
+    """An athlete's sign-in (e-mail and the password generated for this run)."""
 
+    email: str
+    password: str
+
+
+class Staff(msgspec.Struct, frozen=True, kw_only=True):
+    """An admin or an ML engineer: they sign in on the internal origin, always with a second
+    factor, so TOTP is enrolled for them."""
+
+    role: str
     email: str
     password: str
     totp_secret: str
@@ -91,13 +102,13 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
     async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=30) as http:
         with console.status(f"creating a coach, a group and {count} athletes …"):
             try:
-                coach, tokens = await _accounts(settings, http, crowd, sport)
-                admin = await _admin(settings, http)
+                coach, tokens, athlete = await _accounts(settings, http, crowd, sport)
+                staff = [await _staff(settings, http, "admin", "Admin"),
+                         await _staff(settings, http, "ml_engineer", "Ml")]
             except (httpx.HTTPError, RuntimeError, OSError) as exc:
                 console.print(f"[red]cannot set up the demo accounts at {settings.gateway_url}:[/] {exc}")
                 return 1
-        _coach_page(settings, coach, count)
-        _admin_login(admin)
+        _sign_ins(settings, coach, athlete, staff, count)
         http.headers["Authorization"] = f"Bearer {coach.token}"
         streams = [asyncio.create_task(_stream(settings, token, a, speedup))
                    for token, a in zip(tokens, crowd, strict=True)]
@@ -134,7 +145,7 @@ async def _demo(settings: Settings, count: int, duration_s: float, sport: str, s
     for err in errors:
         console.print(f"[red]an athlete's stream failed:[/] {err}")
     _where_to_look(settings, crowd, coach)
-    _admin_login(admin)
+    _sign_ins(settings, coach, athlete, staff, count)
     return 1 if errors else 0
 
 
@@ -145,40 +156,51 @@ async def _register(settings: Settings, http: httpx.AsyncClient, email: str, pas
     return str(user_id), await local_accounts.log_in(http, email, password)
 
 
-async def _admin(settings: Settings, http: httpx.AsyncClient) -> Admin:
-    """An admin with TOTP enrolled, as an admin would enrol it (the API), the secret kept
-    to print: add it to an authenticator app to log in."""
-    email, password = f"admin-{uuid.uuid4().hex[:6]}@stride.test", secrets.token_urlsafe(12)
-    await local_accounts.create(settings, email, password, roles=("admin",), first_name="Admin")
+async def _staff(settings: Settings, http: httpx.AsyncClient, role: str, first_name: str) -> Staff:
+    """An account with `role` and TOTP enrolled, as its owner would enrol it (the API), the
+    secret kept to print: add it to an authenticator app to sign in."""
+    email = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:6]}@stride.test"
+    password = secrets.token_urlsafe(12)
+    await local_accounts.create(settings, email, password, roles=(role,), first_name=first_name)
     token = await local_accounts.log_in(http, email, password)
     headers = {"Authorization": f"Bearer {token}"}
     begun = await http.post("/v1/users/me/mfa/totp", headers=headers)
     if begun.status_code != 200:
-        raise RuntimeError(f"TOTP for the demo admin: {begun.status_code} {begun.text}")
+        raise RuntimeError(f"TOTP for the demo {role}: {begun.status_code} {begun.text}")
     secret = begun.json()["secret"]
     confirmed = await http.post("/v1/users/me/mfa/totp/confirm", headers=headers,
                                 json={"code": pyotp.TOTP(secret).now()})
     if confirmed.status_code != 200:
-        raise RuntimeError(f"TOTP for the demo admin: {confirmed.status_code} {confirmed.text}")
-    return Admin(email=email, password=password, totp_secret=secret,
+        raise RuntimeError(f"TOTP for the demo {role}: {confirmed.status_code} {confirmed.text}")
+    return Staff(role=role, email=email, password=password, totp_secret=secret,
                  otpauth_uri=begun.json()["otpauth_uri"],
                  recovery_codes=confirmed.json()["recovery_codes"])
 
 
-def _admin_login(admin: Admin) -> None:
-    console.print(f"""
-[bold]Admin[/] (the role needs a second factor: add the secret to an authenticator app)
-  e-mail          {admin.email}
-  password        {admin.password}
-  TOTP secret     {admin.totp_secret}   ({admin.otpauth_uri})
-  recovery codes  {', '.join(admin.recovery_codes[:3])} … (each works once instead of a code)
-  log in          POST /v1/auth/login {{"email", "password", "otp": <the app's code>}}
-""", soft_wrap=True)
+def _sign_ins(settings: Settings, coach: Coach, athlete: Login, staff: list[Staff], count: int) -> None:
+    """Where to sign in to the web app, as whom (passwords generated for this run)."""
+    public, internal = settings.gateway_url, settings.internal_gateway_url
+    lines = [
+        f"  athlete      {public}/   {athlete.email}   password {athlete.password}",
+        f"  coach        {public}/   {coach.email}   password {coach.password}",
+        f"               (coaches {coach.group_name}: {count} athletes streaming now)",
+    ]
+    for person in staff:
+        lines += [
+            f"  {person.role:<12} {internal}/   {person.email}   password {person.password}",
+            f"               TOTP secret {person.totp_secret}  ({person.otpauth_uri})",
+            f"               recovery codes {', '.join(person.recovery_codes[:2])} … "
+            "(each works once instead of a code on the public origin)",
+        ]
+    console.print("\n[bold]Sign in to the web app[/] (generated for this run: shown here only; "
+                  "admins and ML engineers sign in on the internal origin with their app's code)\n"
+                  + "\n".join(lines) + "\n", soft_wrap=True)
 
 
 async def _accounts(settings: Settings, http: httpx.AsyncClient, crowd: list[Athlete],
-                    sport: str) -> tuple[Coach, list[str]]:
-    """The coach, the group, and every athlete in it with a live consent: (coach, tokens)."""
+                    sport: str) -> tuple[Coach, list[str], Login]:
+    """The coach, the group, and every athlete in it with a live consent: (coach, tokens,
+    the first athlete's sign-in)."""
     run_id = uuid.uuid4().hex[:6]
     email, password = f"coach-{run_id}@stride.test", secrets.token_urlsafe(12)
     _, coach_token = await _register(settings, http, email, password, first_name="Coach")
@@ -192,8 +214,8 @@ async def _accounts(settings: Settings, http: httpx.AsyncClient, crowd: list[Ath
     async def athlete(i: int, a: Athlete) -> str:
         profile = {"first_name": a.name, "sex": "female" if i % 2 else "male", "weight_kg": 60 + i % 25,
                    "birth_date": dt.date(1970 + i % 35, 6, 15), "hr_rest": 50 + i % 15}
-        user_id, token = await _register(settings, http, f"demo-{run_id}-{i}@stride.test",
-                                         secrets.token_urlsafe(16), **profile)
+        user_id, token = await _register(settings, http, logins[i].email, logins[i].password,
+                                         **profile)
         added = await http.post(f"/v1/groups/{group_id}/members", headers=coach_headers,
                                 json={"user_id": user_id, "role": "athlete"})
         consent = await http.post("/v1/consents", headers={"Authorization": f"Bearer {token}"},
@@ -202,17 +224,11 @@ async def _accounts(settings: Settings, http: httpx.AsyncClient, crowd: list[Ath
             raise RuntimeError(f"group membership of {a.name}: {added.text} {consent.text}")
         return token
 
+    logins = [Login(email=f"demo-{run_id}-{i}@stride.test", password=secrets.token_urlsafe(12))
+              for i in range(len(crowd))]
     tokens = await asyncio.gather(*(athlete(i, a) for i, a in enumerate(crowd)))
-    return Coach(email=email, password=password, token=coach_token, group_name=group_name), tokens
-
-
-def _coach_page(settings: Settings, coach: Coach, count: int) -> None:
-    console.print(f"""
-[bold]Coach page[/]  open [link={settings.gateway_url}/]{settings.gateway_url}/[/link] and log in as
-  e-mail    {coach.email}
-  password  {coach.password}   (generated for this run: shown here only)
-  group     {coach.group_name} ({count} athletes streaming now)
-""", soft_wrap=True)
+    return (Coach(email=email, password=password, token=coach_token, group_name=group_name),
+            list(tokens), logins[0])
 
 
 async def _stream(settings: Settings, token: str, athlete: Athlete, speedup: int) -> None:
@@ -290,7 +306,7 @@ def _where_to_look(settings: Settings, crowd: list[Athlete], coach: Coach) -> No
              f"""-d '{{"email":"{coach.email}","password":"{coach.password}"}}'""")
     console.print(f"""
 [bold]Where to look[/]
-  coach page        {url}/   (log in as {coach.email}, password {coach.password})
+  web app           {url}/   (the coach's live group view: sign in as {coach.email})
   a token           {login}
   one workout       curl -H 'Authorization: Bearer <token>' {url}/v1/workouts/{crowd[0].workout_id}
   its samples       {url}/v1/workouts/{crowd[0].workout_id}/samples

@@ -20,7 +20,7 @@ def test_status_json_reports_every_component_healthy(stack: Settings) -> None:
                          timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
-    assert set(report) == {"redis", "postgres", "kafka", "ray", "worker", "gateway"}
+    assert set(report) == {"redis", "postgres", "kafka", "ray", "worker", "gateway", "internal"}
     assert all(c["healthy"] for c in report.values())
     assert report["gateway"]["url"] == stack.gateway_url
     assert "***" in report["postgres"]["url"]  # the password is never printed
@@ -34,7 +34,7 @@ def test_status_json_reports_every_component_healthy(stack: Settings) -> None:
 def test_up_is_idempotent(stack: Settings) -> None:
     out = subprocess.run([*STRIDE, "stack", "up"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stderr.count("already running") == 6
+    assert out.stderr.count("already running") == 7
 
 
 @pytest.mark.parametrize("args", [["--help"], ["stack", "--help"], ["stack", "up", "--help"],
@@ -122,3 +122,29 @@ def test_demo_serves_both_models_and_its_recommendations_name_them(stack: Settin
             " WHERE u.email LIKE 'demo-%%' AND r.generated_at >= %s", (started,)).fetchall()
     assert set(deployed) == {"risk", "recommend"}
     assert len(sets) == 2 and set(sets) == {(deployed["recommend"], deployed["risk"])}
+    _printed_sign_ins_work(stack, out.stdout)
+
+
+def _printed_sign_ins_work(stack: Settings, printed: str) -> None:
+    """Each web-app sign-in the demo printed opens its origin: the athlete and the coach on
+    the public one, the admin and the ML engineer on the internal one with a TOTP code."""
+    import re
+    import time
+
+    import httpx
+    import pyotp
+
+    found = re.findall(r"^  (athlete|coach|admin|ml_engineer) +(\S+)/ +(\S+@\S+) +password (\S+)"
+                       r"(?:\n +TOTP secret (\S+))?", printed, flags=re.MULTILINE)
+    roles = {role: (origin, email, password, secret) for role, origin, email, password, secret in found}
+    assert set(roles) == {"athlete", "coach", "admin", "ml_engineer"}, printed[-3000:]
+    for role, (origin, email, password, secret) in roles.items():
+        if role in ("athlete", "coach"):
+            assert origin == stack.gateway_url
+            answer = httpx.post(f"{origin}/v1/auth/login", json={"email": email, "password": password})
+        else:
+            assert origin == stack.internal_gateway_url and secret
+            # The demo's enrolment used the current step's code: the next one (within the drift).
+            answer = httpx.post(f"{origin}/internal/v1/auth/login", json={
+                "email": email, "password": password, "otp": pyotp.TOTP(secret).at(time.time() + 30)})
+        assert answer.status_code == 200, (role, answer.text)
