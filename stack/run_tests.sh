@@ -17,8 +17,8 @@ rm -f "${STRIDE_HOME:-.stack}/test-artifacts/secrets-seen.txt"
 
 started_here=0
 if $STRIDE stack status --json >/dev/null 2>&1; then
-  # Running already (e.g. `make demo`): its gateway takes the test limits until the end.
-  $STRIDE stack restart --only gateway
+  # Running already (e.g. `make demo`): its gateways take the test limits until the end.
+  $STRIDE stack restart --only gateway internal
 else
   started_here=1
   up_log=$(mktemp)
@@ -75,6 +75,6 @@ if [ $started_here -eq 1 ]; then
 else
   # Back to the production limits for whoever started the stack.
   for name in $(grep -o '^STRIDE_[A-Z_]*' stack/test.env); do unset "$name"; done
-  $STRIDE stack restart --only gateway
+  $STRIDE stack restart --only gateway internal
 fi
 exit $rc

@@ -77,7 +77,8 @@ def create_app(config: InternalConfig) -> Litestar:
     hashing = PasswordHashing(config.password_hash_threads, config.password_hash_queue)
     limits = Limits(config.max_depth, config.max_tokens, config.max_aliases)
     schema = build_schema(extensions(limits, adhoc_queries=config.adhoc_queries,
-                                     introspection=config.introspection))
+                                     introspection=config.introspection),
+                          suggestions=config.introspection)
     if config.adhoc_queries or config.introspection:
         log.warning("development settings on: ad-hoc GraphQL queries %s, introspection %s",
                     config.adhoc_queries, config.introspection)

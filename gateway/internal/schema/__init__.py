@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.permission import PermissionExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from gateway.internal.permissions import RolePermission
 
@@ -47,11 +50,22 @@ def unguarded_fields(*roots: type) -> list[str]:
     return missing
 
 
-def build_schema(extensions: Sequence[Any] = ()) -> strawberry.Schema:
+class InternalSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Nothing here: a refused or malformed operation is the client's to fix and is
+        answered, not logged (its text could hold search terms, e-mail addresses); an
+        unexpected error is logged where it is answered (graphql_api.error_body)."""
+
+
+def build_schema(extensions: Sequence[Any] = (), *, suggestions: bool = False) -> strawberry.Schema:
+    """The schema; without `suggestions`, errors do not suggest field names (with
+    introspection off, they would tell the schema bit by bit)."""
     queries, mutations = area_types()
     query = merge_types("Query", tuple(queries))
     mutation = merge_types("Mutation", tuple(mutations))
     missing = unguarded_fields(query, mutation)
     if missing:
         raise TypeError(f"fields without a permission class: {', '.join(missing)}")
-    return strawberry.Schema(query=query, mutation=mutation, extensions=list(extensions))
+    return InternalSchema(query=query, mutation=mutation, extensions=list(extensions),
+                          config=StrawberryConfig(disable_field_suggestions=not suggestions))
