@@ -33,6 +33,8 @@ class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
     allowed_origins: tuple[str, ...] = ()
     """Browser origins allowed besides the gateway's own (clients that send no Origin
     header, like watches and phone apps, are not affected)."""
+    upload_max_bytes: int = 20 * 1024 * 1024
+    """Largest workout file `POST /v1/workouts/import` takes (GPX or FIT); larger gets 413."""
 
 
 class TokenBucket:

@@ -1,5 +1,6 @@
-"""REST: an athlete's workouts (paginated), one workout, its samples (downsampled when the
-range is long), its per-minute metrics and its GPS path."""
+"""REST: an athlete's workouts (paginated, filtered), one workout, its samples (downsampled
+when the range is long), its per-minute metrics and its GPS path. Changes to a workout —
+rename, sport, delete, upload — are in gateway/workouts_manage_api.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from privacy import health
 from storage import samples as samples_repo
 from storage import timeseries
 from storage import workouts as workouts_repo
+from streams.events import Sport, WorkoutStatus
 
 
 class RiskOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +73,8 @@ class WorkoutOut(msgspec.Struct, frozen=True, kw_only=True):
     samples_count: int
     last_seq: int
     updated_at: dt.datetime
+    title: str | None = None
+    """The athlete's name for the workout (PATCH /v1/workouts/{id}); null until given."""
 
 
 class SampleOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,12 +118,12 @@ def to_out(row: workouts_repo.WorkoutRow, health_data: bool) -> WorkoutOut:
         risk=RiskOut(level=s.risk.level, acwr=s.risk.acwr, reasons=s.risk.reasons),
         splits=[SplitOut(km=x.km, time_s=x.time_s, avg_hr=x.avg_hr) for x in s.splits],
         assumptions=s.assumptions, samples_count=s.samples_count, last_seq=s.last_seq,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, title=row.title,
     )
     return out if health_data else health.redact_struct(out)
 
 
-async def _visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_repo.WorkoutRow:
+async def visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_repo.WorkoutRow:
     """The workout if the caller may see it; 404 (as for a missing one) otherwise."""
     principal = principal_of(request)
     async with request.app.state.pool.connection() as conn:
@@ -136,11 +140,12 @@ async def _visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_
 
 @get("/v1/workouts/{workout_id:uuid}", summary="A workout's summary")
 async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
-    row = await _visible_workout(request, workout_id)
+    row = await visible_workout(request, workout_id)
     return to_out(row, sees_health_data(principal_of(request), row.user_id))
 
 
-@get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time")
+@get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time; "
+     "filtered by sport, start date, status and title")
 async def list_workouts(
     request: Request,
     athlete: uuid.UUID | None = None,
@@ -148,22 +153,45 @@ async def list_workouts(
     cursor: Annotated[str | None, Parameter(
         description="`X-Next-Cursor` of the previous page (also in its `Link: rel=next`)",
         max_length=200)] = None,
+    sport: Sport | None = None,
+    from_: Annotated[dt.date | None, Parameter(
+        query="from", description="started on or after this day (UTC)")] = None,
+    to: Annotated[dt.date | None, Parameter(
+        description="started on or before this day (UTC)")] = None,
+    status: WorkoutStatus | None = None,
+    q: Annotated[str | None, Parameter(
+        min_length=1, max_length=120, description="title contains this (any case)")] = None,
 ) -> Response[list[WorkoutOut]]:
     principal = principal_of(request)
     athlete_id = athlete or principal.user_id
+    if from_ is not None and to is not None and to < from_:
+        raise ApiError(400, "bad_range", "`to` must not be before `from`")
+    filters = workouts_repo.Filters(
+        sport=sport, status=status, title_contains=q,
+        started_from=_midnight(from_), started_before=_midnight(to, days_after=1))
     after = cursors.decode(cursor, workouts_repo.Cursor, "cursor") if cursor else None
     async with request.app.state.pool.connection() as conn:
         access = await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
-        rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after, access)
+        rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after, access,
+                                                 filters)
     health_data = sees_health_data(principal, athlete_id)
     headers = {}
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = cursors.encode(workouts_repo.cursor_of(rows[-1]))
+        given = {"sport": sport, "from": from_, "to": to, "status": status, "q": q}
         query = urllib.parse.urlencode({"athlete": str(athlete_id), "limit": limit,
+                                        **{k: str(v) for k, v in given.items() if v is not None},
                                         "cursor": next_cursor})
         headers = {"X-Next-Cursor": next_cursor, "Link": f'</v1/workouts?{query}>; rel="next"'}
     return Response([to_out(r, health_data) for r in rows], headers=headers)
+
+
+def _midnight(day: dt.date | None, days_after: int = 0) -> dt.datetime | None:
+    """00:00 UTC of the day (`days_after` later)."""
+    if day is None:
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=days_after), dt.time(), tzinfo=dt.UTC)
 
 
 class SamplesCursor(msgspec.Struct, frozen=True, array_like=True):
@@ -195,7 +223,7 @@ async def get_samples(
     raw: Annotated[bool, Parameter(
         description="every sample, never bucketed: `limit` a page, the next page by cursor")] = False,
 ) -> Response[list[SampleOut]]:
-    row = await _visible_workout(request, workout_id)
+    row = await visible_workout(request, workout_id)
     if from_ is not None and to is not None and to <= from_:
         raise ApiError(400, "bad_range", "`to` must be after `from`")
     if raw and bucket_s is not None:
@@ -254,7 +282,7 @@ async def get_minutes(
     cursor: Annotated[str | None, Parameter(
         description="`X-Next-Cursor` of the previous page", max_length=200)] = None,
 ) -> Response[list[timeseries.MinuteMetrics]]:
-    row = await _visible_workout(request, workout_id)
+    row = await visible_workout(request, workout_id)
     after = cursors.decode(cursor, MinutesCursor, "cursor") if cursor else None
     start = after.after + dt.timedelta(microseconds=1) if after else None
     async with request.app.state.pool.connection() as conn:
@@ -271,7 +299,7 @@ async def get_minutes(
      summary="A workout's route: a GeoJSON Feature, its geometry null until the workout has "
              "finished and its samples are stored")
 async def get_path(request: Request, workout_id: uuid.UUID) -> dict[str, Any]:
-    row = await _visible_workout(request, workout_id)
+    row = await visible_workout(request, workout_id)
     async with request.app.state.pool.connection() as conn:
         path = await workouts_repo.gps_path_of(conn, workout_id)
     return {"type": "Feature", "geometry": path,

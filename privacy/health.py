@@ -37,6 +37,7 @@ NOT_HEALTH_FIELDS = frozenset({
     "lat", "lon", "alt_m", "distance_m", "duration_s", "moving_time_s", "avg_speed_mps",
     "speed_mps", "avg_pace_s_per_km", "pace_s_per_km", "elevation_gain_m", "elevation_loss_m",
     "splits", "km", "time_s", "summary", "name", "sport_mismatch", "accuracy_m", "power_w",
+    "title", "elapsed_s",
 })
 """Field names checked and found free of health data."""
 

@@ -42,7 +42,7 @@ def run_simulate(settings: Settings, *, athletes: int, sport: str, duration_s: f
                  rate_hz: float, dropouts: bool = True, route_file: Path | None = None) -> int:
     route = None
     if route_file is not None:
-        from stack.track_import import read_track
+        from actors.recordings import read_track
 
         try:
             points = read_track(route_file)

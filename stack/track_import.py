@@ -1,19 +1,16 @@
 """`stride import FILE.gpx|FILE.fit`: replay a recorded workout through the device protocol.
 
-The track's points become samples `[t_ms, lat, lon, alt_m, hr_bpm, null]`, streamed with
-their original times as one athlete's workout, so history can be loaded and the platform's
-metrics compared with the file's own figures (gpxpy's, over the same points).
-- GPX: heart rate from the Garmin TrackPointExtension `hr` element when present.
-- FIT (Garmin's garmin-fit-sdk decoder): `record` messages; positions are in semicircles
-  (degrees = semicircles × 180 / 2³¹), altitude `enhanced_altitude` or `altitude`.
+The track's points (actors/recordings.py reads both formats) become samples
+`[t_ms, lat, lon, alt_m, hr_bpm, null]`, streamed with their original times as one athlete's
+workout, so history can be loaded and the platform's metrics compared with the file's own
+figures (gpxpy's, over the same points). `POST /v1/workouts/import` takes the same files
+over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import gpxpy
@@ -23,6 +20,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from actors.recordings import read_gpx, samples_of
 from gateway.client import DeviceClient, DeviceError
 from stack.settings import Settings
 from streams.events import Sample, Sport
@@ -32,89 +30,6 @@ console = Console()
 BATCH = 500
 
 
-def track_samples(gpx: gpxpy.gpx.GPX) -> list[Sample]:
-    """Every timed point of every track, in time order; points without a time are skipped
-    (the protocol numbers samples by time)."""
-    out: list[Sample] = []
-    for track in gpx.tracks:
-        for segment in track.segments:
-            for p in segment.points:
-                if p.time is None:
-                    continue
-                out.append((int(p.time.timestamp() * 1000), p.latitude, p.longitude,
-                            p.elevation, _heart_rate(p), None))
-    out.sort(key=lambda s: s[0])
-    # Two points at the same millisecond: keep the first (a device logs one fix per time).
-    return [s for i, s in enumerate(out) if i == 0 or s[0] != out[i - 1][0]]
-
-
-def _heart_rate(point: gpxpy.gpx.GPXTrackPoint) -> float | None:
-    for ext in point.extensions:
-        for element in ext.iter():
-            if element.tag.endswith("}hr") or element.tag == "hr":
-                try:
-                    bpm = float(element.text or "")
-                except ValueError:
-                    return None
-                return bpm if 20 <= bpm <= 250 else None
-    return None
-
-
-SEMICIRCLE_DEG = 180 / 2**31
-
-
-def read_gpx(path: Path) -> gpxpy.gpx.GPX:
-    """A GPX file, or a FIT file's records as one GPX track (ValueError if unreadable)."""
-    if path.suffix.lower() == ".fit":
-        return _fit_as_gpx(path)
-    try:
-        return gpxpy.parse(path.read_text())
-    except (OSError, gpxpy.gpx.GPXException) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-
-
-def _fit_as_gpx(path: Path) -> gpxpy.gpx.GPX:
-    from garmin_fit_sdk import Decoder, Stream
-
-    try:
-        decoder = Decoder(Stream.from_file(str(path)))
-        if not decoder.is_fit():
-            raise ValueError(f"cannot read {path}: not a FIT file")
-        decoder = Decoder(Stream.from_file(str(path)))  # is_fit() read the header
-        messages, errors = decoder.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    if errors:
-        raise ValueError(f"cannot read {path}: {errors[0]}")
-    segment = gpxpy.gpx.GPXTrackSegment()
-    for record in messages.get("record_mesgs", []):
-        lat, lon = record.get("position_lat"), record.get("position_long")
-        at = record.get("timestamp")
-        point = gpxpy.gpx.GPXTrackPoint(
-            latitude=lat * SEMICIRCLE_DEG if lat is not None else None,
-            longitude=lon * SEMICIRCLE_DEG if lon is not None else None,
-            elevation=record.get("enhanced_altitude", record.get("altitude")),
-            time=at if isinstance(at, dt.datetime) else None)
-        if record.get("heart_rate") is not None:
-            hr = ET.Element("hr")
-            hr.text = str(record["heart_rate"])
-            point.extensions.append(hr)
-        segment.points.append(point)
-    track = gpxpy.gpx.GPXTrack()
-    track.segments.append(segment)
-    gpx = gpxpy.gpx.GPX()
-    gpx.tracks.append(track)
-    return gpx
-
-
-def read_track(path: Path) -> list[Sample]:
-    """The file's timed track points as samples; ValueError if unreadable or empty."""
-    samples = track_samples(read_gpx(path))
-    if not samples:
-        raise ValueError(f"{path} has no track points with a time; nothing to use")
-    return samples
-
-
 def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) -> int:
     if not token:
         console.print("[red]whose workout is it?[/] pass the athlete's login token with --token "
@@ -122,7 +37,7 @@ def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) 
         return 2
     try:
         gpx = read_gpx(path)
-        samples = read_track(path)
+        samples = samples_of(gpx, str(path))
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         return 2

@@ -129,6 +129,9 @@ async def count_completed(conn: AsyncConnection,
             FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::bigint[], %s::float8[])
                  AS w(workout_id, user_id, sport, started_at_ms, distance_m)
             LEFT JOIN users u ON u.id = w.user_id
+            -- a workout its athlete deleted (0014) is not counted again by a late event
+            WHERE NOT EXISTS (SELECT 1 FROM workout_ids d
+                              WHERE d.id = w.workout_id AND d.deleted_at IS NOT NULL)
             ON CONFLICT (workout_id) DO NOTHING
             RETURNING workout_id
             """,
@@ -145,6 +148,77 @@ async def count_completed(conn: AsyncConnection,
         increments, touched = _tally(await cur.fetchall(), inserted)
         await _increment(conn, increments)
         return await _standings(conn, touched)
+
+
+class Retracted(msgspec.Struct, frozen=True, kw_only=True):
+    """What taking a workout off (or moving it between) the boards left: the absolute rows
+    of every athlete and board it touched, and the (board, athlete) pairs now without any
+    workout (their row deleted)."""
+
+    standings: list[Standing] = []
+    emptied: list[Key] = []
+
+
+async def recount(conn: AsyncConnection, workout_id: uuid.UUID, sport: str | None = None,
+                  distance_m: float | None = None) -> Retracted:
+    """Take a counted workout off its boards; with `sport` and `distance_m`, count it again
+    under them (a corrected sport, a summary computed again), in the country and period it
+    was first counted in. Nothing happens to a workout not counted (yet). Call inside a
+    transaction: the entry, the decrements and the increments go together."""
+    cur = await conn.execute(
+        "DELETE FROM leaderboard_entries WHERE workout_id = %s"
+        " RETURNING workout_id, user_id, sport, country, started_at, distance_m", (workout_id,))
+    entry = await cur.fetchone()
+    if entry is None:
+        return Retracted()
+    _, user_id, old_sport, country, started_at, old_m = entry
+    old = {(board, user_id): (-old_m, -1) for board in boards_of(old_sport, country, started_at)}
+    new: dict[Key, tuple[float, int]] = {}
+    if sport is not None and distance_m is not None:
+        await conn.execute(
+            "INSERT INTO leaderboard_entries (workout_id, user_id, sport, country, started_at,"
+            " distance_m) VALUES (%s, %s, %s, %s, %s, %s)",
+            (workout_id, user_id, sport, country, started_at, distance_m))
+        new = {(board, user_id): (distance_m, 1) for board in boards_of(sport, country, started_at)}
+    changes = {k: (old.get(k, (0.0, 0))[0] + new.get(k, (0.0, 0))[0],
+                   old.get(k, (0.0, 0))[1] + new.get(k, (0.0, 0))[1]) for k in {*old, *new}}
+    await _increment(conn, {k: v for k, v in changes.items() if v[1] > 0})
+    await _decrement(conn, {k: v for k, v in changes.items() if v[1] <= 0})
+    touched = set(changes)
+    standings = await _standings(conn, touched)
+    kept = {(s.board, s.user_id) for s in standings}
+    return Retracted(standings=standings, emptied=sorted(touched - kept, key=_order))
+
+
+async def _decrement(conn: AsyncConnection, changes: dict[Key, tuple[float, int]]) -> None:
+    """Add (negative or zero) changes to existing rows; a row left without workouts goes."""
+    if not changes:
+        return
+    keys = sorted(changes, key=_order)  # the lock order of `_increment`
+    await conn.execute(
+        """
+        UPDATE leaderboard AS lb
+        SET score = greatest(lb.score + k.score, 0), workouts_count = lb.workouts_count + k.n,
+            updated_at = now()
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::uuid[],
+                    %s::float8[], %s::int[]) AS k(sport, region, period, period_start, user_id,
+                                                  score, n)
+        WHERE lb.sport = k.sport AND lb.region = k.region AND lb.period = k.period
+          AND lb.period_start = COALESCE(k.period_start, '-infinity') AND lb.user_id = k.user_id
+        """,
+        (*_board_arrays(keys), [changes[k][0] for k in keys], [changes[k][1] for k in keys]),
+    )
+    await conn.execute(
+        """
+        DELETE FROM leaderboard AS lb
+        USING unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::uuid[])
+              AS k(sport, region, period, period_start, user_id)
+        WHERE lb.sport = k.sport AND lb.region = k.region AND lb.period = k.period
+          AND lb.period_start = COALESCE(k.period_start, '-infinity') AND lb.user_id = k.user_id
+          AND lb.workouts_count <= 0
+        """,
+        _board_arrays(keys),
+    )
 
 
 def _tally(entries: Iterable[EntryRow], inserted: set[uuid.UUID],

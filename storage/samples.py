@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import msgspec
 from psycopg import AsyncConnection
 
-from streams.events import SamplesAccepted
+from streams.events import Sample, SamplesAccepted
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS sensor_stage (
@@ -17,13 +17,18 @@ CREATE TEMP TABLE IF NOT EXISTS sensor_stage (
 ) ON COMMIT DELETE ROWS
 """
 
+# A deleted workout's samples still in flight are dropped (workout_ids.deleted_at, 0014).
+_NOT_DELETED = ("NOT EXISTS (SELECT 1 FROM workout_ids d WHERE d.id = {column}"
+                " AND d.deleted_at IS NOT NULL)")
+
 # The staging table takes COPY's speed; the INSERT … SELECT makes it idempotent.
-_MERGE = """
+_MERGE = f"""
 INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct, speed_mps,
                          accuracy_m, power_w)
 SELECT workout_id, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt_m,
        round(hr_bpm)::smallint, spo2_pct, speed_mps, accuracy_m, power_w
-FROM sensor_stage
+FROM sensor_stage s
+WHERE {_NOT_DELETED.format(column="s.workout_id")}
 ON CONFLICT (workout_id, seq, t) DO NOTHING
 """
 
@@ -53,13 +58,14 @@ def rows_of(batches: Iterable[SamplesAccepted]) -> list[tuple[object, ...]]:
     ]
 
 
-_INSERT_UNNEST = """
+_INSERT_UNNEST = f"""
 INSERT INTO sensor_data (workout_id, seq, t, lat, lon, alt_m, hr_bpm, spo2_pct, speed_mps,
                          accuracy_m, power_w)
 SELECT w, seq, to_timestamp(t_ms / 1000.0), lat, lon, alt, round(hr)::smallint, spo2, speed, acc, power
 FROM unnest(%s::uuid[], %s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::real[],
             %s::real[], %s::real[], %s::real[], %s::real[], %s::real[])
      AS r(w, seq, t_ms, lat, lon, alt, hr, spo2, speed, acc, power)
+WHERE {_NOT_DELETED.format(column="r.w")}
 ON CONFLICT (workout_id, seq, t) DO NOTHING
 """
 
@@ -115,3 +121,19 @@ async def read_samples(
                      speed_mps=r[7], accuracy_m=r[8], power_w=r[9])
         for r in await cur.fetchall()
     ]
+
+
+async def all_samples(conn: AsyncConnection, workout_id: uuid.UUID,
+                      page: int = 10_000) -> list[Sample]:
+    """Every stored sample of a workout, in `seq` order, as the device sent it
+    `(t_ms, lat, lon, alt_m, hr_bpm, spo2_pct, speed_mps, accuracy_m, power_w)`: what the
+    metrics are computed again from (actors/replay.py, actors/split_table.py)."""
+    out: list[Sample] = []
+    after: int | None = None
+    while True:
+        rows = await read_samples(conn, workout_id, limit=page, after_seq=after)
+        out += [(r.t_ms, r.lat, r.lon, r.alt_m, r.hr_bpm, r.spo2_pct, r.speed_mps, r.accuracy_m,
+                 r.power_w) for r in rows]
+        if len(rows) < page:
+            return out
+        after = rows[-1].seq

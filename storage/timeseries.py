@@ -61,11 +61,14 @@ def _ts(ms: int) -> dt.datetime:
 
 _METRICS_COLUMNS = ("workout_id, t, seq, distance_m, moving_time_s, speed_mps, hr_bpm, spo2_pct,"
                     " calories_kcal, trimp, risk_level")
+# A deleted workout's snapshots still in flight are dropped (workout_ids.deleted_at, 0014).
 _METRICS_INSERT = f"""
 INSERT INTO workout_metrics ({_METRICS_COLUMNS})
 SELECT * FROM unnest(%(w)s::uuid[], %(t)s::timestamptz[], %(seq)s::bigint[], %(dist)s::float8[],
                      %(moving)s::float8[], %(speed)s::real[], %(hr)s::real[], %(spo2)s::real[],
                      %(kcal)s::float8[], %(trimp)s::float8[], %(risk)s::text[])
+     AS m({_METRICS_COLUMNS})
+WHERE NOT EXISTS (SELECT 1 FROM workout_ids d WHERE d.id = m.workout_id AND d.deleted_at IS NOT NULL)
 ON CONFLICT (workout_id, t) DO NOTHING
 """
 

@@ -12,8 +12,10 @@ from psycopg import AsyncConnection
 
 
 async def owner_of(conn: AsyncConnection, workout_id: uuid.UUID) -> tuple[bool, uuid.UUID | None]:
-    """(claimed at all, by whom: None for an erased account's tombstone)."""
-    cur = await conn.execute("SELECT user_id FROM workout_ids WHERE id = %s", (workout_id,))
+    """(claimed at all, by whom: None for an erased account's tombstone, or a workout its
+    athlete deleted — its id is never started again)."""
+    cur = await conn.execute("SELECT CASE WHEN deleted_at IS NULL THEN user_id END"
+                             " FROM workout_ids WHERE id = %s", (workout_id,))
     row = await cur.fetchone()
     return (False, None) if row is None else (True, row[0])
 

@@ -20,13 +20,18 @@ def _ts(ms: int | None) -> dt.datetime | None:
     return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
 
 
+# A workout its athlete deleted (workout_ids.deleted_at, 0014) is never written again, so a
+# summary still in flight cannot bring it back.
 _PROJECT = """
     INSERT INTO workouts AS w (id, user_id, sport, status, start_time, end_time, distance_m,
         duration_s, moving_time_s, elevation_gain_m, calories_kcal, last_seq, samples_count,
         version, summary, updated_at)
-    VALUES (%(id)s, %(user)s, %(sport)s, %(status)s, %(start)s, %(end)s, %(dist)s,
-        %(dur)s, %(moving)s, %(gain)s, %(kcal)s, %(last_seq)s, %(count)s, %(version)s,
-        %(summary)s, now())
+    SELECT %(id)s::uuid, %(user)s::uuid, %(sport)s::text, %(status)s::text,
+        %(start)s::timestamptz, %(end)s::timestamptz, %(dist)s::float8, %(dur)s::float8,
+        %(moving)s::float8, %(gain)s::float8, %(kcal)s::float8, %(last_seq)s::bigint,
+        %(count)s::bigint, %(version)s::bigint, %(summary)s::jsonb, now()
+    WHERE NOT EXISTS (SELECT 1 FROM workout_ids d
+                      WHERE d.id = %(id)s::uuid AND d.deleted_at IS NOT NULL)
     ON CONFLICT (id) DO UPDATE SET
         status = EXCLUDED.status, end_time = EXCLUDED.end_time,
         distance_m = EXCLUDED.distance_m, duration_s = EXCLUDED.duration_s,
@@ -70,22 +75,45 @@ async def project_summaries(
         await cur.executemany(_PROJECT, [_projected(*item) for item in summaries])
 
 
+async def replace_summary(conn: AsyncConnection, workout_id: uuid.UUID, summary: WorkoutSummary,
+                          expected_version: int) -> bool:
+    """Store a summary computed again for a finished workout (a corrected sport), sport
+    included, unless the row changed since `expected_version` was read; True if stored. The
+    summary's own `version` must be higher, so no summary still in flight replaces it."""
+    assert summary.version > expected_version
+    params = _projected(workout_id, uuid.UUID(int=0), summary) | {"expected": expected_version}
+    cur = await conn.execute(
+        """
+        UPDATE workouts SET sport = %(sport)s, end_time = %(end)s, distance_m = %(dist)s,
+            duration_s = %(dur)s, moving_time_s = %(moving)s, elevation_gain_m = %(gain)s,
+            calories_kcal = %(kcal)s, last_seq = %(last_seq)s, samples_count = %(count)s,
+            version = %(version)s, summary = %(summary)s, updated_at = now()
+        WHERE id = %(id)s AND version = %(expected)s AND status = 'finished'
+        """, params)
+    return cur.rowcount == 1
+
+
 class WorkoutRow(msgspec.Struct, frozen=True, kw_only=True):
     id: uuid.UUID
     user_id: uuid.UUID
     summary: WorkoutSummary
     updated_at: dt.datetime
+    title: str | None = None
+    """The athlete's name for it (0014); None until they give one."""
+
+
+_ROW_COLUMNS = "id, user_id, summary::text, updated_at, title"
+
+
+def _row(r: tuple[object, ...]) -> WorkoutRow:
+    return WorkoutRow(id=r[0], user_id=r[1], summary=_summary_decoder.decode(r[2]),  # type: ignore[arg-type]
+                      updated_at=r[3], title=r[4])  # type: ignore[arg-type]
 
 
 async def get_workout(conn: AsyncConnection, workout_id: uuid.UUID) -> WorkoutRow | None:
-    cur = await conn.execute(
-        "SELECT id, user_id, summary::text, updated_at FROM workouts WHERE id = %s", (workout_id,)
-    )
+    cur = await conn.execute(f"SELECT {_ROW_COLUMNS} FROM workouts WHERE id = %s", (workout_id,))
     row = await cur.fetchone()
-    if row is None:
-        return None
-    return WorkoutRow(id=row[0], user_id=row[1], summary=_summary_decoder.decode(row[2]),
-                      updated_at=row[3])
+    return None if row is None else _row(row)
 
 
 class Cursor(msgspec.Struct, frozen=True, array_like=True):
@@ -95,31 +123,49 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True):
     id: uuid.UUID
 
 
+class Filters(msgspec.Struct, frozen=True, kw_only=True):
+    """Which of an athlete's workouts a list shows (every one by default)."""
+
+    sport: str | None = None
+    status: str | None = None
+    started_from: dt.datetime | None = None
+    """Started at or after this."""
+    started_before: dt.datetime | None = None
+    title_contains: str | None = None
+    """Case-insensitive substring of the title (workouts without a title never match)."""
+
+
 async def list_workouts(conn: AsyncConnection, user_id: uuid.UUID, limit: int = 50,
-                        after: Cursor | None = None, access: Access | None = None) -> list[WorkoutRow]:
+                        after: Cursor | None = None, access: Access | None = None,
+                        filters: Filters | None = None) -> list[WorkoutRow]:
     """An athlete's workouts, newest first; `after` continues from a previous page. With
-    `access`, only the workouts it covers (storage/consents.py: Access.covers)."""
+    `access`, only the workouts it covers (storage/consents.py: Access.covers); with
+    `filters`, only those that match them all."""
     access = access or Access(full=True)
+    f = filters or Filters()
     cur = await conn.execute(
-        """
-        SELECT id, user_id, summary::text, updated_at FROM workouts
+        f"""
+        SELECT {_ROW_COLUMNS} FROM workouts
         WHERE user_id = %(user)s
           AND (%(start)s::timestamptz IS NULL OR (start_time, id) < (%(start)s, %(id)s))
           AND (%(full)s
                OR (%(history)s AND (%(from)s::timestamptz IS NULL OR start_time >= %(from)s))
                OR (%(live)s AND (status <> 'finished' OR end_time > now() - %(afterglow)s)))
+          AND (%(sport)s::text IS NULL OR sport = %(sport)s)
+          AND (%(status)s::text IS NULL OR status = %(status)s)
+          AND (%(since)s::timestamptz IS NULL OR start_time >= %(since)s)
+          AND (%(before)s::timestamptz IS NULL OR start_time < %(before)s)
+          AND (%(q)s::text IS NULL OR strpos(lower(title), lower(%(q)s)) > 0)
         ORDER BY start_time DESC, id DESC
         LIMIT %(n)s
         """,
         {"user": user_id, "start": after.start_time if after else None,
          "id": after.id if after else None, "n": limit, "full": access.full,
          "history": access.history, "from": access.history_from, "live": access.live,
-         "afterglow": LIVE_AFTERGLOW},
+         "afterglow": LIVE_AFTERGLOW, "sport": f.sport, "status": f.status,
+         "since": f.started_from, "before": f.started_before, "q": f.title_contains},
     )
-    return [
-        WorkoutRow(id=r[0], user_id=r[1], summary=_summary_decoder.decode(r[2]), updated_at=r[3])
-        for r in await cur.fetchall()
-    ]
+    return [_row(r) for r in await cur.fetchall()]
 
 
 async def live_or_recent(conn: AsyncConnection, athletes: set[uuid.UUID],

@@ -83,6 +83,35 @@ async def apply_standings(redis: aioredis.Redis, prefix: str, standings: Sequenc
     return written
 
 
+async def replace_standings(redis: aioredis.Redis, prefix: str, retracted: repo.Retracted,
+                            now: dt.datetime | None = None) -> int:
+    """After a workout left (or moved between) boards: write the rows it touched as they now
+    are, lower ones included (a plain ZADD, where counting only ever raises with GT), and
+    remove athletes left without a workout on a board. Lapsed boards are skipped. A counting
+    that races this write may leave Redis a step behind the table until the next write for
+    that athlete or `stride leaderboards rebuild`; Redis is a cache. Returns the rows written
+    or removed."""
+    now = now or dt.datetime.now(dt.UTC)
+    pipe = redis.pipeline(transaction=False)
+    written = 0
+    for board, user_id, score in [*((s.board, s.user_id, s.distance_m) for s in retracted.standings),
+                                  *((b, u, None) for b, u in retracted.emptied)]:
+        until = repo.expires_at(board)
+        if until is not None and until <= now:
+            continue
+        key = key_of(prefix, board)
+        if score is None:
+            pipe.zrem(key, str(user_id))
+        else:
+            pipe.zadd(key, {str(user_id): score})
+            if until is not None:
+                pipe.expireat(key, until)
+        written += 1
+    if written:
+        await pipe.execute()
+    return written
+
+
 async def read_page(redis: aioredis.Redis, prefix: str, board: Board, limit: int, offset: int,
                     me: uuid.UUID) -> Page | None:
     """A page of the board, best first (equal scores: Redis's order), and the caller's rank;

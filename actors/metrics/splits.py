@@ -161,3 +161,12 @@ def result(state: SplitsState) -> Splits:
     if state.distance_m and state.distance_m > 0 and state.clock_s > 0:
         avg = state.clock_s / state.distance_m * SPLIT_M
     return Splits(splits=list(state.splits), pace_s_per_km=pace, avg_pace_s_per_km=avg)
+
+
+def under_way(state: SplitsState) -> Split | None:
+    """The kilometre in progress, so far (its time and heart rate as a closed split's would
+    be); None before the first sample."""
+    if state.distance_m is None:
+        return None
+    return Split(km=len(state.splits) + 1, time_s=state.clock_s - state.split_start_s,
+                 avg_hr_bpm=state.hr_time_sum / state.hr_time_s if state.hr_time_s > 0 else None)

@@ -14,13 +14,15 @@ a valid body. Which callers may succeed follows from the objects an operation to
   the domain (EXPECTED), after authorization.
 
 A route added later is covered without new test code; if it takes an object this file
-does not know, the test fails and asks for one line in OBJECTS and POLICY.
+does not know, the test fails and asks for one line in OBJECTS and POLICY (or, for a file
+upload, in UPLOADS).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +53,7 @@ CALLERS = ("anonymous", "owner", "coach", "bystander_coach", "foreign", "partner
 # Who may act on each kind of object (besides the checks every route has).
 POLICY: dict[str, set[str]] = {
     "workout": {"owner", "coach", "admin"},   # the athlete, consented coaches, admins
+    "own_workout": {"owner", "admin"},        # changing one: the athlete, admins
     "athlete": {"owner", "coach", "admin"},
     "group": {"coach", "admin"},              # the group's coaches
     "membership": {"owner", "coach"},         # leaving: any member
@@ -76,6 +79,9 @@ OBJECTS = {"workout_id": "workout", "athlete": "athlete", "group_id": "group",
 ON_PATH = {("/v1/groups/{group_id}/members/{user_id}", "user_id"): "member",
            ("/v1/groups/{group_id}/invitations/{invitation_id}", "invitation_id"): "group_invitation",
            ("/v1/groups/{group_id}/leave", "group_id"): "membership"}
+ON_OPERATION = {("PATCH", "/v1/workouts/{workout_id}", "workout_id"): "own_workout",
+                ("DELETE", "/v1/workouts/{workout_id}", "workout_id"): "own_workout"}
+"""Where the method decides: reading a workout is not changing it."""
 BODY_OBJECTS = {"group_id": "group_member"}
 PASSWORD = "the matrix's own password"
 EXPECTED = {
@@ -237,6 +243,20 @@ def _totp(world: World, caller: str, confirmed: bool) -> str:
     return secret
 
 
+def _finished_workout(world: World) -> None:
+    """The fresh world's workout, finished and stored (as the projection leaves one)."""
+    start = int(time.time() * 1000) - 3_600_000
+    summary = {"version": 1, "status": "finished", "sport": "run", "started_at_ms": start,
+               "ended_at_ms": start + 60_000}
+    with psycopg.connect(world.stack.pg_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO workout_ids (id, user_id) VALUES (%s, %s)",
+                     (world.workout, world.owner.id))
+        conn.execute("INSERT INTO workouts (id, user_id, sport, status, start_time, end_time,"
+                     " version, summary) VALUES (%s, %s, 'run', 'finished', to_timestamp(%s / 1000.0),"
+                     " to_timestamp(%s / 1000.0), 1, %s::jsonb)",
+                     (world.workout, world.owner.id, start, start + 60_000, json.dumps(summary)))
+
+
 def _second_coach(world: World, caller: str) -> None:
     with psycopg.connect(world.stack.pg_dsn, autocommit=True) as conn:
         World._join(conn, world.partner, world.group, "coach")
@@ -252,6 +272,18 @@ PREPARE: dict[tuple[str, str], Callable[[World, str, dict[str, Any]], None]] = {
         lambda w, c, body: _second_coach(w, c) if c == "coach" else None,
     ("POST", "/v1/groups/{group_id}/members"):  # someone not yet a member
         lambda w, c, body: body.update(user_id=str(w.foreign.id)),
+    ("PATCH", "/v1/workouts/{workout_id}"):  # a workout to change, not still recording
+        lambda w, c, body: _finished_workout(w) or body.update(title="Matrix"),
+    ("DELETE", "/v1/workouts/{workout_id}"): lambda w, c, body: _finished_workout(w),
+}
+MATRIX_GPX = (b'<?xml version="1.0"?><gpx version="1.1" creator="matrix" '
+              b'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+              b'<trkpt lat="45.0" lon="7.0"><time>2024-05-01T07:00:00Z</time></trkpt>'
+              b'<trkpt lat="45.0001" lon="7.0"><time>2024-05-01T07:00:05Z</time></trkpt>'
+              b'</trkseg></trk></gpx>')
+UPLOADS: dict[tuple[str, str], dict[str, tuple[str, bytes, str]]] = {
+    # Operations whose body is a form with a file: the file of a valid call.
+    ("POST", "/v1/workouts/import"): {"file": ("matrix.gpx", MATRIX_GPX, "application/gpx+xml")},
 }
 BODY_VALUES = {"password": PASSWORD, "current_password": PASSWORD,
                "new_password": "a matrix passphrase, changed"}
@@ -295,15 +327,15 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
             for method, op in item.items() if method in ("get", "post", "put", "patch", "delete")]
 
 
-def _kind(path: str, name: str) -> str:
-    return ON_PATH.get((path, name)) or OBJECTS[name]
+def _kind(method: str, path: str, name: str) -> str:
+    return ON_OPERATION.get((method, path, name)) or ON_PATH.get((path, name)) or OBJECTS[name]
 
 
-def _allowed(op: dict[str, Any], path: str, body: Any) -> set[str]:
+def _allowed(method: str, op: dict[str, Any], path: str, body: Any) -> set[str]:
     unknown = [p["name"] for p in op.get("parameters", [])
                if p["in"] == "path" and p["name"] not in OBJECTS]
     assert not unknown, f"{path}: teach the matrix the object behind {unknown}"
-    kinds = [_kind(path, p["name"]) for p in op.get("parameters", [])
+    kinds = [_kind(method, path, p["name"]) for p in op.get("parameters", [])
              if p["in"] in ("path", "query") and p["name"] in OBJECTS]
     if isinstance(body, dict):
         kinds += [BODY_OBJECTS[k] for k in body if k in BODY_OBJECTS]
@@ -320,9 +352,14 @@ class Call:
                  world: World) -> None:
         self.method, self.path = method, path
         self.body = None
+        self.files = None
         if "requestBody" in op:
-            schema = op["requestBody"]["content"]["application/json"]["schema"]
-            self.body = _example(schema, spec, world)
+            content = op["requestBody"]["content"]
+            if "application/json" in content:
+                self.body = _example(content["application/json"]["schema"], spec, world)
+            else:
+                assert (method, path) in UPLOADS, f"{method} {path}: teach the matrix its upload"
+                self.files = UPLOADS[(method, path)]
         self.url = path
         for param in op.get("parameters", []):
             if param["in"] == "path":
@@ -333,7 +370,7 @@ class Call:
 
     async def send(self, http: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
         return await http.request(self.method, self.url, params=self.query, json=self.body,
-                                  headers=headers)
+                                  files=self.files, headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -354,7 +391,7 @@ async def test_every_caller_gets_exactly_what_the_policy_allows(
             if "public" in op.get("tags", []):
                 continue  # anyone may call it: nothing to leak by design
             call = Call(method, path, op, spec, world)
-            allowed = _allowed(op, path, call.body)
+            allowed = _allowed(method, op, path, call.body)
             for caller in CALLERS:
                 if caller in allowed and method != "GET":
                     continue  # tried below, in a world of its own

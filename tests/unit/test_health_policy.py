@@ -10,6 +10,7 @@ import uuid
 import msgspec
 import pytest
 
+from gateway.workout_splits_api import SplitsOut
 from gateway.workouts_api import SampleOut, SplitOut, WorkoutOut, to_out
 from privacy import health
 from storage.timeseries import MinuteMetrics
@@ -19,7 +20,7 @@ from streams.events import RiskSummary, SplitSummary, WorkoutMetricsUpdated, Wor
 pytestmark = pytest.mark.unit
 
 OUTPUTS = [WorkoutSummary, WorkoutMetricsUpdated, SplitSummary, WorkoutOut, SplitOut, SampleOut,
-           MinuteMetrics]
+           MinuteMetrics, SplitsOut]
 """Every Struct whose fields go out to people other than the athlete (REST, live feed)."""
 
 
