@@ -62,12 +62,14 @@ async def test_sign_in_with_the_provider_in_the_browser(stack: Settings, provide
         await web.page.locator("form [type=submit]").first.click()
         await expect(web.page.get_by_role("button", name="Sign out")).to_be_visible()
         # Off the hand-off page, its code gone from the address bar.
-        await expect(web.page).to_have_url(re.compile(rf"^{re.escape(provider.gateway)}/(app/(?!signin).*)?$"))
+        home = re.compile(rf"^{re.escape(provider.gateway)}/(app/(?!signin).*)?$")
+        await expect(web.page).to_have_url(home)
         token = await web.page.evaluate("sessionStorage.getItem('stride.token')")
         await web.axe("oidc-signed-in")
         web.assert_no_errors()
     assert token and not any(token in url for url in seen), "the token appeared in a URL"
-    me = httpx.get(f"{provider.gateway}/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    async with httpx.AsyncClient(base_url=provider.gateway) as http:
+        me = await http.get("/v1/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["email"] == f"web{stamp}@example.org"
 
 
