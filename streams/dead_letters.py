@@ -16,6 +16,7 @@ import uuid
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams import events, topics
 
@@ -63,14 +64,27 @@ async def _consumer(bootstrap: str) -> AIOKafkaConsumer:
     return consumer
 
 
+async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, none when the cluster does not know it. (A consumer knows a
+    topic's partitions only once it has its metadata: `partitions_for_topic` is None before.)"""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=READ_TIMEOUT_MS)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for d in described if d["error_code"] == 0
+            for p in sorted(d["partitions"], key=lambda p: p["partition"])]
+
+
 async def newest(bootstrap: str, prefix: str, limit: int) -> list[DeadLetter]:
     """Up to `limit` records of each partition, the newest first."""
     topic = prefix + topics.DEAD_LETTER
+    partitions = await _partitions(bootstrap, topic)
+    if not partitions:
+        return []
     consumer = await _consumer(bootstrap)
     try:
-        if topic not in await consumer.topics():
-            return []
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
