@@ -217,6 +217,28 @@ def test_production_runs_persisted_queries_only(stack: Settings, internal: httpx
     assert internal.get("/schema/openapi.json").status_code == 404
 
 
+def test_users_are_found_by_email_or_name_a_page_at_a_time(stack: Settings, internal: httpx.Client,
+                                                          account) -> None:  # type: ignore[no-untyped-def]
+    token = internal_session(stack, account(roles=("admin",)).id)
+    name = f"Quill{uuid.uuid4().hex[:8]}"
+    first, second = account(first_name=name), account(first_name=name)
+
+    def search(**variables: Any) -> dict[str, Any]:
+        answer = persisted_query(internal, "SearchUsers", token, **variables).json()
+        assert "errors" not in answer, answer
+        return answer["data"]["users"]  # type: ignore[no-any-return]
+
+    newest = search(search=name.lower(), limit=1)  # names match whatever their case
+    assert [u["id"] for u in newest["items"]] == [str(second.id)] and newest["nextCursor"]
+    older = search(search=name, limit=1, cursor=newest["nextCursor"])
+    assert [u["id"] for u in older["items"]] == [str(first.id)] and older["nextCursor"] is None
+    assert [u["id"] for u in search(search=first.email.upper())["items"]] == [str(first.id)]
+    literal = search(search="%")["items"]  # a wildcard is matched as itself, not as anything
+    assert all("%" in u["email"] + (u["firstName"] or "") + (u["lastName"] or "") for u in literal)
+    for variables, code in (({"cursor": "not-a-cursor"}, "bad_cursor"), ({"limit": 0}, "invalid")):
+        assert error_codes(persisted_query(internal, "SearchUsers", token, **variables)) == [code]
+
+
 def test_introspection_is_off_even_where_ad_hoc_queries_run(stack: Settings,
                                                             adhoc_internal: httpx.Client,
                                                             account) -> None:  # type: ignore[no-untyped-def]
