@@ -3,7 +3,7 @@
 Every root field of the schema names one permission class below (the schema refuses to
 build otherwise, gateway/internal/schema/__init__.py). A caller without the role gets the
 field's error with the code `forbidden` and no data. The HTTP layer has already let through
-only internal sessions of admins and ML engineers (gateway/internal/app.py); this is the
+only internal sessions of admins and ML engineers (gateway/internal/graphql_api.py); this is the
 finer check between those two roles.
 """
 
