@@ -6,10 +6,10 @@ agree):
 - a token bucket for samples, two at once: live samples (recent times) and backlog
   (a device resending what it buffered offline) have separate rates;
 - a slot set (a sorted set scored by last use) for things held at once: live workouts,
-  device and live-feed connections. A slot not touched for its lifetime falls out, so a
-  gateway that died cannot keep an account's slots forever;
+  device and live-feed connections, workout files being imported. A slot not touched for
+  its lifetime falls out, so a gateway that died cannot keep an account's slots forever;
 - a fixed-window counter for actions per minute or hour (OIDC flows, group and consent
-  changes, registrations per address).
+  changes, registrations per address, workout files uploaded).
 
 Every refusal carries the code a client can act on and how long to wait.
 """
@@ -17,9 +17,11 @@ Every refusal carries the code a client can act on and how long to wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -53,6 +55,11 @@ class Quotas(msgspec.Struct, frozen=True, kw_only=True):
     grant, withdraw)."""
     registrations_per_hour: int = 10
     """Accounts created an hour from one client address."""
+    imports_per_hour: int = 30
+    """Workout files uploaded an hour (`POST /v1/workouts/import`), refused ones included:
+    a 20 MB file costs the gateway tens of seconds of CPU."""
+    imports_at_once: int = 1
+    """Workout files of one account being imported at once, across all gateways."""
     slot_lifetime_s: int = 90
     """A connection slot not refreshed for this long is freed (its gateway died)."""
     live_workout_lifetime_s: int = 1860
@@ -151,6 +158,9 @@ return 0
 """
 
 
+IMPORT_RETRY_S = 10.0
+"""What an import refused for the one still running is told to wait (a large file takes
+tens of seconds)."""
 MAX_TAKES_PER_CALL = 500
 """Sample-quota takes judged by one Redis script call."""
 
@@ -252,6 +262,31 @@ class QuotaGuard:
     async def close_connection(self, kind: str, user_id: uuid.UUID, connection_id: uuid.UUID) -> None:
         await self._redis.zrem(self._slots(f"connections:{kind}", user_id), str(connection_id))
 
+    @contextlib.asynccontextmanager
+    async def importing(self, user_id: uuid.UUID) -> AsyncIterator[None]:
+        """Hold one of the account's import slots while the body runs. The slot is kept
+        fresh meanwhile, so one whose gateway died is free again after `slot_lifetime_s`."""
+        q, key, member = self.quotas, self._slots("imports", user_id), str(uuid.uuid4())
+        if await self._claim(keys=[key], args=[member, q.imports_at_once, q.slot_lifetime_s]) == -1:
+            raise Refused("import_in_progress",
+                          f"this account already has {q.imports_at_once} workout file(s) being "
+                          f"imported; try again when done (in about {IMPORT_RETRY_S:g} s)",
+                          retry_after_s=IMPORT_RETRY_S)
+        keeper = asyncio.create_task(self._keep_fresh(key, member))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(Exception):  # Redis away: the slot lapses by itself
+                await self._redis.zrem(key, member)
+
+    async def _keep_fresh(self, key: str, member: str) -> None:
+        lifetime = self.quotas.slot_lifetime_s
+        while True:
+            await asyncio.sleep(lifetime / 3)
+            with contextlib.suppress(Exception):  # a later turn may reach Redis again
+                await self._touch(keys=[key], args=[member, lifetime])
+
     async def touch(self, held: list[tuple[str, uuid.UUID, uuid.UUID]]) -> None:
         """Keep slots this gateway still holds: (kind, user, member) with kind `workouts`,
         `connections:device` or `connections:live`."""
@@ -286,6 +321,12 @@ class QuotaGuard:
         await self.count("oidc", who, self.quotas.oidc_flows_per_min, 60, "too_many_oidc_flows",
                          f"more than {self.quotas.oidc_flows_per_min} sign-in attempts with a "
                          "provider a minute")
+
+    async def imported(self, user_id: uuid.UUID) -> None:
+        await self.count("imports", str(user_id), self.quotas.imports_per_hour, 3600,
+                         "too_many_imports",
+                         f"more than {self.quotas.imports_per_hour} workout files uploaded an "
+                         "hour for this account")
 
     async def registered(self, address: str) -> None:
         await self.count("register", address, self.quotas.registrations_per_hour, 3600,
