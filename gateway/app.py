@@ -25,6 +25,7 @@ from gateway.auth import Authenticator
 from gateway.client_address import ClientAddress
 from gateway.errors import EXCEPTION_HANDLERS
 from gateway.hashing import PasswordHashing
+from gateway.import_pool import ImportPool
 from gateway.ingest import ingest
 from gateway.ingest_limits import IngestLimits
 from gateway.live import live
@@ -112,6 +113,8 @@ def create_app(config: GatewayConfig) -> Litestar:
     redis = redis_pool.connect(config.redis_url, max_connections=256)
     http = httpx.AsyncClient(timeout=10)
     hashing = PasswordHashing(config.password_hash_threads, config.password_hash_queue)
+    imports = ImportPool(config.ingest.upload_workers, config.ingest.upload_queue,
+                         config.ingest.upload_wait_s)
     if not config.secret_key:
         log.warning("no secret key set (STRIDE_SECRET_KEY): leaderboard handles change on restart")
 
@@ -135,6 +138,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.session_lifetime = dt.timedelta(seconds=config.session_lifetime_s)
         state.reauth_window_s = config.reauth_window_s
         state.hashing = hashing
+        state.imports = imports
         state.throttle = LoginThrottle(redis, config.redis_prefix, config.login)
         state.quotas = QuotaGuard(redis, config.redis_prefix, config.quotas)
         state.client_address = ClientAddress(config.trusted_proxies, config.client_address_header)
@@ -170,6 +174,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         await redis.aclose()
         await http.aclose()
         hashing.close()
+        imports.close()
 
     return Litestar(
         route_handlers=[healthz, ingest, live, *api_routes()],

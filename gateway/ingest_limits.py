@@ -35,6 +35,13 @@ class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
     header, like watches and phone apps, are not affected)."""
     upload_max_bytes: int = 20 * 1024 * 1024
     """Largest workout file `POST /v1/workouts/import` takes (GPX or FIT); larger gets 413."""
+    upload_workers: int = 1
+    """Workout files a gateway imports at once, each read and replayed in a worker process
+    of its own (gateway/import_pool.py) …"""
+    upload_queue: int = 2
+    """… how many more may wait for one (beyond that: 503 `imports_busy` at once) …"""
+    upload_wait_s: float = 10.0
+    """… and for how long (then 503 `imports_busy`)."""
 
 
 class TokenBucket:

@@ -4,7 +4,9 @@ multipart/form-data: `file` (the recording), optional `sport` (default run) and 
 The file is read by the parser `stride import` uses (actors/recordings.py); its samples
 must be what a device could send (the device protocol's ranges, gateway/protocol.py),
 after 2000 and not in the future. They are replayed through the workout actor's own code
-(actors/replay.py) with the athlete's profile and load history, and stored as the sinks
+(actors/replay.py) with the athlete's profile and load history — both in a worker process
+of the gateway's import pool (gateway/import_pool.py), so the device path never waits on
+them — and stored as the sinks
 store a streamed workout (storage/workout_import.py): 201 with the workout, complete in
 every read. Its completion then goes out on `workout.lifecycle` like any other, for the
 services that follow completed workouts (recommendations); what is stored already, the
@@ -13,7 +15,12 @@ counting on the leaderboards included, takes no notice of it twice.
 Refusals: a body over `STRIDE_INGEST_UPLOAD_MAX_BYTES` (default 20 MB) → 413 `too_large`,
 told by Content-Length before it is read (a body without one → 411); a file that is not
 GPX or FIT → 422 `unreadable_file`; one without timed points → 422 `no_track_points`;
-values a device could not send → 422 `invalid_track`.
+values a device could not send → 422 `invalid_track`. Each file costs seconds of CPU, so
+(gateway/quotas.py, README "Security"): more than `STRIDE_QUOTA_IMPORTS_PER_HOUR` uploads
+an hour by one account → 429 `too_many_imports`, told before the body is read (every
+upload counts, refused ones too); a second upload while one of the account's is running →
+429 `import_in_progress`; every import turn of this gateway taken and its waiting line full,
+or no turn within `STRIDE_INGEST_UPLOAD_WAIT_S` → 503 `imports_busy`. All with Retry-After.
 """
 
 from __future__ import annotations
@@ -21,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
-import time
 import uuid
 from typing import Annotated, Any
 
@@ -33,11 +40,11 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.status_codes import HTTP_201_CREATED
 
-from actors import recordings, replay
-from gateway import protocol
+from actors import replay
+from gateway import import_pool
 from gateway.access import principal_of
-from gateway.errors import ApiError
-from gateway.ingest_limits import EARLIEST_START_MS
+from gateway.errors import ApiError, refused
+from gateway.quotas import Refused
 from gateway.workouts_api import WorkoutOut, to_out
 from gateway.workouts_manage_api import Title
 from storage import athletes
@@ -45,7 +52,7 @@ from storage import workout_import as import_repo
 from storage import workouts as workouts_repo
 from streams import events, topics
 from streams import leaderboards as redis_boards
-from streams.events import Sample, Sport
+from streams.events import Sport
 
 log = logging.getLogger("stride.gateway")
 
@@ -55,6 +62,8 @@ METRICS_STEP_MS = 10_000
 """Metrics snapshots of an upload: one per 10 s of its time (a live workout's are 1 s
 apart; the per-minute charts need a few a minute, and a long file replays far faster)."""
 PUBLISH_TIMEOUT_S = 5.0
+BUSY_RETRY_S = 10
+"""What an import refused for a busy gateway is told to wait."""
 _titles = msgspec.json.Decoder(Title)
 
 
@@ -76,6 +85,10 @@ async def _within_upload_limit(request: Request[Any, Any, Any]) -> None:
         raise ApiError(411, "length_required", "send the file with a Content-Length")
     if not length.isdigit() or int(length) > limit + FORM_OVERHEAD_BYTES:
         raise ApiError(413, "too_large", f"a workout file may have at most {limit:,} bytes")
+    try:  # counted before the body is read: a refused upload costs neither side its bytes
+        await request.app.state.quotas.imported(principal_of(request).user_id)
+    except Refused as exc:
+        raise refused(exc) from None
 
 
 @post("/v1/workouts/import", status_code=HTTP_201_CREATED, before_request=_within_upload_limit,
@@ -86,22 +99,41 @@ async def import_workout(
     data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[WorkoutOut]:
     me = principal_of(request).user_id
+    imports: import_pool.ImportPool = request.app.state.imports
+    try:
+        async with request.app.state.quotas.importing(me), imports.turn():
+            return await _import(request, data, me)
+    except Refused as exc:
+        raise refused(exc) from None
+    except import_pool.Busy as exc:
+        raise ApiError(503, "imports_busy", f"{exc}; try again in {BUSY_RETRY_S} s",
+                       headers={"Retry-After": str(BUSY_RETRY_S)}) from None
+
+
+async def _import(request: Request[Any, Any, Any], data: ImportForm, me: uuid.UUID
+                  ) -> Response[WorkoutOut]:
+    """Read, replay and store the file: the caller holds the account's import slot and one
+    of the gateway's import turns."""
     state = request.app.state
     content = await data.file.read()
     limit = state.ingest_limits.upload_max_bytes
     if len(content) > limit:
         raise ApiError(413, "too_large", f"a workout file may have at most {limit:,} bytes")
     title = _title(data.title)
-    samples = await asyncio.to_thread(_samples_of, content, data.file.filename or "the file",
-                                      state.ingest_limits.max_future_ms)
+    try:
+        samples = await state.imports.run(import_pool.read_track, content,
+                                          data.file.filename or "the file",
+                                          state.ingest_limits.max_future_ms)
+    except import_pool.TrackRefused as exc:
+        raise ApiError(422, exc.code, exc.message) from None
     workout_id = uuid.uuid4()
-    day = dt.datetime.fromtimestamp(int(samples[0][0]) / 1000, tz=dt.UTC).date()  # type: ignore[arg-type]
+    day = dt.datetime.fromtimestamp(int(samples[0][0]) / 1000, tz=dt.UTC).date()
     async with state.pool.connection() as conn:
         profile = await athletes.profile_of(conn, me, day)
         history = await athletes.daily_loads(conn, me, day)
-    produced = await asyncio.to_thread(replay.replay, workout_id, me, data.sport, samples,
-                                       profile=profile, load_history=history,
-                                       metrics_step_ms=METRICS_STEP_MS)
+    produced = await state.imports.run(functools.partial(
+        replay.replay, workout_id, me, data.sport, samples, profile=profile,
+        load_history=history, metrics_step_ms=METRICS_STEP_MS))
     async with state.pool.connection() as conn:
         standings = await import_repo.store_import(conn, workout_id, me, title, produced)
         row = await workouts_repo.get_workout(conn, workout_id)
@@ -121,26 +153,6 @@ def _title(text: str | None) -> str | None:
         return _titles.decode(msgspec.json.encode(text))
     except msgspec.ValidationError as exc:
         raise ApiError(400, "invalid", f"title: {exc}") from None
-
-
-def _samples_of(content: bytes, name: str, max_future_ms: int) -> list[Sample]:
-    """The file's samples, checked as the device protocol checks a device's."""
-    try:
-        samples = recordings.samples_of(
-            recordings.parse(content, recordings.kind_of(content, name), name), name)
-    except recordings.NoTrackPoints as exc:
-        raise ApiError(422, "no_track_points", str(exc)) from None
-    except recordings.Unreadable as exc:
-        raise ApiError(422, "unreadable_file", str(exc)) from None
-    try:
-        checked = msgspec.convert(samples, list[protocol.DeviceSample])
-    except msgspec.ValidationError as exc:
-        raise ApiError(422, "invalid_track", f"{name}: a point a device could not send: {exc}"
-                       ) from None
-    first, last = checked[0].t_ms, checked[-1].t_ms
-    if first < EARLIEST_START_MS or last > time.time() * 1000 + max_future_ms:
-        raise ApiError(422, "invalid_track", f"{name}: its times must lie between 2000 and now")
-    return [s.row() for s in checked]
 
 
 async def _announce(request: Request[Any, Any, Any], completed: events.WorkoutCompleted) -> None:
