@@ -7,6 +7,7 @@ import msgspec
 from actors.shell import ActorConfig
 from gateway.app import GatewayConfig
 from gateway.internal.app import InternalConfig
+from gateway.internal.probes import Targets
 from stack.settings import Settings
 from streams.app import StreamsConfig
 
@@ -60,6 +61,9 @@ def internal_config(settings: Settings) -> InternalConfig:
         redis_prefix=settings.redis_prefix,
         internal_url=settings.internal_url or settings.internal_gateway_url,
         public_url=settings.public_url or settings.gateway_url,
+        ops=Targets(kafka=settings.kafka, worker_group=settings.worker_group,
+                    topic_prefix=settings.topic_prefix, gateway_url=settings.gateway_url,
+                    worker_url=f"http://127.0.0.1:{settings.worker_web_port}"),
         session_lifetime_s=settings.session_lifetime_s,
         session_idle_s=settings.session_idle_s,
         login=settings.login,

@@ -26,6 +26,7 @@ from gateway.errors import EXCEPTION_HANDLERS
 from gateway.hashing import PasswordHashing
 from gateway.internal import auth_api, persisted
 from gateway.internal.graphql_api import Limits, extensions, graphql_controller
+from gateway.internal.probes import Targets
 from gateway.internal.schema import build_schema
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
@@ -44,6 +45,9 @@ class InternalConfig(msgspec.Struct, frozen=True, kw_only=True):
     """How operators' browsers reach this listener (its CSP names this origin)."""
     public_url: str
     """The public gateway, for the page's links back to it."""
+    ops: Targets
+    """Where Kafka, the stream worker and the public gateway are, for the dead letters and
+    stack health of the admin area."""
     session_lifetime_s: int
     session_idle_s: int
     login: LoginLimits = LoginLimits()
@@ -108,6 +112,7 @@ def create_app(config: InternalConfig) -> Litestar:
                                      for name, text in persisted.load().items()}
         state.public_url = config.public_url
         state.internal_url = config.internal_url
+        state.ops = config.ops
 
     async def on_shutdown(app: Litestar) -> None:
         await pool.close()

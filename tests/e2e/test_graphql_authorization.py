@@ -21,7 +21,9 @@ them (the stack's, as in production, runs persisted queries only).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from aiokafka import AIOKafkaProducer
 from graphql import (
     GraphQLField,
     GraphQLObjectType,
@@ -44,6 +47,7 @@ from gateway.auth import new_token
 from gateway.internal.schema import build_schema
 from privacy.health import HEALTH_FIELDS
 from stack.settings import Settings
+from streams import events, topics
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +65,9 @@ POLICY: dict[str, set[str]] = {
     "grantRole": ADMIN, "revokeRole": ADMIN, "revokeSession": ADMIN, "lockUser": ADMIN,
     "unlockUser": ADMIN, "addGroupMember": ADMIN, "removeGroupMember": ADMIN,
     "models": ML, "model": ML, "inferenceLog": ML, "deployModel": ML, "rollbackModel": ML,
+    "group": ADMIN, "serveStatus": ML,
+    "deadLetters": ADMIN, "deadLetter": ADMIN, "replayDeadLetter": ADMIN,
+    "discardDeadLetter": ADMIN, "stackHealth": ADMIN,
 }
 EXPECTED = {
     # The caller may deploy, but no Serve application runs the type `matrix`
@@ -104,6 +111,7 @@ class World:
             conn.execute("INSERT INTO inference_log (model_type, model_version, user_id, inputs,"
                          " output, latency_ms) VALUES ('matrix', %s, %s, '{}', '{}', 1.5)",
                          (self.model_version, self.target))
+        self.dead_letter = asyncio.run(_dead_letter(stack, self.target))
 
     @staticmethod
     def _one(conn: psycopg.Connection, sql: str, params: tuple[Any, ...]) -> Any:
@@ -134,12 +142,33 @@ class World:
     def argument(self, field: str, name: str) -> Any:
         if (field, name) == ("addGroupMember", "userId"):
             return str(self.newcomer)  # someone not in the group yet
+        if (field, name) == ("group", "id"):
+            return str(self.group)
         values = {"userId": str(self.target), "id": str(self.target), "athleteId": str(self.target),
                   "sessionId": str(self.target_session), "groupId": str(self.group),
                   "role": "COACH", "type": "matrix", "modelType": "matrix",
-                  "version": self.model_version, "reason": "the matrix"}
+                  "version": self.model_version, "reason": "the matrix",
+                  "partition": self.dead_letter[0], "offset": self.dead_letter[1],
+                  "note": "the matrix"}
         assert name in values, f"{field}: teach the matrix a value for the argument {name}"
         return values[name]
+
+
+async def _dead_letter(stack: Settings, user: uuid.UUID) -> tuple[int, int]:
+    """(partition, offset) of a new record on the dead-letter topic, as the stream worker
+    writes them: a workout's start (of a user who exists, so a replay writes it)."""
+    event = events.WorkoutStarted(workout_id=uuid.uuid4(), user_id=user, summary=events.WorkoutSummary(
+        version=1, status="active", sport="run", started_at_ms=int(time.time() * 1000)))
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        sent = await producer.send_and_wait(
+            stack.topic_prefix + topics.DEAD_LETTER, events.encode(event), key=events.key_of(event),
+            headers=[("source", (stack.topic_prefix + topics.LIFECYCLE).encode()),
+                     ("error", b"the matrix")])
+    finally:
+        await producer.stop()
+    return sent.partition, sent.offset
 
 
 def selection(field: GraphQLField, levels: int = 2) -> str:
@@ -258,7 +287,7 @@ def _audited_once(stack: Settings, world: World, caller: str, action: str, outco
     assert len(rows) == 1, f"{caller} {action}: audit rows {rows}"
     got_action, target, got_outcome, address, recent = rows[0]
     assert (got_action, got_outcome) == (action, outcome) and address and recent, rows[0]
-    assert target.split(":", 1)[0] in ("user", "session", "group", "model"), target
+    assert target.split(":", 1)[0] in ("user", "session", "group", "model", "deadletter"), target
     if caller == "admin":  # and the audit log shows it
         log = http.post("/graphql", headers=world.headers("admin"), json={
             "query": "query A($a: UUID) { auditLog(actorId: $a) { items { action target outcome } } }",
@@ -279,4 +308,8 @@ def _nothing_changed(stack: Settings, world: World) -> None:
             " (SELECT revoked_at FROM sessions WHERE id = %s),"
             " (SELECT count(*) FROM user_groups WHERE group_id = %s)"
             " FROM users u WHERE u.id = %s", (world.target_session, world.group, world.target)).fetchone()
+        settled = conn.execute("SELECT count(*) FROM dead_letter_journal WHERE partition = %s"
+                               " AND record_offset = %s AND topic = %s",
+                               (*world.dead_letter, stack.topic_prefix + topics.DEAD_LETTER)).fetchone()
     assert state == (None, ["athlete", "coach"], None, 2), state
+    assert settled == (0,), "a refused caller settled a dead letter"

@@ -2,7 +2,8 @@
 
 Each module here holds one area (users, groups, consents, audit, models, inference …) and
 exports a `Query` and/or a `Mutation` Strawberry type; `build_schema` merges every module's
-into the root types, so an area is added by adding a module, without editing the others.
+into the root types, so an area is added by adding a module, without editing the others. A
+module's custom scalars, if it has any, are its `SCALARS` ({NewType: strawberry.scalar(name=…)}).
 Every root field must name a permission class (gateway/internal/permissions.py): the schema
 refuses to build otherwise, so no field can be reached on the HTTP layer's check alone.
 Health data (heart rate, SpO2 and what derives from them) has no field here.
@@ -38,6 +39,14 @@ def area_types() -> tuple[list[type], list[type]]:
     return queries, mutations
 
 
+def area_scalars() -> dict[object, Any]:
+    """Every module's `SCALARS`, for the schema's scalar map."""
+    found: dict[object, Any] = {}
+    for info in pkgutil.iter_modules(__path__):
+        found.update(getattr(importlib.import_module(f"{__name__}.{info.name}"), "SCALARS", {}))
+    return found
+
+
 def unguarded_fields(*roots: type) -> list[str]:
     """Root fields without a RolePermission (there must be none)."""
     missing = []
@@ -68,4 +77,5 @@ def build_schema(extensions: Sequence[Any] = (), *, suggestions: bool = False) -
     if missing:
         raise TypeError(f"fields without a permission class: {', '.join(missing)}")
     return InternalSchema(query=query, mutation=mutation, extensions=list(extensions),
-                          config=StrawberryConfig(disable_field_suggestions=not suggestions))
+                          config=StrawberryConfig(disable_field_suggestions=not suggestions,
+                                                  scalar_map=area_scalars()))
