@@ -176,6 +176,9 @@ class IngestSession:
                         message="this workout id belongs to another athlete")
         async with self.pool.connection() as conn:
             claimed, owner = await workout_ids.owner_of(conn, wid)
+            if claimed and owner is None and await workout_ids.deleted_by(conn, wid, me):
+                return [Error(code="workout_deleted", workout_id=wid,
+                              message="you deleted this workout; its id is never used again")]
         if claimed and owner != me:
             return [foreign]
         taken_now = await self.quotas.claim_live_workout(me, wid)

@@ -20,6 +20,14 @@ async def owner_of(conn: AsyncConnection, workout_id: uuid.UUID) -> tuple[bool, 
     return (False, None) if row is None else (True, row[0])
 
 
+async def deleted_by(conn: AsyncConnection, workout_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the id is of a workout `user_id` owned and deleted (only its owner is told:
+    anyone else learns no more than that the id is not theirs)."""
+    cur = await conn.execute("SELECT 1 FROM workout_ids WHERE id = %s AND user_id = %s"
+                             " AND deleted_at IS NOT NULL", (workout_id, user_id))
+    return await cur.fetchone() is not None
+
+
 async def claim(conn: AsyncConnection, workout_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """Claim the id for `user_id`, or find who has it; True if it is (now) the user's."""
     cur = await conn.execute(
