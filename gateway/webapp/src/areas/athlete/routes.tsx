@@ -1,4 +1,5 @@
 import type { RouteDef } from '../../core/router';
+import { workoutRoutes } from './workouts/routes';
 
 /** The athlete area's pages. */
-export const routes: RouteDef[] = [];
+export const routes: RouteDef[] = [...workoutRoutes];
