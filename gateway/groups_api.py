@@ -9,6 +9,7 @@ Members can be removed by the group's coaches and can leave. Every change is jou
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -100,18 +101,50 @@ async def _coach_of(request: Request[Any, Any, Any], conn: Any, group_id: uuid.U
         raise ApiError(403, "forbidden", "only a coach of the group may do this")
 
 
+class MemberOut(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: uuid.UUID
+    role: str
+    joined_at: dt.datetime
+    name: str | None
+    """First and last name ("Athlete" when neither is given; never the e-mail): of a coach,
+    and of an athlete who consents to the group; null for an athlete who has not (a coach
+    adds athletes without asking them, so that alone does not show their name)."""
+    consents: list[consents.Scope]
+    """What the member currently lets the group's coaches see: `live`, `history`."""
+
+
+def scopes_of(user_id: uuid.UUID, live: set[uuid.UUID], history: set[uuid.UUID]) -> list[consents.Scope]:
+    scopes: list[consents.Scope] = []
+    if user_id in live:
+        scopes.append("live")
+    if user_id in history:
+        scopes.append("history")
+    return scopes
+
+
 @get("/v1/groups/{group_id:uuid}/members",
-     summary="Members of a group you coach, newest first (`X-Next-Cursor` for more)")
+     summary="Members of a group you coach, newest first (`X-Next-Cursor` for more), with "
+             "what each lets the group see")
 async def list_members(
     request: Request[Any, Any, Any], group_id: uuid.UUID,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
-) -> Response[list[groups_repo.Member]]:
+) -> Response[list[MemberOut]]:
     async with request.app.state.pool.connection() as conn:
         await _coach_of(request, conn, group_id)
         rows = await groups_repo.members(conn, group_id, limit=limit + 1,
                                          before=cursors.keyset_of(cursor))
-    return Response(rows[:limit], headers=page_headers(rows, limit, "joined_at"))
+        live = await consents.consenting(conn, group_id, "live")
+        history = await consents.consenting(conn, group_id, "history")
+        page = rows[:limit]
+        consenting = live | history
+        named = {m.user_id for m in page if m.role == "coach" or m.user_id in consenting}
+        names = await groups_repo.athlete_names(conn, named)
+    out = [MemberOut(user_id=m.user_id, role=m.role, joined_at=m.joined_at,
+                     name=names.get(m.user_id) if m.user_id in named else None,
+                     consents=scopes_of(m.user_id, live, history))
+           for m in page]
+    return Response(out, headers=page_headers(rows, limit, "joined_at"))
 
 
 @post("/v1/groups/{group_id:uuid}/members", status_code=200,
