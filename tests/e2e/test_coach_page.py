@@ -1,15 +1,20 @@
-"""The coach page (`/`) in headless Chromium, driven by Playwright with Debian's `chromium`.
+"""The coach area's live group view (`/app/coach`, `/app/coach/groups/:id`) in headless
+Chromium, driven by Playwright with Debian's `chromium` (tests/web_browser.py).
 
-1. The whole path: a coach logs in through the form, opens a group while three athletes
-   stream through the device WebSocket, and sees the tiles and their numbers change, a
-   low-SpO2 athlete's risk badge and alert with its reason, a workout finish, and the route
-   and heart-rate chart of a tile chosen with the keyboard. A screenshot is saved to
-   `.stack/test-artifacts/coach-page.png`.
+1. The whole path: a coach signs in through the app's form, chooses a group while three
+   athletes stream through the device WebSocket, and sees the tiles and their numbers
+   change, a low-SpO2 athlete's risk badge and alert with its reason, a workout finish, and
+   the route and heart-rate chart of a tile chosen with the keyboard. A screenshot is saved
+   to `.stack/test-artifacts/web/coach-page.png`.
 2. The page's side of the live protocol against a scripted feed (Playwright answers the
    page's WebSocket): 50 tiles updating while the frame rate is measured (written to
-   `.stack/test-artifacts/coach-page-frames.json`), unknown messages ignored, an `athletes`
-   message dropping a tile, a 1013 close followed by a reconnect that rebuilds the page from
-   the new snapshot, tiles going stale, and a 1008 close ending access for good.
+   `.stack/test-artifacts/coach-page-frames.json`: a reported figure, not an assertion),
+   the dark theme, Russian and phone width on the way, unknown messages ignored, an
+   `athletes` message dropping a tile, a 1013 close followed by a reconnect that rebuilds
+   the page from the new snapshot, tiles going stale, and a 1008 close ending access for good.
+
+Every state (the chooser, the live view with tiles, a tile's details open, access ended) is
+checked by axe-core (WCAG 2.1 AA), and no page error or CSP violation may occur.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +29,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Page, WebSocketRoute, expect
+from web_browser import PHONE, WebPage, web_page
 
 from gateway.client import DeviceClient
 from stack.settings import Settings
@@ -40,32 +45,13 @@ SAMPLES = 480
 LOW_SPO2_PCT = 86.0
 """Below 90 % (low after 30 s) and below 88 % (severe): the risk level rises."""
 FRAME_TARGET_FPS = 30.0
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("Debian's `chromium` is needed for the browser tests: `make setup` installs it "
-                    "(or apt-get install chromium)")
-    return path
+WIDE = {"width": 1440, "height": 1000}
 
 
 def _artifacts(stack: Settings) -> Path:
     folder = stack.home_path.resolve() / "test-artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-async def _browser(pw: Any) -> Browser:
-    return await pw.chromium.launch(executable_path=_chromium(), headless=True)
-
-
-def _page_errors(page: Page) -> list[str]:
-    """JavaScript exceptions and console errors (a CSP violation is one) the page reports."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"exception: {exc}"))
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    return errors
 
 
 async def _group(http: httpx.AsyncClient, coach: Any, athletes: list[Any]) -> tuple[str, str]:
@@ -82,11 +68,14 @@ async def _group(http: httpx.AsyncClient, coach: Any, athletes: list[Any]) -> tu
     return group, name
 
 
-async def _log_in_and_open(page: Page, stack: Settings, coach: Any, group_name: str) -> None:
-    await page.goto(f"{stack.gateway_url}/")
-    await page.get_by_label("E-mail").fill(coach.email)
-    await page.get_by_label("Password").fill(coach.password)
-    await page.get_by_role("button", name="Log in").click()
+async def _sign_in_and_open(web: WebPage, coach: Any, group_name: str) -> None:
+    """Signs in where the coach area starts, checks the chooser and opens the group."""
+    page = web.page
+    await web.open("/app/coach")
+    await web.heading("Sign in")
+    await web.sign_in(coach.email, coach.password)
+    await web.heading("Choose a group")
+    await web.axe("coach-chooser")
     await page.get_by_label("Group you coach").select_option(label=f"{group_name} (run)")
     await page.get_by_role("button", name="Watch live").click()
     await expect(page.get_by_role("heading", level=1, name=group_name)).to_be_visible()
@@ -115,7 +104,7 @@ def _tile(page: Page, athlete_id: Any) -> Any:
 
 
 async def test_a_coach_watches_a_group_live_in_the_browser(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
-    coach = account()
+    coach = account(roles=("coach",))
     runner, breathless, finisher = (account(first_name=n, last_name="Tester", hr_max=190, hr_rest=55)
                                     for n in ("Ada", "Bea", "Cleo"))
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
@@ -130,15 +119,12 @@ async def test_a_coach_watches_a_group_live_in_the_browser(stack: Settings, acco
     streams = [asyncio.create_task(_stream(stack, runner.token, tracks[0], stop)),
                asyncio.create_task(_stream(stack, breathless.token, tracks[1], stop)),
                asyncio.create_task(_stream(stack, finisher.token, tracks[2], stop, finish_now))]
-    screenshot = _artifacts(stack) / "coach-page.png"
     try:
-        async with async_playwright() as pw:
-            browser = await _browser(pw)
-            page = await browser.new_page(viewport={"width": 1440, "height": 1000})
-            errors = _page_errors(page)
+        async with web_page(stack, viewport=WIDE) as web:
+            page = web.page
             sockets: list[str] = []
             page.on("websocket", lambda ws: sockets.append(ws.url))
-            await _log_in_and_open(page, stack, coach, group_name)
+            await _sign_in_and_open(web, coach, group_name)
 
             await expect(page.locator("#tiles .tile")).to_have_count(3, timeout=30_000)
             # The numbers move while the athletes stream.
@@ -148,6 +134,7 @@ async def test_a_coach_watches_a_group_live_in_the_browser(stack: Settings, acco
             await expect(distance).not_to_have_text(before or "", timeout=20_000)
             await expect(_tile(page, runner.id).locator(".hr-v")).to_have_text(re.compile(r"^\d+$"))
             await expect(_tile(page, runner.id).locator(".state-text")).to_have_text("live")
+            await web.axe("coach-live")
 
             # SpO2 below 90 % for 30 s of sample time (~8 s here) raises the risk level.
             low = _tile(page, breathless.id)
@@ -158,28 +145,36 @@ async def test_a_coach_watches_a_group_live_in_the_browser(stack: Settings, acco
             alert = page.locator(f'#alerts li[data-athlete-id="{breathless.id}"]').first
             await expect(alert).to_contain_text("SpO2")
             await expect(alert).to_contain_text(re.compile("(moderate|high) risk"))
+            await web.axe("coach-live-alert")
 
             # Keyboard: focus a tile, press Enter, and its route and heart rate are drawn.
             await _tile(page, runner.id).focus()
             await page.keyboard.press("Enter")
             await expect(_tile(page, runner.id)).to_have_attribute("aria-pressed", "true")
             await expect(page.locator("#detail")).to_be_visible()
+            await expect(page.locator("#detail-title")).to_be_focused()
+            await expect(page.locator("#detail-title")).to_have_text("Ada Tester")
             await expect(page.locator("#route polyline")).to_have_count(1, timeout=15_000)
             await expect(page.locator("#hr-chart polyline")).to_have_count(1, timeout=15_000)
             points = await page.locator("#route polyline").get_attribute("points")
             assert points is not None and len(points.split()) >= 2
+            await web.axe("coach-detail")
 
             finish_now.set()
             done = _tile(page, finisher.id)
             await expect(done).to_have_attribute("data-state", "finished", timeout=45_000)
             await expect(done.locator(".state-text")).to_have_text("finished")
 
+            # Escape closes the details and gives the focus back to the tile.
+            await page.keyboard.press("Escape")
+            await expect(page.locator("#detail")).to_be_hidden()
+            await expect(_tile(page, runner.id)).to_be_focused()
+            await expect(_tile(page, runner.id)).to_have_attribute("aria-pressed", "false")
+
             # The token went in the feed's first frame, never in a URL.
             assert sockets and not any("token" in url for url in sockets), sockets
-            await page.screenshot(path=str(screenshot), full_page=True)
-            print(f"\nscreenshot of the coach page: {screenshot}")
-            assert errors == [], errors
-            await browser.close()
+            print(f"\nscreenshot of the coach page: {await web.screenshot('coach-page')}")
+            web.assert_no_errors()
     except BaseException as exc:  # a stream that died explains a page that stopped moving
         failed = await _stop(streams, stop)
         if failed:
@@ -246,9 +241,31 @@ MEASURE_FRAMES_JS = """async (ms) => {
 }"""
 
 
+async def _dark_russian_and_phone(web: WebPage, athlete_id: str) -> None:
+    """The live view in the dark theme and in Russian (the board rewrites its words at once,
+    without reconnecting), at phone width without sideways scrolling; then back."""
+    page = web.page
+    await page.get_by_label("Theme").select_option("dark")
+    await expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    await web.axe("coach-live-dark")
+    await page.get_by_label("Language").select_option("ru")
+    await expect(page.locator("#conn")).to_have_text("Онлайн")
+    await expect(_tile(page, athlete_id).locator(".state-text")).to_have_text(
+        re.compile(r"^(онлайн|нет данных)"))
+    await expect(_tile(page, athlete_id).locator(".pace-k")).to_have_text("Темп")
+    await page.set_viewport_size(PHONE)
+    await web.assert_fits_width()
+    await web.axe("coach-live-ru-dark-phone")
+    await web.screenshot("coach-live-ru-dark-phone")
+    await page.set_viewport_size(WIDE)
+    await page.get_by_label("Язык").select_option("en")
+    await page.get_by_label("Theme").select_option("light")
+    await expect(page.locator("#conn")).to_have_text("Live")
+
+
 async def test_the_page_keeps_up_with_50_athletes_and_follows_the_feed_protocol(
         stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
-    coach = account()
+    coach = account(roles=("coach",))
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
         _, group_name = await _group(http, coach, [])
     athletes = [{"athlete_id": str(uuid.uuid4()), "name": f"Runner {i:02d}"} for i in range(50)]
@@ -265,14 +282,12 @@ async def test_the_page_keeps_up_with_50_athletes_and_follows_the_feed_protocol(
             again[1] = _workout(athletes[1]["athlete_id"], workouts[1]["workout_id"], "paused", 4000)
             ws.send(json.dumps({"type": "snapshot", "athletes": athletes[:10], "workouts": again}))
 
-    async with async_playwright() as pw:
-        browser = await _browser(pw)
-        page = await browser.new_page(viewport={"width": 1440, "height": 1000})
-        errors = _page_errors(page)
+    async with web_page(stack, viewport=WIDE) as web:
+        page = web.page
         await page.route_web_socket(re.compile(r"/v1/live\?"), on_feed)
         # These workouts exist only in the scripted feed: no stored samples.
         await page.route(re.compile(r"/v1/workouts/[^/]+/samples"), lambda route: route.fulfill(json=[]))
-        await _log_in_and_open(page, stack, coach, group_name)
+        await _sign_in_and_open(web, coach, group_name)
         tiles = page.locator("#tiles .tile")
         await expect(tiles).to_have_count(50, timeout=15_000)
         await expect(tiles.first.locator(".name")).to_have_text("Runner 00")
@@ -304,6 +319,8 @@ async def test_the_page_keeps_up_with_50_athletes_and_follows_the_feed_protocol(
         frames["target_fps"] = FRAME_TARGET_FPS
         report.write_text(json.dumps(frames, indent=2))
         assert frames["frames"] > 0, frames  # the page kept drawing
+        await web.axe("coach-live-50-detail")
+        await _dark_russian_and_phone(web, athletes[0]["athlete_id"])
 
         # A risk alert from the feed: in the list, and on the tile's badge.
         feeds[0].send(json.dumps({"type": "alert", "workout_id": workouts[3]["workout_id"],
@@ -335,7 +352,7 @@ async def test_the_page_keeps_up_with_50_athletes_and_follows_the_feed_protocol(
         await feeds[1].close(code=1008, reason="access ended")
         await expect(page.locator("#ended")).to_contain_text("Access ended")
         await expect(tiles).to_have_count(0)
+        await web.axe("coach-access-ended")
         await page.wait_for_timeout(2_500)  # longer than the first reconnect delay would be
         assert len(feeds) == 2, "the page reconnected after its access ended"
-        assert errors == [], errors
-        await browser.close()
+        web.assert_no_errors()

@@ -1,4 +1,23 @@
+import { lazy, type ReactNode, Suspense } from 'react';
+import { useT } from '../../core/i18n';
 import type { RouteDef } from '../../core/router';
+import './messages';
+import './coach.css';
 
-/** The coach area's pages. */
-export const routes: RouteDef[] = [];
+// The pages load with the area's own chunk, not with the app's first load.
+const GroupChooser = lazy(() => import('./GroupChooser').then((m) => ({ default: m.GroupChooser })));
+const LiveGroup = lazy(() => import('./LiveGroup').then((m) => ({ default: m.LiveGroup })));
+
+function Loading() {
+  const t = useT();
+  return <p role="status" className="hint">{t('common.loading')}</p>;
+}
+
+const area = (page: ReactNode) => <Suspense fallback={<Loading />}>{page}</Suspense>;
+const COACH = ['coach'];
+
+/** The coach area's pages: a group's athletes live. */
+export const routes: RouteDef[] = [
+  { path: '/app/coach', nav: 'coach.nav.live', roles: COACH, render: () => area(<GroupChooser />) },
+  { path: '/app/coach/groups/:id', roles: COACH, render: (p) => area(<LiveGroup key={p.id} id={p.id} />) },
+];
