@@ -26,7 +26,6 @@ from litestar.static_files import create_static_files_router
 from gateway.access import PUBLIC
 from gateway.errors import ApiError
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
 APP_DIR = Path(__file__).resolve().parent / "webapp" / "dist"
 CONFIG_META = '<meta name="stride-config" content="{}">'
 
@@ -75,9 +74,4 @@ assets = create_static_files_router(
     path="/assets", directories=[APP_DIR / "assets"], opt=PUBLIC, include_in_schema=False,
     cache_control=IMMUTABLE, name="web-assets")
 
-# The coach page's plain-JS files, until the coach area of the app replaces them.
-static_files = create_static_files_router(
-    path="/static", directories=[WEB_DIR], opt=PUBLIC, include_in_schema=False,
-    cache_control=NO_CACHE, name="web-static")
-
-ROUTES = [web_app, favicon, assets, static_files]
+ROUTES = [web_app, favicon, assets]

@@ -2,7 +2,7 @@
 # Installs what Stride needs on a Debian machine, idempotently:
 #   - Debian packages that are missing: Java 17, Maven, Redis, PostgreSQL 15, HAProxy,
 #     OpenSSH (server and client), rsync and curl (for `stride cluster`), and Chromium
-#     (only the coach page's browser test uses it, driven by Playwright with this system
+#     (the web app's browser tests use it, driven by Playwright with this system
 #     browser: nothing downloads a browser of its own);
 #   - the virtual env at .venv with Stride and its Python dependencies;
 #   - the web app (gateway/webapp), built by Vite from npm packages (stack/webapp.py).

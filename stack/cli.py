@@ -539,8 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Starts the local stack if needed, creates a coach and a group of "
         "consenting athletes, streams the athletes over the device WebSocket (one finishes "
         "early, one's SpO2 drops), shows each workout's live summary as the platform computes "
-        "it, and prints where to look: the coach page at / with the coach's login. The stack "
-        "keeps running afterwards: `stride stack down` stops it.",
+        "it, and prints where to look: the web app's live group view at /app/coach with the "
+        "coach's login. The stack keeps running afterwards: `stride stack down` stops it.",
     )
     demo.add_argument("--athletes", type=int, default=4, help="simulated athletes (default 4)")
     demo.add_argument("--duration", type=float, default=45.0,

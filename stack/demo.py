@@ -203,7 +203,9 @@ async def _accounts(settings: Settings, http: httpx.AsyncClient, crowd: list[Ath
     the first athlete's sign-in)."""
     run_id = uuid.uuid4().hex[:6]
     email, password = f"coach-{run_id}@stride.test", secrets.token_urlsafe(12)
-    _, coach_token = await _register(settings, http, email, password, first_name="Coach")
+    # The coach role opens the web app's coach area (a group's creator coaches it either way).
+    _, coach_token = await _register(settings, http, email, password, roles=("coach",),
+                                     first_name="Coach")
     coach_headers = {"Authorization": f"Bearer {coach_token}"}
     group_name = f"Demo squad {run_id}"
     made = await http.post("/v1/groups", headers=coach_headers, json={"name": group_name, "sport": sport})
@@ -306,7 +308,7 @@ def _where_to_look(settings: Settings, crowd: list[Athlete], coach: Coach) -> No
              f"""-d '{{"email":"{coach.email}","password":"{coach.password}"}}'""")
     console.print(f"""
 [bold]Where to look[/]
-  web app           {url}/   (the coach's live group view: sign in as {coach.email})
+  web app           {url}/app/coach   (the coach's live group view: sign in as {coach.email})
   a token           {login}
   one workout       curl -H 'Authorization: Bearer <token>' {url}/v1/workouts/{crowd[0].workout_id}
   its samples       {url}/v1/workouts/{crowd[0].workout_id}/samples
