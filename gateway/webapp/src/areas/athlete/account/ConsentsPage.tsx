@@ -167,7 +167,7 @@ function ConsentTables({ consents, onChanged }: {
   return (
     <>
       {current.length === 0 ? <p>{t('account.consents.noneCurrent')}</p> : (
-        <div className="table-wrap">
+        <div className="table-wrap account-table">
           <table>
             <thead>
               <tr>
@@ -199,7 +199,7 @@ function ConsentTables({ consents, onChanged }: {
       {earlier.length > 0 ? (
         <>
           <h3>{t('account.consents.earlier')}</h3>
-          <div className="table-wrap">
+          <div className="table-wrap account-table" tabIndex={0} role="region" aria-label={t('account.consents.earlier')}>
             <table>
               <thead>
                 <tr>
@@ -243,7 +243,7 @@ function Journal({ journal }: { journal: Paged<JournalEntry> }) {
       {journal.error ? <Alert>{errorText(journal.error)}</Alert>
         : journal.items === null ? <p role="status" className="hint">{t('common.loading')}</p>
           : journal.items.length === 0 ? <p>{t('account.journal.none')}</p> : (
-            <div className="table-wrap">
+            <div className="table-wrap account-table" tabIndex={0} role="region" aria-label={t('account.journal.title')}>
               <table>
                 <thead>
                   <tr>

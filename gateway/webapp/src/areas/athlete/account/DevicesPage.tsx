@@ -11,6 +11,7 @@ import { AccountPage, CopyButton, FocusCard } from './AccountShell';
 import { fieldOf } from './fieldErrors';
 import { usePaged } from './paged';
 import { Cancelled, useReauth } from './reauth';
+import { useFocusLater } from './focus';
 
 interface Device { id: string; name: string; created_at: string; last_used_at: string | null }
 interface NewDevice extends Device { token: string }
@@ -27,6 +28,7 @@ export function DevicesPage() {
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const listHeading = useRef<HTMLHeadingElement>(null);
+  const focusLater = useFocusLater();
 
   async function add(ev: FormEvent) {
     ev.preventDefault();
@@ -42,7 +44,7 @@ export function DevicesPage() {
       if (err instanceof Cancelled) return;
       if (fieldOf(err, ['name'])) {
         setNameError(t('account.devices.nameInvalid'));
-        setTimeout(() => input.current?.focus());
+        focusLater(() => input.current);
       } else {
         setMessage({ kind: 'error', text: errorText(err) });
       }
@@ -92,7 +94,7 @@ export function DevicesPage() {
         {devices.error ? <Alert>{errorText(devices.error)}</Alert> : null}
         {devices.items === null ? (devices.error ? null : <p role="status" className="hint">{t('common.loading')}</p>)
           : devices.items.length === 0 ? <p>{t('account.devices.none')}</p> : (
-            <div className="table-wrap">
+            <div className="table-wrap account-table">
               <table>
                 <thead>
                   <tr>

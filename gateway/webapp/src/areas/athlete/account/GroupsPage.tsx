@@ -88,7 +88,7 @@ export function GroupsPage() {
         {groups.error ? <Alert>{errorText(groups.error)}</Alert> : null}
         {groups.items === null ? (groups.error ? null : <p role="status" className="hint">{t('common.loading')}</p>)
           : groups.items.length === 0 ? <p>{t('account.groups.none')}</p> : (
-            <div className="table-wrap">
+            <div className="table-wrap account-table">
               <table>
                 <thead>
                   <tr>

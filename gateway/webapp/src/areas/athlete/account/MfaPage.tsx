@@ -9,6 +9,7 @@ import { useT } from '../../../core/i18n';
 import { Alert, Card, Field, LoadState, useErrorText, useLoad } from '../../../core/ui';
 import { AccountPage, CopyButton, FocusCard } from './AccountShell';
 import { Cancelled, useReauth } from './reauth';
+import { useFocusLater } from './focus';
 
 interface MfaStatus { totp: boolean; recovery_codes_left: number; required: boolean }
 interface Enrolment { secret: string; otpauth_uri: string }
@@ -124,6 +125,7 @@ function Enrol({ enrolment, onConfirmed, onCancel }: {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
+  const focusLater = useFocusLater();
 
   async function submit(ev: FormEvent) {
     ev.preventDefault();
@@ -137,7 +139,7 @@ function Enrol({ enrolment, onConfirmed, onCancel }: {
       onConfirmed(recovery_codes);
     } catch (err) {
       setError(err instanceof ApiError && err.code === 'invalid_otp' ? t('account.mfa.codeWrong') : errorText(err));
-      setTimeout(() => input.current?.focus());
+      focusLater(() => input.current);
     } finally {
       setBusy(false);
     }

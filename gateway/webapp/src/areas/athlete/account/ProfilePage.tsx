@@ -10,6 +10,7 @@ import { useSession } from '../../../core/session';
 import { Alert, Card, Field, LoadState, Select, useErrorText, useLoad } from '../../../core/ui';
 import { AccountPage } from './AccountShell';
 import { fieldOf } from './fieldErrors';
+import { useFocusLater } from './focus';
 
 export interface Profile {
   id: string;
@@ -78,6 +79,7 @@ function ProfileForm({ profile }: { profile: Profile }) {
   const [fieldError, setFieldError] = useState<{ field: string; text: string } | null>(null);
   const [status, setStatus] = useState<{ kind: 'ok' | 'error' | 'info'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const focusLater = useFocusLater();
 
   const set = (f: string) => (v: string) => setForm((old) => ({ ...old, [f]: v }));
   const errorOf = (f: string) => (fieldError?.field === f ? fieldError.text : null);
@@ -104,7 +106,7 @@ function ProfileForm({ profile }: { profile: Profile }) {
       if (field) {
         setFieldError({ field, text: t(`account.profile.invalid.${field}`) });
         setStatus({ kind: 'error', text: t('account.profile.fix') });
-        setTimeout(() => document.getElementById(`profile-${field}`)?.focus());
+        focusLater(() => document.getElementById(`profile-${field}`));
       } else {
         setStatus({ kind: 'error', text: errorText(err) });
       }

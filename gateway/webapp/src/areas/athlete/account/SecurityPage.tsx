@@ -12,6 +12,7 @@ import { credentialCall } from './credentials';
 import { fieldOf } from './fieldErrors';
 import type { Profile } from './ProfilePage';
 import { Cancelled, useReauth } from './reauth';
+import { useFocusLater } from './focus';
 
 type Status = { kind: 'ok' | 'error'; text: string } | null;
 
@@ -42,11 +43,12 @@ function PasswordForm({ run }: { run: Run }) {
   const [busy, setBusy] = useState(false);
   const refs = { current: useRef<HTMLInputElement>(null), next: useRef<HTMLInputElement>(null),
     again: useRef<HTMLInputElement>(null) };
+  const focusLater = useFocusLater();
 
   function refuse(field: keyof typeof refs, text: string) {
     setErrors({ [field]: text });
     setStatus({ kind: 'error', text: t('account.password.notChanged') });
-    setTimeout(() => refs[field].current?.focus());
+    focusLater(() => refs[field].current);
   }
 
   async function submit(ev: FormEvent) {
@@ -102,11 +104,12 @@ function EmailForm({ run }: { run: Run }) {
   const [status, setStatus] = useState<Status>(null);
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
+  const focusLater = useFocusLater();
 
   function refuse(text: string) {
     setError(text);
     setStatus({ kind: 'error', text: t('account.email.notChanged') });
-    setTimeout(() => input.current?.focus());
+    focusLater(() => input.current);
   }
 
   async function submit(ev: FormEvent) {

@@ -42,7 +42,7 @@ export function SessionsPage() {
         {message ? <Alert kind={message.kind}>{message.text}</Alert> : null}
         {sessions.error ? <Alert>{errorText(sessions.error)}</Alert> : null}
         {sessions.items === null ? (sessions.error ? null : <p role="status" className="hint">{t('common.loading')}</p>) : (
-          <div className="table-wrap">
+          <div className="table-wrap account-table">
             <table>
               <thead>
                 <tr>

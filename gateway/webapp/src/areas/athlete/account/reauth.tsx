@@ -8,6 +8,7 @@ import { ApiError } from '../../../core/api';
 import { useT } from '../../../core/i18n';
 import { Alert, Field, useErrorText } from '../../../core/ui';
 import { credentialCall } from './credentials';
+import { useFocusLater } from './focus';
 
 /** The person closed the dialog instead of confirming: the change was not made. */
 export class Cancelled extends Error {
@@ -52,6 +53,7 @@ function ReauthDialog({ open, onDone, onCancel }: { open: boolean; onDone: () =>
   const [needOtp, setNeedOtp] = useState(false);
   const [errors, setErrors] = useState<{ password?: string; otp?: string; other?: string }>({});
   const [busy, setBusy] = useState(false);
+  const focusLater = useFocusLater();
 
   useEffect(() => {
     const d = dialog.current;
@@ -83,7 +85,7 @@ function ReauthDialog({ open, onDone, onCancel }: { open: boolean; onDone: () =>
       } else if (code === 'mfa_required' || code === 'invalid_otp' || code === 'totp_required') {
         setNeedOtp(true);
         setErrors({ otp: t(code === 'mfa_required' ? 'account.reauth.otpNeeded' : 'account.reauth.otpWrong') });
-        setTimeout(() => otpRef.current?.focus());
+        focusLater(() => otpRef.current);
       } else {
         setErrors({ other: errorText(err) });
       }
