@@ -5,13 +5,13 @@
 
 import { api, ApiError, tokenStore } from '../../../core/api';
 import { num } from '../../../core/format';
-import { plural, type Words } from '../words';
+import type { Words } from '../words';
 import { AlertList } from './alerts';
 import { DetailPanel, type DetailElements } from './detail';
 import { type FeedMessage, type FeedState, LiveFeed } from '../../../core/liveFeed';
 import {
-  clearWorkout, connectionState, isRisk, learnZone, newTile, renderTile, RISK_RANK, sampleTime, sortTiles,
-  stateText, type StateKey, type Summary, type Tile,
+  clearWorkout, connectionState, countsText, isRisk, newTile, renderTile, RISK_RANK, sampleTime, sortTiles,
+  stateText, strings, type Summary, takeReadings, takeSummary, type Tile,
 } from './tiles';
 
 export interface BoardElements {
@@ -33,8 +33,6 @@ export interface BoardHooks {
   /** The server refused the session itself: sign in again. */
   onSessionEnded: () => void;
 }
-
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 export class LiveBoard {
   private feed: LiveFeed | null = null;
@@ -255,31 +253,13 @@ export class LiveBoard {
       t.startedAtMs = started;
       if (this.detail.athleteId === t.id && this.detail.workoutId !== w.workout_id) this.detail.open(t, false);
     }
-    const version = num(s.version);
-    if (version === null || version >= t.version) {   // summaries may arrive out of order
-      t.summary = s;
-      if (version !== null) t.version = version;
-      const risk = (s.risk && typeof s.risk === 'object' ? s.risk : {}) as Record<string, unknown>;
-      if (isRisk(risk.level)) {
-        const rose = RISK_RANK[risk.level] > RISK_RANK[t.riskLevel];
-        t.riskLevel = risk.level;
-        t.riskReasons = strings(risk.reasons);
-        // The feed's own `alert` may come too: both land on one entry per workout and level.
-        if (rose) {
-          this.alerts.add({ athleteId: t.id, name: t.name, workoutId: w.workout_id, level: risk.level,
-            reasons: t.riskReasons, atMs: sampleTime(s) ?? Date.now() });
-        }
-      }
+    const rose = takeSummary(t, s);
+    // The feed's own `alert` may come too: both land on one entry per workout and level.
+    if (rose) {
+      this.alerts.add({ athleteId: t.id, name: t.name, workoutId: w.workout_id, level: rose,
+        reasons: t.riskReasons, atMs: sampleTime(s) ?? Date.now() });
     }
-    if (event === 'WorkoutCompleted') t.summary = { ...t.summary, status: 'finished' };
-    if (t.summary.status === 'finished') {
-      t.live = {};   // no current reading once it is over: the tile shows averages
-    } else if (event === 'WorkoutMetricsUpdated' || 'hr_bpm' in w || 'speed_mps' in w) {
-      t.live = { hr_bpm: num(w.hr_bpm), hr_zone: num(w.hr_zone), spo2_pct: num(w.spo2_pct),
-        speed_mps: num(w.speed_mps), pace_s_per_km: num(w.pace_s_per_km) };
-      if (t.live.hr_zone != null && t.live.hr_bpm != null) learnZone(t, t.live.hr_bpm, t.live.hr_zone);
-      if (this.detail.workoutId === w.workout_id) this.detail.addLivePoint(w);
-    }
+    if (takeReadings(t, w, event) && this.detail.workoutId === w.workout_id) this.detail.addLivePoint(w);
     t.seenAt = now;
     this.markTile(t);
     this.dirtyCounts = true;
@@ -326,15 +306,8 @@ export class LiveBoard {
   }
 
   private renderCounts(now: number, w: Words): void {
-    const by: Record<StateKey, number> = { live: 0, stale: 0, paused: 0, finished: 0, none: 0 };
-    for (const t of this.tiles.values()) by[connectionState(t, now).key] += 1;
-    const n = this.tiles.size;
-    const parts = [plural(w, 'coach.count.athletes', n)];
-    for (const k of ['live', 'stale', 'paused', 'finished'] as const) {
-      if (by[k]) parts.push(w.t(`coach.count.${k}`, { n: by[k] }));
-    }
-    const text = parts.join(' · ');
+    const text = countsText(this.tiles.values(), now, w);
     if (this.els.counts.textContent !== text) this.els.counts.textContent = text;
-    this.els.noAthletes.hidden = n > 0 || !this.snapshotSeen || this.ended;
+    this.els.noAthletes.hidden = this.tiles.size > 0 || !this.snapshotSeen || this.ended;
   }
 }

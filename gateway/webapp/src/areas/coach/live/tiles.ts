@@ -2,7 +2,7 @@
 // nodes are then rewritten only when the string they show changes.
 
 import { fmtDistance, fmtDuration, fmtPace, fmtSpeed, num } from '../../../core/format';
-import { sportName, type Words } from '../words';
+import { plural, sportName, type Words } from '../words';
 
 export const STALE_MS = 10_000;   // "live" means an update within the last 10 s
 export type RiskLevel = 'low' | 'moderate' | 'high';
@@ -56,6 +56,9 @@ export function newTile(athleteId: string, name: string, onSelect: (id: string) 
     view: buildView(athleteId, onSelect), shown: {},
   };
 }
+
+export const strings = (v: unknown): string[] =>
+  (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /** Forget the workout (the athlete stays). */
 export function clearWorkout(t: Tile): void {
@@ -121,9 +124,51 @@ export function connectionState(t: Tile, now: number): { key: StateKey; quietMs:
   return { key: quietMs > STALE_MS ? 'stale' : 'live', quietMs };
 }
 
+/** The tiles' words in the current language, looked up once per language rather than for
+ *  every tile in every frame; templates keep their `{n}` for fill(). */
+interface Labels {
+  state: Record<StateKey, string>;
+  hr: string; hrAvg: string; bpm: string; zone: string; pace: string; speed: string;
+  distance: string; time: string; calories: string; kcal: string; spo2Min: string; spo2: string;
+  spo2Low: string; risk: Record<RiskLevel | 'unknown', string>;
+  sports: Map<string, string>;
+}
+
+let cached: { t: Words['t']; labels: Labels } | null = null;
+
+function labels(w: Words): Labels {
+  if (cached?.t === w.t) return cached.labels;
+  const t = w.t;
+  const states: StateKey[] = ['live', 'stale', 'paused', 'finished', 'none'];
+  const tile = (k: string) => t(`coach.tile.${k}`);
+  const made: Labels = {
+    state: Object.fromEntries(states.map((k) => [k, t(`coach.state.${k}`)])) as Record<StateKey, string>,
+    hr: tile('hr'), hrAvg: tile('hrAvg'), bpm: tile('bpm'), zone: tile('zone'), pace: tile('pace'),
+    speed: tile('speed'), distance: tile('distance'), time: tile('time'), calories: tile('calories'),
+    kcal: tile('kcal'), spo2Min: tile('spo2Min'), spo2: tile('spo2'), spo2Low: tile('spo2Low'),
+    risk: { low: t('coach.risk.low'), moderate: t('coach.risk.moderate'), high: t('coach.risk.high'),
+      unknown: t('coach.risk.unknown') },
+    sports: new Map(),
+  };
+  cached = { t, labels: made };
+  return made;
+}
+
+const fill = (template: string, key: string, value: string | number): string =>
+  template.replace(`{${key}}`, String(value));
+
+function sport(l: Labels, w: Words, name: string): string {
+  let text = l.sports.get(name);
+  if (text === undefined) {
+    text = sportName(w.t, name);
+    l.sports.set(name, text);
+  }
+  return text;
+}
+
 export function stateText(w: Words, state: { key: StateKey; quietMs: number }): string {
-  return state.key === 'stale' ? w.t('coach.state.stale', { time: fmtDuration(state.quietMs / 1000) })
-    : w.t(`coach.state.${state.key}`);
+  const text = labels(w).state[state.key];
+  return state.key === 'stale' ? fill(text, 'time', fmtDuration(state.quietMs / 1000)) : text;
 }
 
 function put(t: Tile, key: NodeKey, value: string): void {
@@ -135,44 +180,44 @@ function attr(t: Tile, name: string, value: string): void {
   if (t.shown[key] !== value) { t.shown[key] = value; t.view.button.dataset[name] = value; }
 }
 
-const round = (v: number | null, w: Words, key: string): string =>
-  (v === null ? '–' : w.t(key, { n: Math.round(v) }));
+const round = (v: number | null, template: string): string =>
+  (v === null ? '–' : fill(template, 'n', Math.round(v)));
 
 export function renderTile(t: Tile, now: number, w: Words): void {
+  const l = labels(w);
   const s = t.summary;
   const live = t.live;
   const ride = s.sport === 'ride';
   const state = connectionState(t, now);
   put(t, 'name', t.name);
-  put(t, 'sport', sportName(w.t, typeof s.sport === 'string' ? s.sport : ''));
+  put(t, 'sport', typeof s.sport === 'string' ? sport(l, w, s.sport) : '');
   put(t, 'state', stateText(w, state));
   attr(t, 'state', state.key);
   const hr = live.hr_bpm ?? null;
   const avgHr = hr === null && t.workoutId ? num(s.avg_hr) : null;   // e.g. once finished
-  put(t, 'hrK', w.t(avgHr === null ? 'coach.tile.hr' : 'coach.tile.hrAvg'));
+  put(t, 'hrK', avgHr === null ? l.hr : l.hrAvg);
   const shownHr = hr ?? avgHr;
   put(t, 'hr', shownHr === null ? '–' : String(Math.round(shownHr)));
-  put(t, 'bpm', w.t('coach.tile.bpm'));
+  put(t, 'bpm', l.bpm);
   const zone = hr === null ? null : live.hr_zone ?? null;
-  put(t, 'zone', zone ? w.t('coach.tile.zone', { n: zone }) : '');   // the number, not only a colour
+  put(t, 'zone', zone ? fill(l.zone, 'n', zone) : '');   // the number, not only a colour
   attr(t, 'zone', zone ? String(zone) : '');
-  put(t, 'paceK', w.t(ride ? 'coach.tile.speed' : 'coach.tile.pace'));
+  put(t, 'paceK', ride ? l.speed : l.pace);
   const pace = live.pace_s_per_km ?? num(s.avg_pace_s_per_km);
   const speed = live.speed_mps ?? num(s.avg_speed_mps);
   put(t, 'pace', ride ? fmtSpeed(speed) : fmtPace(pace));
-  put(t, 'distK', w.t('coach.tile.distance'));
+  put(t, 'distK', l.distance);
   put(t, 'dist', t.workoutId ? fmtDistance(s.distance_m) : '–');
-  put(t, 'timeK', w.t('coach.tile.time'));
+  put(t, 'timeK', l.time);
   put(t, 'time', t.workoutId ? fmtDuration(s.duration_s) : '–');
-  put(t, 'kcalK', w.t('coach.tile.calories'));
-  put(t, 'kcal', round(num(s.calories_kcal), w, 'coach.tile.kcal'));
+  put(t, 'kcalK', l.calories);
+  put(t, 'kcal', round(num(s.calories_kcal), l.kcal));
   const spo2 = live.spo2_pct ?? null;
   const low = s.spo2_low_alert === true;
-  put(t, 'spo2', spo2 === null ? round(num(s.min_spo2), w, 'coach.tile.spo2Min')
-    : w.t(low ? 'coach.tile.spo2Low' : 'coach.tile.spo2', { n: Math.round(spo2) }));
+  put(t, 'spo2', spo2 === null ? round(num(s.min_spo2), l.spo2Min) : round(spo2, low ? l.spo2Low : l.spo2));
   attr(t, 'spo2Low', low ? 'true' : 'false');
   const hasRisk = t.workoutId !== null && s.risk !== undefined;   // absent for viewers without health data
-  put(t, 'risk', w.t(hasRisk ? `coach.risk.${t.riskLevel}` : 'coach.risk.unknown'));
+  put(t, 'risk', l.risk[hasRisk ? t.riskLevel : 'unknown']);
   attr(t, 'risk', hasRisk ? t.riskLevel : 'unknown');
   put(t, 'reasons', t.riskLevel !== 'low' ? t.riskReasons.join('; ') : '');
 }
@@ -198,4 +243,49 @@ export function learnZone(t: Tile, hr: number, zone: number): void {
     seen.hi = Math.max(seen.hi, hr);
   } else return;
   t.bounds = null;   // refit when next drawn
+}
+
+/** Takes a workout's summary unless a newer one is shown (they may arrive out of order);
+ *  returns the risk level when it rose (an alert to list), else null. */
+export function takeSummary(t: Tile, s: Summary): RiskLevel | null {
+  const version = num(s.version);
+  if (version !== null && version < t.version) return null;
+  t.summary = s;
+  if (version !== null) t.version = version;
+  const risk = (s.risk && typeof s.risk === 'object' ? s.risk : {}) as Record<string, unknown>;
+  if (!isRisk(risk.level)) return null;
+  const rose = RISK_RANK[risk.level] > RISK_RANK[t.riskLevel];
+  t.riskLevel = risk.level;
+  t.riskReasons = strings(risk.reasons);
+  return rose ? risk.level : null;
+}
+
+/** The current readings of an update (none once the workout is over: the tile shows its
+ *  averages); true when it carried some. */
+export function takeReadings(t: Tile, w: Record<string, unknown>, event: string | null): boolean {
+  if (event === 'WorkoutCompleted') t.summary = { ...t.summary, status: 'finished' };
+  if (t.summary.status === 'finished') {
+    t.live = {};
+    return false;
+  }
+  if (event !== 'WorkoutMetricsUpdated' && !('hr_bpm' in w) && !('speed_mps' in w)) return false;
+  t.live = { hr_bpm: num(w.hr_bpm), hr_zone: num(w.hr_zone), spo2_pct: num(w.spo2_pct),
+    speed_mps: num(w.speed_mps), pace_s_per_km: num(w.pace_s_per_km) };
+  if (t.live.hr_zone != null && t.live.hr_bpm != null) learnZone(t, t.live.hr_bpm, t.live.hr_zone);
+  return true;
+}
+
+/** "50 athletes · 48 live · 2 stale". */
+export function countsText(tiles: Iterable<Tile>, now: number, w: Words): string {
+  const by: Record<StateKey, number> = { live: 0, stale: 0, paused: 0, finished: 0, none: 0 };
+  let n = 0;
+  for (const t of tiles) {
+    by[connectionState(t, now).key] += 1;
+    n += 1;
+  }
+  const parts = [plural(w, 'coach.count.athletes', n)];
+  for (const k of ['live', 'stale', 'paused', 'finished'] as const) {
+    if (by[k]) parts.push(w.t(`coach.count.${k}`, { n: by[k] }));
+  }
+  return parts.join(' · ');
 }
