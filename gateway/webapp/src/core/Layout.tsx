@@ -14,6 +14,9 @@ export function Layout({ routes, children }: { routes: RouteDef[]; children: Rea
   const [open, setOpen] = useState(false);
   const path = useLocation().split('?')[0];
   const nav = me ? routes.filter((r) => r.nav && hasRole(me, r.roles)) : [];
+  // The entry the current page belongs to: the longest one whose path starts the location.
+  const current = nav.filter((r) => match(r.path, path) !== null || path.startsWith(`${r.path}/`))
+    .sort((a, b) => b.path.length - a.path.length)[0];
   return (
     <>
       <a className="skip-link" href="#main">{t('app.skip')}</a>
@@ -30,7 +33,7 @@ export function Layout({ routes, children }: { routes: RouteDef[]; children: Rea
           <ul>
             {nav.map((r) => (
               <li key={r.path}>
-                <Link to={r.path} ariaCurrent={match(r.path, path) !== null}>{t(r.nav as string)}</Link>
+                <Link to={r.path} ariaCurrent={r === current}>{t(r.nav as string)}</Link>
               </li>
             ))}
           </ul>

@@ -1,4 +1,4 @@
-import { type FormEvent, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from './api';
 import { useT } from './i18n';
 import { internal, useSession } from './session';
@@ -17,6 +17,8 @@ export function SignIn() {
   const [busy, setBusy] = useState(false);
   const otpRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
+  const [focusOtp, setFocusOtp] = useState(0);
+  useEffect(() => { if (focusOtp) otpRef.current?.focus(); }, [focusOtp]);
   const providers = useLoad(() => (internal ? Promise.resolve([]) : api<string[]>('GET', '/v1/auth/oidc/providers')), []);
 
   async function submit(ev: FormEvent) {
@@ -30,7 +32,7 @@ export function SignIn() {
       if (err instanceof ApiError && (err.code === 'mfa_required' || err.code === 'invalid_otp')) {
         setNeedOtp(true);
         setError(t(err.code === 'mfa_required' ? 'signin.otpNeeded' : 'signin.otpWrong'));
-        setTimeout(() => otpRef.current?.focus());
+        setFocusOtp((n) => n + 1);   // focused once React has shown the field
       } else {
         setError(err instanceof ApiError && err.status === 401 ? t('signin.wrong') : errorText(err));
         passwordRef.current?.focus();

@@ -39,6 +39,9 @@ export function onUnauthorized(listener: Listener): () => void {
 
 export interface Page<T> { items: T[]; next: string | null }
 
+/** The codes of a 401 that means the token no longer opens anything. */
+const SESSION_ENDED = new Set(['unauthorized', 'wrong_audience', 'account_locked']);
+
 async function call(method: string, path: string, body?: BodyInit | object,
   extraHeaders: Record<string, string> = {}): Promise<Response> {
   const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
@@ -55,8 +58,10 @@ async function call(method: string, path: string, body?: BodyInit | object,
     const text = await resp.text();
     let data: unknown = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-    if (resp.status === 401 && token) unauthorizedListeners.forEach((l) => l());
-    throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
+    const error = new ApiError(resp.status, data, resp.headers.get('Retry-After'));
+    // The session itself was refused (not, say, a wrong password on a form): it has ended.
+    if (resp.status === 401 && token && SESSION_ENDED.has(error.code)) unauthorizedListeners.forEach((l) => l());
+    throw error;
   }
   return resp;
 }
