@@ -1,7 +1,7 @@
 // The live feed `WS /v1/live?athlete=…` or `?group=…` (gateway/live.py) for any area: one
 // connection kept open until stopped. The token goes in the first frame
-// (`{"type":"auth","token":…}`), never in the URL (URLs end up in logs). Close codes, as the
-// coach page's client (gateway/web/feed.js): 1008 = access ended (never reconnect); 1013 =
+// (`{"type":"auth","token":…}`), never in the URL (URLs end up in logs). Close codes
+// (gateway/live.py): 1008 = access ended (never reconnect); 1013 =
 // the page read too slowly (reconnect at once for a fresh snapshot); any other close:
 // reconnect with exponential backoff (1 s doubling to 30 s, jittered), reset by the next
 // snapshot. Without a heartbeat for 35 s the connection is taken for dead and replaced.
