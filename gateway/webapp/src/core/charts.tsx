@@ -149,7 +149,8 @@ function ticks(lo: number, hi: number, count: number, time: boolean): number[] {
     : niceStep(hi - lo, count);
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
-  return out;
+  // A range narrower than one round step (a steady pace): one tick, in its middle.
+  return out.length ? out : [Number(((lo + hi) / 2).toPrecision(4))];
 }
 
 function pathOf(points: readonly Point[], sx: (x: number) => number, sy: (y: number) => number): string {

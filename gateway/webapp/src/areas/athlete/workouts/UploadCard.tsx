@@ -33,6 +33,9 @@ export function UploadCard({ onUploaded }: { onUploaded: (w: Workout) => void })
       case 'unreadable_file': return t('athlete.upload.unreadable', { name: f.name, message: err.message });
       case 'no_track_points': return t('athlete.upload.noPoints', { name: f.name });
       case 'invalid_track': return t('athlete.upload.invalid', { message: err.message });
+      case 'imports_busy': return t('athlete.upload.busy', { s: err.retryAfter ?? '…' });
+      case 'import_in_progress': return t('athlete.upload.inProgress');
+      case 'too_many_imports': return t('athlete.upload.tooMany', { s: err.retryAfter ?? '…' });
       default:
         if (err.status === 413) return t('athlete.upload.tooLarge', { name: f.name, message: '' });
         if (err.status === 0) return t('athlete.upload.noAnswer');

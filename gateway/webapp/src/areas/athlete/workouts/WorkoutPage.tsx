@@ -11,7 +11,7 @@ import { LineChart } from '../../../core/charts';
 import { clock, fmtDateTime, fmtDistance, fmtDuration, fmtInt, fmtPace, fmtSpeed, num } from '../../../core/format';
 import { useI18n } from '../../../core/i18n';
 import { Link } from '../../../core/router';
-import { Alert, Card, LoadState, Page, useErrorText, useLoad } from '../../../core/ui';
+import { Alert, Card, type Loaded, LoadState, Page, useErrorText, useLoad } from '../../../core/ui';
 import { RouteMap } from './RouteMap';
 import { hasReadings, seriesOf, type WorkoutSeries } from './series';
 import type { PathFeature, SampleRow, Splits, Workout } from './model';
@@ -21,13 +21,13 @@ import { sportName, titleOf, isSpeedSport } from './names';
 const MAX_PAGES = 5;
 
 /** The samples thinned by the API to about `points` buckets (following its cursor, bounded). */
-async function loadSamples(id: string, points: number): Promise<{ rows: SampleRow[]; bucketS: number }> {
+async function loadSamples(base: string, points: number): Promise<{ rows: SampleRow[]; bucketS: number }> {
   const rows: SampleRow[] = [];
   let bucketS = 0;
   let cursor: string | null = null;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const resp: Response = await fetchPage(`/v1/workouts/${encodeURIComponent(id)}/samples?limit=${points}${q}`);
+    const resp: Response = await fetchPage(`${base}/samples?limit=${points}${q}`);
     rows.push(...((await resp.json()) as SampleRow[]));
     bucketS = Number(resp.headers.get('X-Bucket-Seconds') ?? '0') || 0;
     cursor = resp.headers.get('X-Next-Cursor');
@@ -54,7 +54,17 @@ const chartPoints = () => Math.max(300, Math.min(1600, Math.round(window.innerWi
 export function WorkoutPage({ id }: { id: string }) {
   const { t, locale } = useI18n();
   const errorText = useErrorText();
-  const workout = useLoad(() => api<Workout>('GET', `/v1/workouts/${encodeURIComponent(id)}`), [id]);
+  const base = `/v1/workouts/${encodeURIComponent(id)}`;
+  // All at once (they need only the id), but the splits after the samples: the server
+  // works them out from every sample, which for a long workout takes it a second of CPU
+  // that the charts need not wait behind.
+  const workout = useLoad(() => api<Workout>('GET', base), [base]);
+  const path = useLoad(() => api<PathFeature>('GET', `${base}/path`), [base]);
+  const samples = useLoad(() => loadSamples(base, chartPoints()), [base]);
+  const samplesDone = samples.data !== null || samples.error !== null;
+  const splits = useLoad(() => (samplesDone ? api<Splits>('GET', `${base}/splits`) : new Promise<Splits>(() => {})),
+    [base, samplesDone]);
+  useEffect(() => { performance.mark('stride:workout-page'); }, []);
   const w = workout.data;
   const title = w ? titleOf(w, t, locale) : workout.error ? t('athlete.workout.title') : t('common.loading');
   return (
@@ -62,17 +72,16 @@ export function WorkoutPage({ id }: { id: string }) {
       {workout.error ? (
         <Alert>{workout.error instanceof ApiError && workout.error.status === 404 ? t('athlete.workout.notFound') : errorText(workout.error)}</Alert>
       ) : null}
-      {w ? <WorkoutBody w={w} /> : workout.error ? null : <p role="status" className="hint">{t('common.loading')}</p>}
+      {w ? <WorkoutBody w={w} path={path} samples={samples} splits={splits} /> : workout.error ? null : <p role="status" className="hint">{t('common.loading')}</p>}
     </Page>
   );
 }
 
-function WorkoutBody({ w }: { w: Workout }) {
+function WorkoutBody({ w, path, samples, splits }: {
+  w: Workout; path: Loaded<PathFeature>; samples: Loaded<{ rows: SampleRow[]; bucketS: number }>; splits: Loaded<Splits>;
+}) {
   const { t, locale } = useI18n();
   const speedSport = isSpeedSport(w.sport);
-  const path = useLoad(() => api<PathFeature>('GET', `/v1/workouts/${w.id}/path`), [w.id]);
-  const samples = useLoad(() => loadSamples(w.id, chartPoints()), [w.id]);
-  const splits = useLoad(() => api<Splits>('GET', `/v1/workouts/${w.id}/splits`), [w.id]);
   const startMs = Date.parse(w.started_at);
   const series = useMemo(() => (samples.data ? seriesOf(samples.data.rows, startMs, samples.data.bucketS, w.sport) : null),
     [samples.data, startMs, w.sport]);

@@ -75,6 +75,9 @@ addMessages({
     'athlete.upload.noPoints': '{name} has no track points with a time, so there is no workout in it.',
     'athlete.upload.invalid': 'The file has values no device could record: {message}',
     'athlete.upload.noAnswer': 'The upload did not get through (the connection was closed); a very large file is refused this way too.',
+    'athlete.upload.busy': 'Stride is busy importing other files; try again in {s} s.',
+    'athlete.upload.inProgress': 'One of your files is still being imported; try again when it is done.',
+    'athlete.upload.tooMany': 'You have uploaded many files this hour; try again in {s} s.',
 
     'athlete.workout.title': 'Workout',
     'athlete.workout.untitled': '{sport} on {day}',
@@ -226,6 +229,9 @@ addMessages({
     'athlete.upload.noPoints': 'В {name} нет точек трека со временем, так что тренировки в нём нет.',
     'athlete.upload.invalid': 'В файле значения, которые не могло записать устройство: {message}',
     'athlete.upload.noAnswer': 'Загрузка не прошла (соединение закрыто); так же отклоняется и слишком большой файл.',
+    'athlete.upload.busy': 'Stride сейчас загружает другие файлы; повторите через {s} с.',
+    'athlete.upload.inProgress': 'Один из ваших файлов ещё загружается; повторите, когда он будет готов.',
+    'athlete.upload.tooMany': 'За этот час вы загрузили много файлов; повторите через {s} с.',
 
     'athlete.workout.title': 'Тренировка',
     'athlete.workout.untitled': '{sport}, {day}',
