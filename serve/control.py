@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,13 @@ class AppStatus(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     """Serve's application status (RUNNING, DEPLOYING, …) or NOT_STARTED."""
     batching: bool | None = None
+    answered_ms: float | None = None
+    """How long the application took to answer an `info` call just now (None: not asked)."""
+
+
+_JOINING = threading.Lock()
+"""A gateway asks for the status (polled by the ML pages) while a deploy may be joining Ray
+in another thread; `ray.init` twice at once fails, so joining is one thread at a time."""
 
 
 def connect(target: ServeTarget) -> None:
@@ -71,11 +80,12 @@ def connect(target: ServeTarget) -> None:
     import ray
     from ray import serve
 
-    if not ray.is_initialized():
-        ray.init(address=target.ray_address or "auto", namespace=target.ray_namespace,
-                 log_to_driver=False, logging_level=logging.WARNING)
-    serve.start(proxy_location="Disabled", logging_config={"enable_access_log": False,
-                                                           "log_level": "WARNING"})
+    with _JOINING:
+        if not ray.is_initialized():
+            ray.init(address=target.ray_address or "auto", namespace=target.ray_namespace,
+                     log_to_driver=False, logging_level=logging.WARNING)
+        serve.start(proxy_location="Disabled", logging_config={"enable_access_log": False,
+                                                               "log_level": "WARNING"})
 
 
 def _deployment(type: str) -> Any:
@@ -177,14 +187,16 @@ def _serving(registered: dict[str, registry.ModelRecord | None]) -> list[AppStat
         record = registered[type]
         app = apps.get(type)
         app_status = "NOT_STARTED" if app is None else str(getattr(app.status, "value", app.status))
-        serving, batching = None, None
+        serving, batching, answered_ms = None, None, None
         if app_status == "RUNNING":
+            asked = time.perf_counter()
             info = serve.get_app_handle(type).info.remote().result(timeout_s=30)
+            answered_ms = (time.perf_counter() - asked) * 1000
             serving = info["version"]
             batching = (info["config"] or {}).get("batching")
         out.append(AppStatus(type=type, registered=None if record is None else record.version,
                              serving=serving, batching=batching,
-                             status=app_status))
+                             status=app_status, answered_ms=answered_ms))
     return out
 
 

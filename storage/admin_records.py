@@ -53,20 +53,42 @@ class Inference(msgspec.Struct, frozen=True, kw_only=True):
     latency_ms: float
 
 
+_GROUP = (
+    "SELECT g.id, g.name, g.sport, g.created_at, g.created_by,"
+    " (SELECT count(*) FROM user_groups m WHERE m.group_id = g.id AND m.role = 'athlete'),"
+    " (SELECT count(*) FROM user_groups m WHERE m.group_id = g.id AND m.role = 'coach')"
+    " FROM groups g")
+
+
+def _group(r: tuple[object, ...]) -> GroupRow:
+    return msgspec.convert(dict(zip(GroupRow.__struct_fields__, r, strict=True)), GroupRow,
+                           strict=False)
+
+
 async def groups(conn: AsyncConnection, text: str | None = None, *, limit: int = 50,
                  before: paging.Keyset | None = None) -> list[GroupRow]:
     """Every group (whose name contains `text`, when given), with its member counts."""
     cur = await conn.execute(
-        "SELECT g.id, g.name, g.sport, g.created_at, g.created_by,"
-        " (SELECT count(*) FROM user_groups m WHERE m.group_id = g.id AND m.role = 'athlete'),"
-        " (SELECT count(*) FROM user_groups m WHERE m.group_id = g.id AND m.role = 'coach')"
-        " FROM groups g WHERE (%(text)s::text IS NULL OR g.name ILIKE %(pattern)s)"
+        _GROUP + " WHERE (%(text)s::text IS NULL OR g.name ILIKE %(pattern)s)"
         "   AND (%(at)s::timestamptz IS NULL OR (g.created_at, g.id) < (%(at)s, %(id)s))"
         " ORDER BY g.created_at DESC, g.id DESC LIMIT %(limit)s",
         {"text": text, "pattern": like_pattern(text or ""), "limit": limit,
          **paging.after(before)})
-    return [GroupRow(id=r[0], name=r[1], sport=r[2], created_at=r[3], created_by=r[4],
-                     athletes=r[5], coaches=r[6]) for r in await cur.fetchall()]
+    return [_group(r) for r in await cur.fetchall()]
+
+
+async def group(conn: AsyncConnection, group_id: uuid.UUID) -> GroupRow | None:
+    cur = await conn.execute(_GROUP + " WHERE g.id = %s", (group_id,))
+    row = await cur.fetchone()
+    return None if row is None else _group(row)
+
+
+async def emails(conn: AsyncConnection, users: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The e-mail address of each of `users` that exists (for the admin's member lists)."""
+    if not users:
+        return {}
+    cur = await conn.execute("SELECT id, email FROM users WHERE id = ANY(%s)", (users,))
+    return {r[0]: r[1] for r in await cur.fetchall()}
 
 
 async def group_exists(conn: AsyncConnection, group_id: uuid.UUID) -> bool:

@@ -38,6 +38,13 @@ class Member:
     user_id: uuid.UUID
     role: str
     joined_at: dt.datetime
+    email: str | None = strawberry.field(
+        default=None, description="The member's e-mail address, so an admin knows who it is.")
+
+
+def _member(row: groups_repo.Member, emails: dict[uuid.UUID, str]) -> Member:
+    return Member(user_id=row.user_id, role=row.role, joined_at=row.joined_at,
+                  email=emails.get(row.user_id))
 
 
 @strawberry.type
@@ -51,13 +58,20 @@ class Query:
             rows = await admin_records.groups(conn, search or None, limit=limit + 1, before=before)
         return page(rows, limit, lambda r: convert(Group, r), at="created_at")
 
+    @strawberry.field(permission_classes=[Admin], description="One group, or null.")
+    async def group(self, info: Info, id: uuid.UUID) -> Group | None:
+        async with context_of(info).state.pool.connection() as conn:
+            found = await admin_records.group(conn, id)
+        return None if found is None else convert(Group, found)
+
     @strawberry.field(permission_classes=[Admin], description="A group's members, newest first.")
     async def group_members(self, info: Info, group_id: uuid.UUID, limit: int = 50,
                             cursor: str | None = None) -> Page[Member]:
         before = keyset(cursor, limit)
         async with context_of(info).state.pool.connection() as conn:
             rows = await groups_repo.members(conn, group_id, limit=limit + 1, before=before)
-        return page(rows, limit, lambda r: convert(Member, r), at="joined_at", ident="user_id")
+            emails = await admin_records.emails(conn, [r.user_id for r in rows])
+        return page(rows, limit, lambda r: _member(r, emails), at="joined_at", ident="user_id")
 
 
 @strawberry.type
@@ -76,9 +90,10 @@ class Mutation:
             except groups_repo.NotFound:
                 refuse("not_found", f"no user {user_id}")
             member = await admin_records.membership(conn, group_id, user_id)
+            emails = await admin_records.emails(conn, [user_id])
         await context_of(info).state.access_watch.announce(AccessChanged(user_id=user_id))
         assert member is not None
-        return convert(Member, member)
+        return _member(member, emails)
 
     @strawberry.mutation(permission_classes=[Admin],
                          description="Remove a member; their consents to the group end.")

@@ -1,15 +1,21 @@
-"""The model registry (ML engineers): versions with their metrics, deploy and roll back.
+"""The model registry (ML engineers): versions with their metrics, deploy and roll back, and
+what Ray Serve runs now.
 
 The same calls as the REST routes (gateway/models_api.py): storage/models_registry.py to
 read, serve/control.py to deploy on Ray Serve (answering once the new version serves) and
 to roll back. A refused deploy says why (`not_found`, `conflict`) and is audited too.
+`serveStatus` is `stride models status` plus latency: Serve's application status and the
+version it answers with, how long it took to answer just now, and the recent latencies of
+the inference log (storage/inference_latency.py). The ML pages poll it, during a deploy too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import logging
 import uuid
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,7 +25,12 @@ from gateway.internal.audit_trail import audited
 from gateway.internal.paging import convert
 from gateway.internal.permissions import MlEngineer, context_of, principal_of, refuse
 from serve import control
+from storage import inference_latency
 from storage import models_registry as registry
+
+log = logging.getLogger("stride.internal")
+STATUS_TIMEOUT_S = 20.0
+"""How long Ray Serve may take to say how it is (joining Ray the first time included)."""
 
 
 @strawberry.type(description="A registered model version.")
@@ -54,6 +65,55 @@ class ModelDetail:
     history: list[Deployment]
 
 
+@strawberry.type(description="How fast one version answered its callers lately: the latency "
+                                    "its callers logged (queueing and batching included).")
+class ServeLatency:
+    version: str
+    answers: int = strawberry.field(description="Inferences logged in the window.")
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    last_at: dt.datetime = strawberry.field(description="The newest of them.")
+
+
+@strawberry.type(description="A model type's application on Ray Serve, as Serve reports it now.")
+class ServeApp:
+    type: str
+    status: str = strawberry.field(
+        description="Serve's application status (RUNNING, DEPLOYING, DEPLOY_FAILED, UNHEALTHY, "
+                    "DELETING), NOT_STARTED, or UNREACHABLE when Ray did not answer.")
+    registered: str | None = strawberry.field(description="The version the registry marks deployed.")
+    serving: str | None = strawberry.field(description="The version the application answers with.")
+    batching: bool | None
+    answered_ms: float | None = strawberry.field(
+        description="How long the application took to answer a status call just now.")
+    latency: list[ServeLatency] = strawberry.field(
+        description="Per version that answered in the window, busiest first.")
+
+
+@strawberry.type(description="Every model type on Ray Serve at `checkedAt`.")
+class ServeStatus:
+    checked_at: dt.datetime
+    window_minutes: int
+    detail: str | None = strawberry.field(description="Why Ray did not answer, when it did not.")
+    apps: list[ServeApp]
+
+
+async def _apps_now(conn: Any, target: control.ServeTarget) -> tuple[list[control.AppStatus], str | None]:
+    """Serve's view, or the registry's alone with UNREACHABLE and why, within STATUS_TIMEOUT_S
+    (a status page must not hang or fail because Ray is away)."""
+    try:
+        return await asyncio.wait_for(control.status_with(conn, target), STATUS_TIMEOUT_S), None
+    except Exception as exc:  # Ray down, restarting, or slow: reported, not raised
+        log.warning("Ray Serve did not say how it is: %r", exc)
+        why = (f"Ray Serve did not answer within {STATUS_TIMEOUT_S:.0f} s"
+               if isinstance(exc, TimeoutError) else f"Ray Serve did not answer: {exc}"[:300])
+        registered = {t: await registry.deployed(conn, t) for t in control.TYPES}
+        return [control.AppStatus(type=t, registered=None if r is None else r.version,
+                                  serving=None, status="UNREACHABLE")
+                for t, r in registered.items()], why
+
+
 def _refused(exc: Exception) -> NoReturn:
     message = str(exc)
     refuse("not_found" if message.startswith(("no ", "unknown model type")) else "conflict",
@@ -79,6 +139,26 @@ class Query:
             history = await registry.history(conn, type)
         return ModelDetail(model=convert(Model, record),
                            history=[convert(Deployment, d) for d in history])
+
+    @strawberry.field(permission_classes=[MlEngineer],
+                      description="Each model type's application on Ray Serve now, with the "
+                                  "latencies logged in the last `windowMinutes` (1 to 1440).")
+    async def serve_status(self, info: Info, window_minutes: int = 15) -> ServeStatus:
+        if not 1 <= window_minutes <= 1440:
+            refuse("invalid", "`windowMinutes` must be between 1 and 1440")
+        checked_at = dt.datetime.now(dt.UTC)
+        since = checked_at - dt.timedelta(minutes=window_minutes)
+        async with context_of(info).state.pool.connection() as conn:
+            apps, detail = await _apps_now(conn, context_of(info).state.serve_target)
+            latency = await inference_latency.recent(conn, [a.type for a in apps], since)
+        return ServeStatus(checked_at=checked_at, window_minutes=window_minutes, detail=detail, apps=[
+            ServeApp(type=a.type, status=a.status, registered=a.registered, serving=a.serving,
+                     batching=a.batching, answered_ms=a.answered_ms,
+                     latency=[ServeLatency(version=v.model_version, answers=v.answers,
+                                           p50_ms=v.p50_ms, p95_ms=v.p95_ms, max_ms=v.max_ms,
+                                           last_at=v.last_at)
+                              for v in latency if v.model_type == a.type])
+            for a in apps])
 
 
 @strawberry.type
