@@ -43,7 +43,7 @@ export function ModelPage({ type, version }: { type: string; version: string }) 
             <section className="card" aria-labelledby="model-state">
               <h2 id="model-state" ref={heading} tabIndex={-1}>{t('ml.model.state')}</h2>
               {action.result ? <Alert kind={action.result.kind}>{action.result.text}</Alert> : null}
-              <dl className="facts">
+              <dl className="facts ml-facts">
                 <dt>{t('ml.models.state')}</dt><dd>{t(`ml.state.${detail.model.status}`)}</dd>
                 <dt>{t('ml.models.registered')}</dt><dd>{fmtDateTime(detail.model.createdAt, locale)}</dd>
                 <dt>{t('ml.models.deployedAt')}</dt><dd>{fmtDateTime(detail.model.deployedAt, locale)}</dd>

@@ -30,7 +30,7 @@ export function GroupPage({ id }: { id: string }) {
           <>
             <section className="card" aria-labelledby="group-facts">
               <h2 id="group-facts">{t('admin.group.facts')}</h2>
-              <dl className="facts">
+              <dl className="facts admin-facts">
                 <dt>{t('admin.groups.sport')}</dt><dd>{t(`admin.sport.${g.sport}`)}</dd>
                 <dt>{t('admin.groups.athletes')}</dt><dd>{g.athletes}</dd>
                 <dt>{t('admin.groups.coaches')}</dt><dd>{g.coaches}</dd>

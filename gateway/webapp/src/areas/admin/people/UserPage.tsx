@@ -27,7 +27,7 @@ export function UserPage({ id }: { id: string }) {
           <>
             <section className="card" aria-labelledby="user-facts">
               <h2 id="user-facts">{t('admin.user.facts')}</h2>
-              <dl className="facts">
+              <dl className="facts admin-facts">
                 <dt>{t('admin.users.name')}</dt><dd>{fullName(u) || '–'}</dd>
                 <dt>{t('admin.user.place')}</dt><dd>{[u.city, u.country].filter(Boolean).join(', ') || '–'}</dd>
                 <dt>{t('admin.users.registered')}</dt><dd>{fmtDateTime(u.createdAt, locale)}</dd>
