@@ -194,6 +194,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "health_probe_s",
             "metrics_interval_s",
             "allowed_origins",
+            "tile_url",
             "kafka_heap_mb",
             "redis_prefix",
             "topic_prefix",
