@@ -54,6 +54,9 @@ export interface LineChartProps {
   invertY?: boolean;
   /** y values are durations in seconds (pace): ticks at round seconds and minutes. */
   yTime?: boolean;
+  /** The y axis spans at least this much, so a steady series reads as steady instead of
+   *  its smallest wobble filling the height (e.g. 10 bpm of heart rate). */
+  minSpan?: number;
   /** Height in pixels of the drawing. */
   height?: number;
   /** Replaces the generated summary sentence(s) of the figcaption. */
@@ -168,7 +171,7 @@ const plain = (y: number) => (Math.abs(y) >= 100 ? String(Math.round(y)) : y.toF
 
 /** A line chart of one or more series over a shared x axis, with its text alternative. */
 export function LineChart({ title, series, xDomain, xFormat = clock, xTime = true, invertY = false,
-  yTime = false, height = 180, summary, tableRows = 0, className }: LineChartProps) {
+  yTime = false, minSpan = 0, height = 180, summary, tableRows = 0, className }: LineChartProps) {
   const t = useT();
   const captionId = useId();
   const [ref, width] = useWidth();
@@ -188,6 +191,8 @@ export function LineChart({ title, series, xDomain, xFormat = clock, xTime = tru
     if (!found.length) return null;
     let lo = Math.min(...found.map((s) => s.min));
     let hi = Math.max(...found.map((s) => s.max));
+    const widen = Math.max(minSpan, 1e-9) - (hi - lo);
+    if (widen > 0) { lo -= widen / 2; hi += widen / 2; }
     if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
     const pad = (hi - lo) * 0.06;
     lo -= pad; hi += pad;
@@ -199,7 +204,7 @@ export function LineChart({ title, series, xDomain, xFormat = clock, xTime = tru
     const sy = (y: number) => MARGIN.top + (invertY ? (y - lo) / (hi - lo) : (hi - y) / (hi - lo)) * plotH;
     const paths = series.map((s) => pathOf(thin(s.points, xs[0], xs[1], plotW), sx, sy));
     return { yTicks, xTicks, sx, sy, paths, left, plotW };
-  }, [each, series, xs, width, plotH, invertY, xTime, yTime, yFormat]);
+  }, [each, series, xs, width, plotH, invertY, xTime, yTime, yFormat, minSpan]);
 
   const generated = series.map((s, i) => {
     const st = each[i];

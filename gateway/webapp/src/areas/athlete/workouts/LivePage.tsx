@@ -229,10 +229,10 @@ function LiveWorkout({ c, trace }: { c: Current; trace: { hr: Point[]; pace: Poi
       </Card>
       {trace.hr.length > 1 ? (
         <Card title={t('athlete.live.sinceOpen')}>
-          <LineChart title={t('athlete.chart.hr')} xDomain={domain} height={140}
+          <LineChart title={t('athlete.chart.hr')} xDomain={domain} height={140} minSpan={10}
             series={[{ label: t('athlete.chart.hr'), points: trace.hr, format: (v) => `${Math.round(v)} bpm` }]} />
           {!speedSport ? (
-            <LineChart title={t('athlete.chart.pace')} xDomain={domain} height={140} invertY yTime
+            <LineChart title={t('athlete.chart.pace')} xDomain={domain} height={140} invertY yTime minSpan={30}
               series={[{ label: t('athlete.chart.pace'), points: trace.pace, format: (v) => `${clock(v)} /km` }]} />
           ) : null}
         </Card>

@@ -8,8 +8,10 @@ import type { SplitRow } from './model';
 export function SplitsTable({ rows, speedSport }: { rows: SplitRow[]; speedSport: boolean }) {
   const t = useT();
   if (!rows.length) return <p className="hint">{t('athlete.splits.none')}</p>;
-  const paces = rows.filter((r) => r.distance_m >= 999 && num(r.pace_s_per_km) !== null).map((r) => r.pace_s_per_km as number);
-  const fastest = paces.length > 1 ? Math.min(...paces) : null;
+  // The fastest whole kilometre, when one was faster than the others by a second or more.
+  const paces = rows.filter((r) => r.distance_m >= 999 && num(r.pace_s_per_km) !== null)
+    .map((r) => r.pace_s_per_km as number).sort((a, b) => a - b);
+  const fastest = paces.length > 1 && paces[1] - paces[0] >= 1 ? paces[0] : null;
   return (
     <div className="table-wrap" tabIndex={0} role="region" aria-label={t('athlete.workout.splits')}>
       <table className="splits">

@@ -171,11 +171,11 @@ function Charts({ s, durationS, speedSport }: { s: WorkoutSeries; durationS: num
   const domain = useMemo(() => [0, Math.max(durationS, s.lastX, 1)] as const, [durationS, s.lastX]);
   const charts = [
     speedSport
-      ? { key: 'speed', title: t('athlete.chart.speed'), points: s.speed, format: (v: number) => fmtSpeed(v), invert: false }
-      : { key: 'pace', title: t('athlete.chart.pace'), points: s.pace, format: (v: number) => `${clock(v)} /km`, invert: true, time: true },
-    { key: 'hr', title: t('athlete.chart.hr'), points: s.hr, format: (v: number) => `${Math.round(v)} bpm`, invert: false },
-    { key: 'alt', title: t('athlete.chart.alt'), points: s.alt, format: (v: number) => `${Math.round(v)} m`, invert: false },
-    { key: 'spo2', title: t('athlete.chart.spo2'), points: s.spo2, format: (v: number) => `${v.toFixed(1)} %`, invert: false },
+      ? { key: 'speed', title: t('athlete.chart.speed'), points: s.speed, format: (v: number) => fmtSpeed(v), invert: false, span: 2 }
+      : { key: 'pace', title: t('athlete.chart.pace'), points: s.pace, format: (v: number) => `${clock(v)} /km`, invert: true, time: true, span: 30 },
+    { key: 'hr', title: t('athlete.chart.hr'), points: s.hr, format: (v: number) => `${Math.round(v)} bpm`, invert: false, span: 10 },
+    { key: 'alt', title: t('athlete.chart.alt'), points: s.alt, format: (v: number) => `${Math.round(v)} m`, invert: false, span: 10 },
+    { key: 'spo2', title: t('athlete.chart.spo2'), points: s.spo2, format: (v: number) => `${v.toFixed(1)} %`, invert: false, span: 4 },
   ];
   const shown = charts.filter((c) => hasReadings(c.points));
   const missing = charts.filter((c) => !hasReadings(c.points));
@@ -191,7 +191,7 @@ function Charts({ s, durationS, speedSport }: { s: WorkoutSeries; durationS: num
     <div className="charts">
       <p className="hint">{t('athlete.chart.shared')}</p>
       {shown.map((c) => (
-        <LineChart key={c.key} className={`chart-${c.key}`} title={c.title} xDomain={domain} invertY={c.invert} yTime={'time' in c}
+        <LineChart key={c.key} className={`chart-${c.key}`} title={c.title} xDomain={domain} invertY={c.invert} yTime={'time' in c} minSpan={c.span}
           series={[{ label: c.title, points: c.points, format: c.format }]} tableRows={24} />
       ))}
       {missing.length ? <p className="hint">{t('athlete.chart.none', { what: missing.map((c) => c.title).join(', ') })}</p> : null}
