@@ -24,12 +24,17 @@ import json
 import math
 import re
 import statistics
+import struct
+import threading
 import time
 import uuid
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from helper_processes import Processes
 from playwright.async_api import expect
 from user_accounts import Account
 from web_browser import PHONE, WebPage, artifacts, web_page
@@ -423,6 +428,78 @@ async def test_the_keyboard_alone_reaches_a_workout_from_the_list(stack: Setting
         await page.keyboard.press("Enter")
         await web.heading("My workouts")
         web.assert_no_errors()
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain one-colour PNG (a stand-in map tile)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+class TileServer:
+    """A map tile server on loopback: any /tiles/{z}/{x}/{y}.png is a grey tile; it
+    remembers what it was asked for."""
+
+    def __init__(self) -> None:
+        tile = png(256, 256, (214, 222, 230))
+        asked = self.asked = []  # type: list[str]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+                asked.append(self.path)
+                ok = re.fullmatch(r"/tiles/\d+/\d+/\d+\.png", self.path) is not None
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(tile) if ok else 0))
+                self.end_headers()
+                if ok:
+                    self.wfile.write(tile)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_route_lies_over_map_tiles_when_the_operator_names_a_tile_server(
+        stack: Settings, account, processes: Processes) -> None:  # type: ignore[no-untyped-def]
+    athlete: Account = account()
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
+        made = await upload(http, athlete, gpx(dt.datetime(2026, 7, 1, 6, tzinfo=dt.UTC), 1200),
+                            title="Over the tiles")
+    tiles = TileServer()
+    try:
+        gateway = await asyncio.to_thread(processes.gateway, STRIDE_TILE_URL=tiles.url)
+        async with web_page(stack, base_url=f"http://{gateway}") as web:
+            await signed_in(web, athlete, f"/app/workouts/{made['id']}", "Over the tiles")
+            route = web.page.locator("figure.route-map svg")
+            await expect(route.locator("path.route-line")).to_have_count(1)
+            images = route.locator("image.route-tile")
+            await expect(images.first).to_be_attached()
+            count = await images.count()
+            assert 1 <= count <= 64, count
+            hrefs = [await images.nth(i).get_attribute("href") or "" for i in range(count)]
+            zooms = {int(h.split("/tiles/")[1].split("/")[0]) for h in hrefs}
+            assert len(zooms) == 1 and 14 <= zooms.pop() <= 18, hrefs  # a ~800 m loop in ~1,200 px
+
+            async def fetched() -> bool:
+                return len(set(tiles.asked)) >= count
+            assert await wait_until_async(fetched, 30, interval_s=0.2), (tiles.asked, hrefs)
+            await web.axe("workout-route-tiles")
+            await web.screenshot("workout-route-tiles")
+            web.assert_no_errors()  # the CSP let the tile server's images in
+    finally:
+        tiles.close()
 
 
 # -- Live --------------------------------------------------------------------------------------
