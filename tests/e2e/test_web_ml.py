@@ -51,7 +51,7 @@ class Versions(msgspec.Struct, frozen=True, kw_only=True):
 async def risk_versions(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Versions]:
     from models.train import artifact_sha256, train_risk
     from serve import control
-    from stack.models_cli import deploy_now, serve_target
+    from stack.models_cli import deploy_now, restore, serve_target
 
     root: Path = tmp_path_factory.mktemp("web-ml")
     tag = uuid.uuid4().hex[:6]
@@ -66,6 +66,13 @@ async def risk_versions(stack: Settings, tmp_path_factory: pytest.TempPathFactor
         before = await registry.deployed(conn, "risk")
     if before is None:  # a fresh stack: something to roll back to
         before = await deploy_now(stack, "risk", spare)
+    else:
+        # Earlier tests may have cleared Ray Serve and left the registry as it was
+        # (tests/e2e/test_recommendation_flow.py does): serve what the registry marks
+        # deployed, as `stride stack up` does after a Ray restart.
+        _, failed = await restore(stack)
+        if any(f.startswith("risk ") for f in failed):  # its artifact is gone: serve the spare
+            before = await deploy_now(stack, "risk", spare)
     yield Versions(new=new, before=before.version)
     async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
         async with conn.transaction():  # a deploy the browser asked for may still be running:
