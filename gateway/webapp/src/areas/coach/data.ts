@@ -2,6 +2,7 @@
 // athlete's workouts (where a consent covers them: the API answers 404 where none does).
 
 import { ApiError, apiPage } from '../../core/api';
+import type { Workout as CoreWorkout } from '../../core/workout';
 
 export interface Group {
   id: string;
@@ -20,30 +21,10 @@ export interface Member {
   consents: ('live' | 'history')[];
 }
 
-export interface Workout {
-  id: string;
-  athlete_id: string;
-  status: string;
-  sport: string;
-  title: string | null;
-  started_at: string;
-  ended_at: string | null;
-  distance_m: number;
-  duration_s: number;
-  moving_time_s: number;
-  avg_speed_mps: number;
-  avg_pace_s_per_km: number | null;
-  elevation_gain_m: number;
-  /** Health fields: null where the API withheld them. */
-  avg_hr: number | null;
-  max_hr: number | null;
-  hr_zone_s: number[] | null;
-  calories_kcal: number | null;
-  trimp: number | null;
-  min_spo2: number | null;
-  risk: { level: string; acwr: number | null; reasons: string[] } | null;
+/** A workout (core/workout.ts) with the per-km splits the coach's summary shows. */
+export type Workout = CoreWorkout & {
   splits: { km: number; time_s: number; avg_hr: number | null }[];
-}
+};
 
 const MAX_PAGES = 20;
 
