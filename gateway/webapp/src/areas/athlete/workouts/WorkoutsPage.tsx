@@ -155,7 +155,13 @@ function WorkoutItem({ w, onChanged, onDelete }: { w: Workout; onChanged: (w: Wo
   const [saved, setSaved] = useState(false);
   const editButton = useRef<HTMLButtonElement>(null);
   const title = titleOf(w, t, locale);
-  const close = () => { setEditing(false); requestAnimationFrame(() => editButton.current?.focus()); };
+  // Focus goes back to "Edit" once the form has closed: an effect after the commit that
+  // renders the button again (a timer or animation frame can run before that commit).
+  const returnFocus = useRef(false);
+  useEffect(() => {
+    if (!editing && returnFocus.current) { returnFocus.current = false; editButton.current?.focus(); }
+  }, [editing]);
+  const close = () => { returnFocus.current = true; setEditing(false); };
   return (
     <li className="workout-item" data-workout-id={w.id}>
       <div className="workout-head">
