@@ -4,7 +4,9 @@ A workout's summary comes with every lifecycle and metrics event; the newest `ve
 wins, whatever order the topics deliver in. The GPS path is built from the samples table
 once the workout has finished and every sample it counted is stored (the samples sink
 reads another topic and may be behind): at completion if they are there already,
-otherwise by a timer that scans the finished workouts still without a path.
+otherwise by a timer that scans the finished workouts still without a path. Pauses and
+resumes are also kept (`workout_breaks`), after the summary they belong to, so an export can
+say where the recording paused and a re-import pause there too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from storage.exports import record_breaks
 from storage.workouts import build_gps_path, pending_gps_paths, project_summaries
 from streams import events, topics
 from streams.sink import Record, batches, write_batch
@@ -46,6 +49,9 @@ def register(app: Any, deps: Deps) -> None:
                     newest[record.event.workout_id] = record
             written = await write_batch(deps, "workout projection", list(newest.values()),
                                         lambda rs: _project(deps, rs))
+            breaks = [r for r in records
+                      if isinstance(r.event, (events.WorkoutPaused, events.WorkoutResumed))]
+            await write_batch(deps, "workout breaks", breaks, lambda rs: _breaks(deps, rs))
             finished = [r.event.workout_id for r in written if r.event.summary.status == "finished"]
             if finished:
                 await _build_paths(deps, finished, give_up_after_s=None)
@@ -66,6 +72,15 @@ async def _project(deps: Deps, records: Sequence[Record[Any]]) -> None:
     async with pool.connection() as conn, conn.transaction():
         await project_summaries(conn, [(r.event.workout_id, r.event.user_id, r.event.summary)
                                        for r in records])
+
+
+async def _breaks(deps: Deps, records: Sequence[Record[Any]]) -> None:
+    pool = await deps.pool()
+    async with pool.connection() as conn, conn.transaction():
+        await record_breaks(conn, [
+            (r.event.workout_id, r.event.summary.version,
+             "pause" if isinstance(r.event, events.WorkoutPaused) else "resume",
+             r.event.at_ms, r.event.summary.last_seq) for r in records])
 
 
 async def _build_paths(deps: Deps, workout_ids: Sequence[uuid.UUID],
