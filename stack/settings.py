@@ -141,10 +141,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Prefix of every Kafka topic the processes use (tests and benchmarks run on copies)."""
     worker_group: str = "stride-streams"
     """The stream worker's Faust app id, which is its Kafka consumer group."""
+    keys_dir: str = ""
+    """Folder of the key material (privacy/key_ceremony.py): the keyring, the unsealed KEK
+    of this machine and, in development mode, the shares (default `<home>/keys`)."""
 
     @property
     def home_path(self) -> Path:
         return Path(self.home)
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.keys_dir) if self.keys_dir else self.home_path / "keys"
 
     @property
     def gateway_url(self) -> str:
@@ -199,6 +206,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "redis_prefix",
             "topic_prefix",
             "worker_group",
+            "keys_dir",
             "worker_web_port",
             "session_lifetime_s",
             "session_idle_s",
