@@ -9,6 +9,7 @@ import pkgutil
 import secrets
 import urllib.parse
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from gateway.access_watch import AccessWatch
 from gateway.auth import Authenticator
 from gateway.client_address import ClientAddress
 from gateway.errors import EXCEPTION_HANDLERS
+from gateway.export_api import ExportRunner
 from gateway.hashing import PasswordHashing
 from gateway.import_pool import ImportPool
 from gateway.ingest import ingest
@@ -79,6 +81,10 @@ class GatewayConfig(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str = ""
     """Keys derived identifiers (leaderboard handles); a random one per process if empty."""
     models_cache_dir: str | None = None
+    export_dir: str = "exports"
+    """Where export ZIPs are written (gateway/export_api.py); shared by the gateways."""
+    export_keep_days: int = 7
+    """How long a ready export can be downloaded before it is deleted."""
     """Where model artifacts behind URLs are cached for Serve deploys."""
 
 
@@ -164,11 +170,15 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.serve_target = ServeTarget(ray_address=config.ray_address,
                                          ray_namespace=config.ray_namespace,
                                          cache_dir=config.models_cache_dir)
+        state.exports = ExportRunner(pool, Path(config.export_dir),
+                                     dt.timedelta(days=config.export_keep_days))
+        state.exports.start()
 
     async def on_shutdown(app: Litestar) -> None:
         app.state.placement.stop()
         await app.state.access_watch.stop()
         await app.state.live_hub.stop()
+        await app.state.exports.stop()
         await app.state.events.stop()
         await pool.close()
         await redis.aclose()

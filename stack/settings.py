@@ -141,6 +141,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Prefix of every Kafka topic the processes use (tests and benchmarks run on copies)."""
     worker_group: str = "stride-streams"
     """The stream worker's Faust app id, which is its Kafka consumer group."""
+    export_dir: str = ""
+    """Where the gateways write export ZIPs (default `<home>/exports`); every gateway must
+    reach the same folder, since any of them may build or serve a download."""
+    export_keep_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 7
+    """How long a ready export can be downloaded; then it answers 410 and its file is deleted."""
     keys_dir: str = ""
     """Folder of the key material (privacy/key_ceremony.py): the keyring, the unsealed KEK
     of this machine and, in development mode, the shares (default `<home>/keys`)."""
@@ -218,6 +223,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "password_hash_threads",
             "password_hash_queue",
             "secret_key",
+            "export_dir",
+            "export_keep_days",
         ):
             value = env.get("STRIDE_" + key.upper())
             if value:

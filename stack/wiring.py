@@ -51,6 +51,8 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         password_hash_queue=settings.password_hash_queue,
         secret_key=settings.secret_key,
         models_cache_dir=str(settings.home_path / "models" / ".cache"),
+        export_dir=settings.export_dir or str(settings.home_path / "exports"),
+        export_keep_days=settings.export_keep_days,
     )
 
 
