@@ -13,6 +13,10 @@ syncing as samples arrive) connects, sends `start` for each unfinished workout �
 says what the server already holds — sends the samples after that ack in batches, deletes
 what each ack covers, and reconnects with exponential backoff when the connection drops.
 A new `OfflineDevice` on the same file after a crash carries on where the last one stopped.
+
+Every stored sample is sealed (AES-256-GCM) under a device key: the app's own, from the OS
+keystore (`device_key=`), or else a key file beside the buffer (gateway/offline_sealing.py
+says what each protects against).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import msgspec
 
-from gateway import protocol
+from gateway import offline_sealing, protocol
 from gateway.client import DeviceClient, DeviceError
 from streams.events import Sample, Sport
 
@@ -46,7 +50,8 @@ CREATE TABLE IF NOT EXISTS workouts (
 CREATE TABLE IF NOT EXISTS samples (
     workout_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    sample BLOB NOT NULL,                 -- msgpack [t_ms, lat, lon, alt_m, hr_bpm, spo2_pct, …]
+    sample BLOB NOT NULL,                 -- msgpack [t_ms, lat, lon, alt_m, hr_bpm, spo2_pct, …],
+                                          -- sealed (gateway/offline_sealing.py)
     PRIMARY KEY (workout_id, seq)
 ) WITHOUT ROWID;
 """
@@ -72,9 +77,13 @@ class SyncStats(msgspec.Struct, kw_only=True):
 
 
 class OfflineDevice:
+    """`device_key`: 32 bytes from the platform's keystore; without it, a key file beside
+    `path` (`<path>.key`, 0600) is used, created on first use. A wrong key raises
+    `offline_sealing.BufferKeyError` here, before anything is recorded or sent."""
+
     def __init__(self, url: str, token: str, path: str | Path, *,
                  subprotocol: str = protocol.MSGPACK, batch_size: int = 500,
-                 max_backoff_s: float = 30.0) -> None:
+                 max_backoff_s: float = 30.0, device_key: bytes | None = None) -> None:
         self.url, self.token, self.subprotocol = url, token, subprotocol
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
@@ -83,6 +92,14 @@ class OfflineDevice:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives an app crash; fsync at checkpoints
         self._db.executescript(SCHEMA)
+        if device_key is None:
+            device_key = offline_sealing.default_key(path)
+        self._sealer = offline_sealing.SampleSealer(device_key)
+        try:
+            offline_sealing.prepare(self._db, self._sealer)  # seals an older version's plain rows
+        except BaseException:
+            self._db.close()
+            raise
         self._encode, self._decode = msgspec.msgpack.encode, msgspec.msgpack.Decoder(list)
         self._sent_before: dict[str, int] = {}
         """Per workout, the highest seq sent on an earlier connection (to count resends)."""
@@ -120,7 +137,8 @@ class OfflineDevice:
             if row[1] is not None:
                 raise ValueError(f"workout {workout_id} is finished; begin a new one")
             seq = int(row[0])
-            rows = [(wid, seq + i, self._encode(list(s))) for i, s in enumerate(samples)]
+            rows = [(wid, seq + i, self._sealer.seal(wid, seq + i, self._encode(list(s))))
+                    for i, s in enumerate(samples)]
             self._db.executemany("INSERT INTO samples VALUES (?, ?, ?)", rows)
             self._db.execute("UPDATE workouts SET next_seq = ? WHERE workout_id = ?",
                              (seq + len(rows), wid))
@@ -234,7 +252,8 @@ class OfflineDevice:
             first = batch[0][0]
             if first != acked + 1:  # only after a bug or a foreign write: say so, don't skip
                 raise RuntimeError(f"local buffer of {wid} misses seq {acked + 1}..{first - 1}")
-            samples: list[Sample] = [tuple(self._decode.decode(blob)) for _, blob in batch]
+            samples: list[Sample] = [tuple(self._decode.decode(self._sealer.open(str(wid), seq, blob)))
+                                     for seq, blob in batch]
             last_sent_before = self._sent_before.get(str(wid), -1)
             self.stats.resent += max(0, min(last_sent_before, batch[-1][0]) - first + 1)
             self._sent_before[str(wid)] = max(last_sent_before, batch[-1][0])

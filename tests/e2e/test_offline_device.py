@@ -1,6 +1,7 @@
 """The offline-first device against the running stack: samples recorded without a network
 reach PostgreSQL exactly once, through a gateway killed mid-stream and a device process
-killed mid-stream and restarted."""
+killed mid-stream and restarted; the buffer on the device never holds them in clear, and a
+buffer an older version wrote in clear is sealed on open and still syncs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -15,12 +17,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import psycopg
 import pytest
 from helper_processes import REPO, STRIDE, Gateway, Processes, free_port
 from user_accounts import Account
 
-from gateway.offline import OfflineDevice
+from gateway.offline import SCHEMA, OfflineDevice
 from stack.settings import Settings
 from streams.retry import wait_until
 
@@ -52,6 +55,14 @@ async def _until(condition: Callable[[], bool], timeout_s: float) -> None:
 def _pending(path: Path) -> int:
     with sqlite3.connect(path) as db:
         return int(db.execute("SELECT count(*) FROM samples").fetchone()[0])
+
+
+def _in_clear(path: Path, samples: list[tuple[int, float, float, float, float, float]]) -> int:
+    """How many of `samples` can be read from the buffer's files as they lie on disk: a whole
+    sample as the SDK encodes it, or its latitude as the 8-byte double msgpack stores."""
+    raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    return sum(1 for s in samples if msgspec.msgpack.encode(list(s)) in raw
+               or struct.pack(">d", s[1]) in raw)
 
 
 async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
@@ -92,6 +103,8 @@ def test_a_device_killed_mid_stream_resumes_after_a_restart(
         first.kill()  # SIGKILL, mid-stream
         first.wait(10)
         assert 0 < _pending(path) < n
+        recorded = [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0, 140.0 + i % 20, 97.0) for i in range(n)]
+        assert _in_clear(path, recorded) == 0  # what a lost phone's file gives away
     finally:
         if first.poll() is None:
             first.kill()
@@ -170,4 +183,34 @@ async def test_the_optional_sample_fields_travel_through_the_buffer(
                             " WHERE workout_id = %s ORDER BY seq", (wid,)).fetchall()
     assert rows == [(0, 6.5, 4.0, 180.0), (1, 6.5, 4.0, 180.0), (2, 6.5, 4.0, 180.0),
                     (3, None, None, None), (4, None, 12.0, None)]
+    device.close()
+
+
+async def test_a_plain_buffer_of_an_older_version_is_sealed_and_syncs(
+        stack: Settings, tmp_path: Path, session_athlete: Account) -> None:
+    """A buffer written before sealing (plain msgpack rows, as the older SDK kept them) is
+    sealed when the new SDK opens it, and every sample, old and new, reaches PostgreSQL as
+    recorded."""
+    t0 = int(time.time() * 1000) - 600_000
+    wid, path = uuid.uuid4(), tmp_path / "old.sqlite3"
+    track = [(t0 + 1000 * i, 45.1 + 3e-5 * i, 7.2, 150.0, 120.0 + i % 30, 96.0) for i in range(60)]
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+        db.execute("INSERT INTO workouts (workout_id, sport, started_at, next_seq) VALUES (?, ?, ?, ?)",
+                   (str(wid), "run", t0, 40))
+        db.executemany("INSERT INTO samples VALUES (?, ?, ?)",
+                       [(str(wid), i, msgspec.msgpack.encode(list(s))) for i, s in enumerate(track[:40])])
+    assert _in_clear(path, track[:40]) == 40  # the check sees plain samples
+    device = OfflineDevice(stack.gateway_ws_url, session_athlete.token, path)
+    assert _in_clear(path, track[:40]) == 0 and device.pending() == 40
+    device.record_many(wid, track[40:])
+    device.finish(wid, t0 + 60_000)
+    stats = await device.sync(timeout_s=60)
+    assert stats.acked == 60 and device.pending() == 0
+    assert await asyncio.to_thread(_stored, stack, wid, 60) == (60, 60)
+    with psycopg.connect(stack.pg_dsn) as conn:
+        rows = conn.execute("SELECT lat, hr_bpm FROM sensor_data WHERE workout_id = %s ORDER BY seq",
+                            (wid,)).fetchall()
+    assert rows == [(s[1], s[4]) for s in track]
     device.close()
