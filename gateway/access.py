@@ -6,7 +6,8 @@ Object level: `access_to` decides what the caller may see of an athlete's data â
 it (the athlete, an admin), or what the athlete's consents to groups the caller coaches
 cover (live sessions with `live`, past workouts from a date with `history`); anyone else
 gets 404, exactly as if it did not exist. Health fields go out only as privacy/health.py
-allows (never to partners).
+allows (never to partners), and every time they go to someone other than the athlete the
+read is logged (`reads_health_data`, storage/access_log.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from gateway.auth import Principal, Refusal, bearer_token
 from gateway.errors import ApiError
 from privacy import health
-from storage import consents
+from storage import access_log, consents
 
 PUBLIC = {"public": True}
 PUBLIC_ROUTE: dict[str, Any] = {"opt": PUBLIC, "tags": ["public"]}
@@ -101,3 +102,23 @@ def sees_health_data(principal: Principal, athlete_id: uuid.UUID) -> bool:
     """Whether the caller, who may see `athlete_id`'s data, may see its health fields: the
     athlete always; partners (unless also admins) never (privacy/health.py)."""
     return principal.user_id == athlete_id or health.may_receive(principal.roles)
+
+
+def reads_health_data(connection: ASGIConnection[Any, Any, Any, Any], athlete_id: uuid.UUID,
+                      what: access_log.What, workout_id: uuid.UUID | None = None) -> bool:
+    """`sees_health_data` for the caller of a REST route that is about to send `athlete_id`'s
+    health fields; when the caller is someone else, the read goes to the athlete's access
+    log (queued, written within a fraction of a second: storage/access_log.py)."""
+    principal = principal_of(connection)
+    if not sees_health_data(principal, athlete_id):
+        return False
+    if principal.user_id != athlete_id:
+        connection.app.state.access_log.add(access_log.Read(
+            viewer_id=principal.user_id, viewer_role=viewer_role(principal), subject_id=athlete_id,
+            what=what, via="rest", workout_id=workout_id))
+    return True
+
+
+def viewer_role(principal: Principal) -> access_log.ViewerRole:
+    """The role another athlete's data is read under: an admin's role, else a coach's consent."""
+    return "admin" if "admin" in principal.roles else "coach"

@@ -38,6 +38,7 @@ from gateway.quotas import QuotaGuard, Quotas
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
 from serve.control import ServeTarget
+from storage.access_log import AccessLogWriter
 from storage.pool import open_pool
 from streams import redis_pool
 from streams.producer import EventProducer
@@ -153,6 +154,8 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.access_watch.start()
         state.live_hub = LiveHub(redis)
         state.live_hub.start()
+        state.access_log = AccessLogWriter(pool)  # who read whose health data (issue 18)
+        state.access_log.start()
         state.ingest_limits = config.ingest
         state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
         state.secret_key = (config.secret_key or secrets.token_hex(32)).encode()

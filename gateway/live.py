@@ -25,7 +25,8 @@ follows what the link already holds — and reconnects for a fresh snapshot. Who
 is decided when the feed opens and again whenever access changes, and every few seconds
 regardless (AccessWatch): a withdrawn consent, a logout or an ended session closes it
 (1008), or for a group feed drops that athlete. Health fields go out only as
-privacy/health.py allows.
+privacy/health.py allows; a feed that shows another athlete's health data is logged in
+their access log once per feed and athlete (storage/access_log.py), not per update.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from typing import Any
 import msgspec
 from litestar import WebSocket, websocket
 
-from gateway.access import PUBLIC, may_watch_live
+from gateway.access import PUBLIC, may_watch_live, viewer_role
 from gateway.access_watch import POLICY_VIOLATION, Watched
 from gateway.auth import Principal, bearer_token
 from gateway.live_hub import Listener
 from gateway.quotas import QuotaGuard, Refused
 from privacy import health
-from storage import consents, keyspace
+from storage import access_log, consents, keyspace
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
 
@@ -148,6 +149,8 @@ class Feed:
         self.listener = Listener(self.deliver, self.resync)
         self.closing: tuple[int, str] | None = None
         self.watched: Watched | None = None
+        self.logged: set[uuid.UUID] = set()
+        """Athletes whose health data this feed has shown (each logged once)."""
         self._resyncs: set[asyncio.Future[None]] = set()
 
     # -- from the hub (never blocks) --
@@ -185,11 +188,22 @@ class Feed:
             self.watched.athletes = self.athletes
         if new:
             await hub.add(self.listener, self.channels(new))
+            self.log_reads()
         if gone or new:
             async with self.state.pool.connection() as conn:
                 names = await groups_repo.athlete_names(conn, self.athletes)
             self.outbox.put(msgspec.json.encode({"type": "athletes", "athletes": [
                 {"athlete_id": str(a), "name": names.get(a, "Athlete")} for a in self.athletes]}))
+
+    def log_reads(self) -> None:
+        """Log the athletes whose health data this feed now shows, once each per feed."""
+        if not self.health:
+            return
+        for athlete in self.athletes - self.logged - {self.principal.user_id}:
+            self.state.access_log.add(access_log.Read(
+                viewer_id=self.principal.user_id, viewer_role=viewer_role(self.principal),
+                subject_id=athlete, what="live", via="live"))
+            self.logged.add(athlete)
 
     # -- snapshot --
 
@@ -351,6 +365,7 @@ async def _watch(socket: WebSocket, principal: Principal, token: str | None, ath
             return False
         feed.health = _sees_health(current, athlete)  # a role granted or revoked since
         await feed.follow(now_allowed)
+        feed.log_reads()
         return True
 
     async def close(code: int, reason: str) -> None:

@@ -18,7 +18,7 @@ import msgspec
 from litestar import Request, get
 
 from actors.split_table import SplitRow, split_table
-from gateway.access import principal_of, sees_health_data
+from gateway.access import reads_health_data
 from gateway.workouts_api import visible_workout
 from privacy import health
 from storage import samples as samples_repo
@@ -47,7 +47,7 @@ async def get_splits(request: Request[Any, Any, Any], workout_id: uuid.UUID) -> 
     out = SplitsOut(workout_id=workout_id, status=row.summary.status, sport=row.summary.sport,
                     distance_m=sum(r.distance_m for r in rows), splits=rows,
                     hr_zone_s=row.summary.hr_zone_s)
-    return out if sees_health_data(principal_of(request), row.user_id) else health.redact_struct(out)
+    return out if reads_health_data(request, row.user_id, "splits", row.id) else health.redact_struct(out)
 
 
 ROUTES = [get_splits]

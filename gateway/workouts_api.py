@@ -14,7 +14,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from gateway import cursors
-from gateway.access import principal_of, sees_health_data, visible_athlete
+from gateway.access import principal_of, reads_health_data, visible_athlete
 from gateway.errors import ApiError
 from privacy import health
 from storage import samples as samples_repo
@@ -141,7 +141,7 @@ async def visible_workout(request: Request, workout_id: uuid.UUID) -> workouts_r
 @get("/v1/workouts/{workout_id:uuid}", summary="A workout's summary")
 async def get_workout(request: Request, workout_id: uuid.UUID) -> WorkoutOut:
     row = await visible_workout(request, workout_id)
-    return to_out(row, sees_health_data(principal_of(request), row.user_id))
+    return to_out(row, reads_health_data(request, row.user_id, "workout", row.id))
 
 
 @get("/v1/workouts", summary="An athlete's workouts, newest first, a page at a time; "
@@ -174,7 +174,7 @@ async def list_workouts(
         access = await visible_athlete(conn, principal, athlete_id, f"athlete {athlete_id}")
         rows = await workouts_repo.list_workouts(conn, athlete_id, limit + 1, after, access,
                                                  filters)
-    health_data = sees_health_data(principal, athlete_id)
+    health_data = bool(rows) and reads_health_data(request, athlete_id, "workouts")
     headers = {}
     if len(rows) > limit:
         rows = rows[:limit]
@@ -228,7 +228,7 @@ async def get_samples(
         raise ApiError(400, "bad_range", "`to` must be after `from`")
     if raw and bucket_s is not None:
         raise ApiError(400, "invalid", "`raw` and `bucket_s` exclude each other")
-    health_data = sees_health_data(principal_of(request), row.user_id)
+    health_data = reads_health_data(request, row.user_id, "samples", row.id)
     after = cursors.decode(cursor, SamplesCursor, "cursor") if cursor else None
     async with request.app.state.pool.connection() as conn:
         if after is not None:
@@ -290,7 +290,7 @@ async def get_minutes(
     page = minutes[:limit]
     headers = ({"X-Next-Cursor": cursors.encode(MinutesCursor(page[-1].minute))}
                if len(minutes) > limit else {})
-    if not sees_health_data(principal_of(request), row.user_id):
+    if not reads_health_data(request, row.user_id, "minutes", row.id):
         page = [health.redact_struct(m) for m in page]
     return Response(page, headers=headers)
 

@@ -27,7 +27,7 @@ from litestar import Request, delete, patch
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from actors import replay
-from gateway.access import access_to, principal_of, sees_health_data
+from gateway.access import access_to, principal_of, reads_health_data
 from gateway.errors import ApiError
 from gateway.text import NO_CONTROL
 from gateway.workouts_api import WorkoutOut, to_out
@@ -107,7 +107,7 @@ async def patch_workout(request: Request[Any, Any, Any], workout_id: uuid.UUID,
         await redis_boards.replace_standings(state.redis, state.redis_prefix, retracted)
     if changed is None:
         raise ApiError(404, "not_found", f"no workout {workout_id}")
-    return to_out(changed, sees_health_data(principal_of(request), changed.user_id))
+    return to_out(changed, reads_health_data(request, changed.user_id, "workout", changed.id))
 
 
 async def recomputed(pool: Any, row: workouts_repo.WorkoutRow, sport: Sport) -> WorkoutSummary:
