@@ -5,6 +5,8 @@
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
+  stride backup [--out DIR] | restore SET   backup sets (key material apart); a restore
+                                     replays the erasure journal
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
   stride bench actors|gateway|sinks|live|serve   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
@@ -246,6 +248,24 @@ def _leaderboards_rebuild(args: argparse.Namespace) -> int:
 
     print(rebuild(Settings.from_env()))
     return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from stack.backup import BackupError, console, run_backup
+
+    settings = Settings.from_env()
+    try:
+        run_backup(settings, args.out or settings.home_path / "backups", args.keys_out)
+    except BackupError as exc:
+        console.print(f"[red]✗ backup[/]: {exc}")
+        return 1
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from stack.restore import run_restore
+
+    return run_restore(Settings.from_env(), args.backup, force=args.force)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -497,6 +517,34 @@ def build_parser() -> argparse.ArgumentParser:
         "`leaderboard` table (each key swapped in atomically; stale keys removed). Safe while "
         "the stream worker runs. Use it after Redis lost its data.")
     rebuild.set_defaults(func=_leaderboards_rebuild)
+
+    bak = groups.add_parser(
+        "backup", help="a backup set of PostgreSQL and Redis, with the key material apart",
+        description="Writes OUT/stride-backup-<UTC time>/: a pg_dump (custom format) of the "
+        "stack's database, the Redis keys worth keeping (workout snapshots, leaderboards, "
+        "recommendations) and manifest.json (versions, migration level, counts, checksums); "
+        "and, apart from it, OUT/stride-backup-<time>.keys/ (or --keys-out): the keyring the "
+        "dump's wrapped data keys need — store it elsewhere than the sets. Folders are 0700. "
+        "Safe while the stack runs.")
+    bak.add_argument("--out", type=Path, metavar="DIR",
+                     help="where the set goes (default <STRIDE_HOME>/backups)")
+    bak.add_argument("--keys-out", type=Path, metavar="DIR",
+                     help="a new folder for the key material (default beside the set, "
+                          "named <set>.keys)")
+    bak.set_defaults(func=_backup)
+    res = groups.add_parser(
+        "restore", help="a backup set back into the stack, then the erasure journal replayed",
+        description="Checks the set's checksums, then replaces the stack's database with the "
+        "dump (in one transaction), migrates it to this code's level, replaces the kept Redis "
+        "keys, and erases again every restored account that the erasure journal (kept from "
+        "the database before the restore, and the set's own) names, so nobody erased comes "
+        "back. Stop the gateways and the worker first (`stride stack down --only gateway "
+        "internal worker`): it refuses while other clients are connected, and refuses to "
+        "replace a database holding accounts unless --force. It starts and stops nothing.")
+    res.add_argument("backup", type=Path, metavar="SET", help="a backup set folder")
+    res.add_argument("--force", action="store_true",
+                     help="replace a database that holds accounts or workouts")
+    res.set_defaults(func=_restore)
 
     sim = groups.add_parser(
         "simulate", help="athletes streaming through the offline-first device SDK",
