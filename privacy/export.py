@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 
 from privacy import health
 from privacy.export_formats import (
@@ -96,10 +96,17 @@ async def write_export(conn: AsyncConnection, user_id: uuid.UUID, path: Path, *,
     workout_ids = await _workout_ids(conn, user_id)
     archive = _Zip(path)
     listed: list[dict[str, Any]] = []
+    absent: list[str] = []
     total_samples = 0
     try:
         for section in export_sections.SECTIONS:
-            await archive.put(section.file, await section.query(conn, user_id))
+            try:
+                async with conn.transaction():  # a savepoint: a missing table spoils nothing
+                    data = await section.query(conn, user_id)
+            except errors.UndefinedTable:  # a database not migrated this far
+                absent.append(section.file)
+                continue
+            await archive.put(section.file, data)
         for done, workout_id in enumerate(workout_ids, start=1):
             entry = await _write_workout(conn, archive, workout_id, workout_view, health_data)
             if entry is not None:
@@ -107,7 +114,7 @@ async def write_export(conn: AsyncConnection, user_id: uuid.UUID, path: Path, *,
                 total_samples += entry["samples"]
             if progress is not None and not await progress(done, len(workout_ids)):
                 raise ExportStopped(f"export of {user_id} stopped after {done} workouts")
-        manifest = _manifest(user_id, listed, health_data)
+        manifest = _manifest(user_id, listed, health_data, absent)
         await archive.put("manifest.json", msgspec.json.format(msgspec.json.encode(manifest)))
         await archive.put("README.txt", _readme(manifest).encode())
     finally:
@@ -222,7 +229,8 @@ FORMATS: dict[str, Any] = {
 }
 
 
-def _manifest(user_id: uuid.UUID, workouts: list[dict[str, Any]], health_data: bool) -> dict[str, Any]:
+def _manifest(user_id: uuid.UUID, workouts: list[dict[str, Any]], health_data: bool,
+              absent: list[str]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -232,7 +240,7 @@ def _manifest(user_id: uuid.UUID, workouts: list[dict[str, Any]], health_data: b
         "files": [{"file": "manifest.json", "describes": "This list.", "format": "application/json"},
                   {"file": "README.txt", "describes": "The same, for people.",
                    "format": "text/plain"},
-                  *export_sections.describe()],
+                  *(f for f in export_sections.describe() if f["file"] not in absent)],
         "workout_formats": FORMATS,
         "workouts": workouts,
         "pauses_note": "Pauses are recorded since export format 1; a workout recorded before "

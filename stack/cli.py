@@ -279,7 +279,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from stack.track_import import run_import
 
-    return run_import(Settings.from_env(), args.file, args.sport, args.token)
+    return run_import(Settings.from_env(), args.file, args.sport, args.token, args.workout)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -567,15 +567,20 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_simulate)
 
     imp = groups.add_parser(
-        "import", help="replay a recorded GPX or FIT workout through the device protocol",
+        "import", help="replay a recorded workout (GPX, FIT, or a Stride export's CSV or ZIP) "
+        "through the device protocol",
         description="Streams the track points of a GPX file (time, position, elevation, and heart "
         "rate from Garmin's TrackPointExtension) or the records of a FIT file as one workout, "
         "with their original times, then prints the platform's summary next to gpxpy's figures "
-        "over the same points.")
-    imp.add_argument("file", type=Path, help="a .gpx or .fit file")
-    imp.add_argument("--sport", default="run",
+        "over the same points. A Stride export's workout CSV (with its JSON beside it) or the "
+        "export ZIP is replayed with every sample field, its pauses and its finish, and its "
+        "exported figures are printed next to the new ones.")
+    imp.add_argument("file", type=Path, help="a .gpx, .fit, export .csv or export .zip file")
+    imp.add_argument("--workout", metavar="ID",
+                     help="of an export ZIP, only this workout (default: every one in it)")
+    imp.add_argument("--sport", default=None,
                      choices=["run", "ride", "walk", "swim", "row", "hike", "ski", "other"],
-                     help="sport of the workout (default run)")
+                     help="sport of the workout (default: the export's, else run)")
     imp.add_argument("--token", default=os.environ.get("STRIDE_TOKEN"),
                      help="the athlete's bearer token (POST /v1/auth/login, or the `token` of "
                      "`stride demo`'s logins); default $STRIDE_TOKEN. Write it --token=T: a token may "

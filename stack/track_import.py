@@ -1,10 +1,16 @@
-"""`stride import FILE.gpx|FILE.fit`: replay a recorded workout through the device protocol.
+"""`stride import FILE.gpx|FILE.fit|FILE.csv|EXPORT.zip`: replay a recorded workout through the
+device protocol.
 
 The track's points (actors/recordings.py reads both formats) become samples
 `[t_ms, lat, lon, alt_m, hr_bpm, null]`, streamed with their original times as one athlete's
 workout, so history can be loaded and the platform's metrics compared with the file's own
 figures (gpxpy's, over the same points). `POST /v1/workouts/import` takes the same files
 over HTTP.
+
+A workout of a Stride export (privacy/export.py) — its CSV, with its JSON beside it, or the
+export's ZIP (every workout in it, or `--workout ID`) — is replayed as it was recorded:
+every sample field, the start time, the pauses and resumes after the same samples and the
+finish, so the platform computes the same metrics; the table then shows both summaries.
 """
 
 from __future__ import annotations
@@ -30,11 +36,17 @@ console = Console()
 BATCH = 500
 
 
-def run_import(settings: Settings, path: Path, sport: Sport, token: str | None) -> int:
+def run_import(settings: Settings, path: Path, sport: Sport | None, token: str | None,
+               workout: str | None = None) -> int:
     if not token:
         console.print("[red]whose workout is it?[/] pass the athlete's login token with --token "
                       "(POST /v1/auth/login gives one) or set STRIDE_TOKEN")
         return 2
+    if path.suffix.lower() in (".csv", ".zip"):
+        from stack.export_import import run_export_import
+
+        return run_export_import(settings, path, sport, token, workout)
+    sport = sport or "run"
     try:
         gpx = read_gpx(path)
         samples = samples_of(gpx, str(path))
