@@ -5,6 +5,7 @@
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
+  stride retention run               delete what is older than its retention setting, now
   stride backup [--out DIR] | restore SET   backup sets (key material apart); a restore
                                      replays the erasure journal
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
@@ -248,6 +249,12 @@ def _leaderboards_rebuild(args: argparse.Namespace) -> int:
 
     print(rebuild(Settings.from_env()))
     return 0
+
+
+def _retention_run(args: argparse.Namespace) -> int:
+    from stack.retention_cli import run
+
+    return run(Settings.from_env())
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -517,6 +524,15 @@ def build_parser() -> argparse.ArgumentParser:
         "`leaderboard` table (each key swapped in atomically; stale keys removed). Safe while "
         "the stream worker runs. Use it after Redis lost its data.")
     rebuild.set_defaults(func=_leaderboards_rebuild)
+
+    kept = groups.add_parser("retention", help="how long records are kept")
+    kept_cmds = kept.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kept_run = kept_cmds.add_parser(
+        "run", help="delete what is older than its retention setting, now",
+        description="Samples, live metrics, the inference log and notification logs are kept "
+        "for STRIDE_RETENTION_<KIND>_DAYS days (README: What is kept how long). The stream "
+        "worker enforces them daily on either dialect; this runs it once, now.")
+    kept_run.set_defaults(func=_retention_run)
 
     bak = groups.add_parser(
         "backup", help="a backup set of PostgreSQL and Redis, with the key material apart",

@@ -21,6 +21,7 @@ from gateway.ingest_limits import IngestLimits
 from gateway.oidc import OidcProvider
 from gateway.quotas import Quotas
 from gateway.throttle import LoginLimits
+from storage.retention import Retention
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +109,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Login throttling, STRIDE_LOGIN_<FIELD> (gateway/throttle.py)."""
     ingest: IngestLimits = IngestLimits()
     """Per device connection, STRIDE_INGEST_<FIELD> (gateway/ingest_limits.py)."""
+    retention: Retention = Retention()
+    """Days each kind of record is kept, STRIDE_RETENTION_<FIELD> (storage/retention.py)."""
     topic_partitions: AtLeastOne = 6
     topic_replication: AtLeastOne = 1
     topic_min_insync: AtLeastOne = 1
@@ -238,7 +241,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     raise SystemExit(f"stride: STRIDE_{key.upper()} is not JSON: {exc}") from None
         for key, struct, prefix in (("quotas", Quotas, "STRIDE_QUOTA_"),
                                     ("login", LoginLimits, "STRIDE_LOGIN_"),
-                                    ("ingest", IngestLimits, "STRIDE_INGEST_")):
+                                    ("ingest", IngestLimits, "STRIDE_INGEST_"),
+                                    ("retention", Retention, "STRIDE_RETENTION_")):
             group = {field: env[prefix + field.upper()] for field in struct.__struct_fields__
                      if field != "allowed_origins" and env.get(prefix + field.upper())}
             if group:

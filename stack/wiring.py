@@ -94,6 +94,7 @@ def streams_config(settings: Settings) -> StreamsConfig:
         web_port=settings.worker_web_port,
         topic_prefix=settings.topic_prefix,
         app_id=settings.worker_group,
+        retention=settings.retention,
         ray_address=settings.ray_address,
         ray_namespace=settings.ray_namespace,
     )

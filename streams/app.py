@@ -14,6 +14,7 @@ import msgspec
 from psycopg_pool import AsyncConnectionPool
 
 from storage.pool import open_pool
+from storage.retention import Retention
 from streams import agents, redis_pool, topics
 from streams.retry import retry
 
@@ -32,6 +33,8 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     ray_address: str = ""
     """Where the recommender agent finds Ray Serve."""
     ray_namespace: str = "stride"
+    retention: Retention = Retention()
+    """How long each kind of record is kept (the maintenance agent enforces it)."""
 
 
 class Deps:

@@ -1,8 +1,14 @@
-"""Housekeeping of the time-series tables: daily partitions ahead of time (native dialect).
+"""Housekeeping: daily partitions ahead of time, retention, and erasures left unfinished.
 
-TimescaleDB creates its chunks itself and `stride_ensure_partitions` does nothing on a
-hypertable, so this runs on either dialect. It runs when the worker starts and hourly,
-always covering yesterday to a week ahead; rows never land in the DEFAULT partition.
+- Partitions (native dialect): TimescaleDB creates its chunks itself and
+  `stride_ensure_partitions` does nothing on a hypertable, so this runs on either dialect.
+  It runs when the worker starts and hourly, always covering yesterday to a week ahead;
+  rows never land in the DEFAULT partition.
+- Retention (storage/retention.py): when the worker starts and daily, on either dialect.
+- Erasures (privacy/erasure.py) a gateway began and did not finish (it died half-way): the
+  account is locked and marked, so each hour they are run again from the start (every step
+  is idempotent). Actors still running for them are not stopped from here — their device
+  sockets closed at the first step, so they receive nothing more.
 """
 
 from __future__ import annotations
@@ -10,12 +16,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from privacy.erasure import Erasure
+from storage import erasure, retention
+
 if TYPE_CHECKING:
     from streams.app import Deps
 
 log = logging.getLogger("stride.streams")
 
 INTERVAL_S = 3600.0
+RETENTION_INTERVAL_S = 24 * 3600.0
 PARTITIONED = ("sensor_data", "workout_metrics")
 
 
@@ -34,12 +44,47 @@ async def ensure_partitions(deps: Deps) -> int:
     return created
 
 
+async def enforce_retention(deps: Deps) -> dict[str, int]:
+    pool = await deps.pool()
+    async with pool.connection() as conn:
+        return await retention.enforce(conn, deps.config.retention)
+
+
+async def finish_erasures(deps: Deps) -> int:
+    """Run again every erasure that was begun and not completed; how many were finished."""
+    keys = getattr(deps, "data_keys", None)
+    if keys is None:
+        return 0  # no key material here: the pseudonym cannot be computed
+    pool = await deps.pool()
+    async with pool.connection() as conn:
+        pending = await erasure.unfinished(conn)
+    run = Erasure(erasure.PgAccount(pool), erasure.RedisCaches(deps.redis, deps.config.redis_prefix),
+                  keys.ring.pseudonym, forget_keys=keys.forget)
+    for user_id in pending:
+        await run.erase(user_id)
+    if pending:
+        log.info("finished %d erasures left unfinished", len(pending))
+    return len(pending)
+
+
 def register(app: Any, deps: Deps) -> None:
     async def run() -> None:
         try:
             await ensure_partitions(deps)
         except Exception as exc:  # the next run tries again; DEFAULT catches rows meanwhile
             log.warning("partition maintenance failed: %s", exc)
+        try:
+            await finish_erasures(deps)
+        except Exception as exc:  # the next run tries again; the account stays locked
+            log.warning("finishing erasures failed: %s", exc)
+
+    async def run_retention() -> None:
+        try:
+            await enforce_retention(deps)
+        except Exception as exc:  # tomorrow's run deletes what this one left
+            log.warning("retention failed: %s", exc)
 
     app.task(run)
     app.timer(INTERVAL_S)(run)
+    app.task(run_retention)
+    app.timer(RETENTION_INTERVAL_S)(run_retention)
