@@ -33,7 +33,7 @@ import msgspec
 from actors.live_publish import LivePublisher
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
-from storage import keyspace
+from storage import data_keys, keyspace
 from streams import redis_pool, topics
 from streams.events import (
     AnyEvent,
@@ -74,6 +74,12 @@ class ActorConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A workout that hears nothing for this long is finished by the actor itself."""
     exit_when_empty: bool = False
     """A dedicated host ends once its workout is auto-finished."""
+    pg_dsn: str = ""
+    keys_dir: str = ""
+    """Where this node keeps the key material (privacy/key_ceremony.py): with `pg_dsn`, the
+    host seals its events with the athletes' data keys (streams/sealing.py). Each node of
+    a cluster needs the keyring there, unsealed (or development shares). Empty: events go
+    out unsealed (benches and tests of the actor alone)."""
 
 
 class AthleteContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -172,7 +178,11 @@ class WorkoutHost:
     def __init__(self, config: ActorConfig) -> None:
         self._config = config
         self._slots: dict[uuid.UUID, _Slot] = {}
-        self._producer = EventProducer(config.kafka, topic_prefix=config.topic_prefix)
+        self.data_keys = (data_keys.on_demand(config.pg_dsn, config.keys_dir)
+                          if config.keys_dir else None)
+        """The athletes' data keys, over a pool of at most two connections opened when needed."""
+        self._producer = EventProducer(config.kafka, topic_prefix=config.topic_prefix,
+                                       keys=self.data_keys)
         self._redis = redis_pool.connect(config.redis_url)
         self._live = LivePublisher(self._redis, config.redis_prefix)
         self._watchdog: asyncio.Task[None] | None = None

@@ -39,6 +39,7 @@ from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
 from serve.control import ServeTarget
 from storage.access_log import AccessLogWriter
+from storage import data_keys
 from storage.pool import open_pool
 from streams import redis_pool
 from streams.producer import EventProducer
@@ -159,7 +160,9 @@ def create_app(config: GatewayConfig) -> Litestar:
         state.ingest_limits = config.ingest
         state.allowed_origins = {origin_of(config.public_url), *config.ingest.allowed_origins}
         state.secret_key = (config.secret_key or secrets.token_hex(32)).encode()
-        state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix)
+        state.data_keys = data_keys.on_pool(pool, config.actor.keys_dir)  # sealing (issue 18)
+        state.events = EventProducer(config.actor.kafka, topic_prefix=config.actor.topic_prefix,
+                                     keys=state.data_keys)
         state.placement = make_placement(config.placement, config.actor, config.ray_namespace,
                                          config.placement_hosts, config.warm_hosts)
         state.placement.keep_warm()

@@ -32,12 +32,19 @@ from privacy.keys import (
     KeyRing,
     KeysError,
     check_value,
-    open_pepper,
+    load_keyring,
     seal_pepper,
+    seal_previous,
     write_secret,
 )
 
 SHARE_PREFIX = "stride-share:v1"
+
+
+class PreviousKek(msgspec.Struct, frozen=True, kw_only=True):
+    kek_id: str
+    sealed: str
+    """That KEK sealed under the current one (hex)."""
 
 
 class KeyringFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +58,9 @@ class KeyringFile(msgspec.Struct, frozen=True, kw_only=True):
     threshold: int
     dev: bool
     created_at: str
+    previous: list[PreviousKek] = []
+    """The KEK the last rotation replaced (one generation), for keys wrapped by processes
+    that had not reloaded yet."""
 
 
 class Share(msgspec.Struct, frozen=True):
@@ -109,16 +119,21 @@ def _new_kek_id() -> str:
 
 
 def make_keyring(keys_dir: Path, *, shares: int, threshold: int, dev: bool,
-                 pepper: bytes | None = None) -> tuple[KeyRing, list[Share]]:
-    """A new KEK (and pepper, unless kept from the old keyring), its keyring file and its
-    shares; in dev mode the shares are kept in the folder too. Does not touch any
-    unsealed KEK: the caller decides when the new one takes over."""
+                 replacing: KeyRing | None = None) -> tuple[KeyRing, list[Share]]:
+    """A new KEK, its keyring file and its shares; in dev mode the shares are kept in the
+    folder too. `replacing` (a rotation): its pepper is kept, so pseudonyms stay the same,
+    and its KEK is kept sealed under the new one. Does not touch any unsealed KEK: the
+    caller decides when the new one takes over."""
+    keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys_dir.chmod(0o700)
     kek = secrets.token_bytes(KEY_BYTES)
-    pepper = secrets.token_bytes(KEY_BYTES) if pepper is None else pepper
+    pepper = secrets.token_bytes(KEY_BYTES) if replacing is None else replacing.pepper
     kek_id = _new_kek_id()
     parts = [Share(kek_id, threshold, x, y) for x, y in shamir.split(kek, shares, threshold)]
+    previous = [] if replacing is None else [
+        PreviousKek(kek_id=replacing.kek_id, sealed=seal_previous(kek, replacing.kek))]
     meta = KeyringFile(kek_id=kek_id, check=check_value(kek), pepper=seal_pepper(kek, pepper),
-                       shares=shares, threshold=threshold, dev=dev,
+                       shares=shares, threshold=threshold, dev=dev, previous=previous,
                        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     write_secret(keys_dir / KEYRING_FILE, msgspec.json.encode(meta).decode() + "\n")
     dev_dir = keys_dir / DEV_SHARES_DIR
@@ -129,7 +144,8 @@ def make_keyring(keys_dir: Path, *, shares: int, threshold: int, dev: bool,
             write_secret(dev_dir / f"share-{share.x}", format_share(share) + "\n")
     elif dev_dir.exists():
         dev_dir.rmdir()
-    return KeyRing(kek=kek, kek_id=kek_id, pepper=pepper), parts
+    older = {} if replacing is None else {replacing.kek_id: replacing.kek}
+    return KeyRing(kek=kek, kek_id=kek_id, pepper=pepper, previous=older), parts
 
 
 def unseal(keys_dir: Path, shares: Sequence[Share]) -> KeyRing:
@@ -143,7 +159,7 @@ def unseal(keys_dir: Path, shares: Sequence[Share]) -> KeyRing:
     if check_value(kek) != meta.check:
         raise KeysError("the shares do not give this keyring's key: one of them is wrong")
     write_secret(keys_dir / UNSEALED_FILE, kek.hex() + "\n")
-    return KeyRing(kek=kek, kek_id=meta.kek_id, pepper=open_pepper(kek, meta.pepper))
+    return load_keyring(keys_dir)
 
 
 def seal_again(keys_dir: Path) -> bool:
@@ -155,23 +171,73 @@ def seal_again(keys_dir: Path) -> bool:
     return False
 
 
-async def rewrap_all(conn: Any, old: KeyRing, new: KeyRing) -> int:
-    """Re-wrap every data key wrapped by `old` under `new`, inside the caller's transaction;
-    the data keys themselves stay, so everything they sealed stays readable. The table is
-    locked against new keys meanwhile, so none is left wrapped by the old KEK."""
+async def rewrap_all(conn: Any, new: KeyRing) -> int:
+    """Re-wrap under `new` every data key wrapped by a KEK it replaced, inside the caller's
+    transaction; the data keys themselves stay, so everything they sealed stays readable.
+    The table is locked against new keys meanwhile."""
     await conn.execute("LOCK TABLE user_data_keys IN SHARE ROW EXCLUSIVE MODE")
     cur = await conn.execute(
         "SELECT key_id, user_id, wrapped, kek_id FROM user_data_keys")
     rows = await cur.fetchall()
-    strays = sorted({r[3] for r in rows} - {old.kek_id, new.kek_id})
+    strays = sorted({r[3] for r in rows if not new.knows(r[3])})
     if strays:
-        raise KeysError(f"data keys wrapped by {', '.join(strays)}, which is neither the "
-                        f"current KEK ({old.kek_id}) nor the new one: restore that keyring")
-    moved = [(new.wrap(r[0], r[1], old.unwrap(r[0], r[1], bytes(r[2]))), new.kek_id, r[0])
-             for r in rows if r[3] == old.kek_id]
+        raise KeysError(f"data keys wrapped by {', '.join(strays)}, a KEK this keyring does "
+                        f"not know ({new.kek_id} and the one it replaced): restore that keyring")
+    moved = [(new.wrap(r[0], r[1], new.unwrap(r[0], r[1], bytes(r[2]), r[3])), new.kek_id, r[0])
+             for r in rows if r[3] != new.kek_id]
     async with conn.cursor() as cursor:
         await cursor.executemany(
             "UPDATE user_data_keys SET wrapped = %s, kek_id = %s, rotated_at = now()"
             " WHERE key_id = %s", moved)
     return len(moved)
 
+
+
+ROTATING_DIR = "rotating"
+"""Where a rotation keeps its new keyring until the data keys are re-wrapped: a rotation
+cut short (a crash, PostgreSQL away) is finished from there, never lost."""
+
+
+def stage_rotation(keys_dir: Path, current: KeyRing, *, shares: int, threshold: int,
+                   dev: bool) -> tuple[KeyRing, list[Share]]:
+    """A new keyring beside the current one, knowing it as `previous`."""
+    staging = keys_dir / ROTATING_DIR
+    if (staging / KEYRING_FILE).exists():
+        raise KeysError(f"an unfinished rotation is in {staging}: finish it first "
+                        "(stride keys rotate --finish)")
+    new, parts = make_keyring(staging, shares=shares, threshold=threshold, dev=dev,
+                              replacing=current)
+    write_secret(staging / UNSEALED_FILE, new.kek.hex() + "\n")
+    return new, parts
+
+
+def staged_rotation(keys_dir: Path) -> KeyRing | None:
+    """The keyring of an unfinished rotation, None when there is none."""
+    staging = keys_dir / ROTATING_DIR
+    if not (staging / KEYRING_FILE).exists():
+        return None
+    return load_keyring(staging)
+
+
+def install_rotation(keys_dir: Path) -> None:
+    """Make the staged keyring the current one (once its data keys are re-wrapped: the new
+    keyring still opens keys wrapped by the old KEK, so installing early is safe too)."""
+    staging = keys_dir / ROTATING_DIR
+    meta = read_keyring_file(staging)
+    dev_dir, staged_dev = keys_dir / DEV_SHARES_DIR, staging / DEV_SHARES_DIR
+    for old in dev_dir.glob("share-*"):
+        old.unlink()
+    if meta.dev:
+        dev_dir.mkdir(exist_ok=True)
+        for share in staged_dev.glob("share-*"):
+            share.replace(dev_dir / share.name)
+        (staging / UNSEALED_FILE).unlink(missing_ok=True)
+        (keys_dir / UNSEALED_FILE).unlink(missing_ok=True)
+    else:
+        (staging / UNSEALED_FILE).replace(keys_dir / UNSEALED_FILE)
+        if dev_dir.exists():
+            dev_dir.rmdir()
+    if staged_dev.exists():
+        staged_dev.rmdir()
+    (staging / KEYRING_FILE).replace(keys_dir / KEYRING_FILE)
+    staging.rmdir()

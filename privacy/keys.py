@@ -48,6 +48,7 @@ CACHE_MAX = 10_000
 _WRAP_AAD = b"stride/data-key/v1"
 _CHECK_INFO = b"stride/kek-check/v1"
 _PEPPER_AAD = b"stride/pepper/v1"
+_PREVIOUS_AAD = b"stride/previous-kek/v1"
 
 KEYRING_FILE = "keyring.json"
 UNSEALED_FILE = "kek.unsealed"
@@ -144,6 +145,9 @@ class KeyRing:
     kek_id: str
     pepper: bytes = field(repr=False)
     """A random secret for pseudonyms: without it, a pseudonym cannot be tied to an id."""
+    previous: dict[str, bytes] = field(default_factory=dict, repr=False)
+    """The KEK the last rotation replaced, by id: a process that started before the
+    rotation may still wrap a new data key with it, and that key must stay readable."""
 
     def pseudonym(self, user_id: uuid.UUID) -> str:
         """A stable stand-in for a person's id (HMAC-SHA256 under the pepper), for records
@@ -153,10 +157,15 @@ class KeyRing:
     def wrap(self, key_id: uuid.UUID, user_id: uuid.UUID, data_key: bytes) -> bytes:
         return seal(self.kek, data_key, _WRAP_AAD + key_id.bytes + user_id.bytes)
 
-    def unwrap(self, key_id: uuid.UUID, user_id: uuid.UUID, wrapped: bytes) -> bytes:
+    def knows(self, kek_id: str) -> bool:
+        return kek_id == self.kek_id or kek_id in self.previous
+
+    def unwrap(self, key_id: uuid.UUID, user_id: uuid.UUID, wrapped: bytes,
+               kek_id: str | None = None) -> bytes:
         """The data key; the row's ids are authenticated, so a wrapped key copied onto
         another row (another person) does not open."""
-        return open_sealed(self.kek, wrapped, _WRAP_AAD + key_id.bytes + user_id.bytes)
+        kek = self.kek if kek_id in (None, self.kek_id) else self.previous[kek_id or ""]
+        return open_sealed(kek, wrapped, _WRAP_AAD + key_id.bytes + user_id.bytes)
 
 
 def seal_pepper(kek: bytes, pepper: bytes) -> str:
@@ -181,7 +190,13 @@ def load_keyring(keys_dir: Path, source: KekSource | None = None) -> KeyRing:
     if not hmac.compare_digest(check_value(kek), meta.check):
         raise KeysError(f"the key-encryption key does not match {keys_dir / KEYRING_FILE} "
                         f"({meta.kek_id}): unseal again with this keyring's shares")
-    return KeyRing(kek=kek, kek_id=meta.kek_id, pepper=open_pepper(kek, meta.pepper))
+    return KeyRing(kek=kek, kek_id=meta.kek_id, pepper=open_pepper(kek, meta.pepper),
+                   previous={p.kek_id: open_sealed(kek, bytes.fromhex(p.sealed), _PREVIOUS_AAD)
+                             for p in meta.previous})
+
+
+def seal_previous(kek: bytes, previous_kek: bytes) -> str:
+    return seal(kek, previous_kek, _PREVIOUS_AAD).hex()
 
 
 @dataclass(frozen=True)
@@ -311,13 +326,13 @@ class DataKeys:
 
     def _unwrap(self, key_id: uuid.UUID, user_id: uuid.UUID, wrapped: bytes,
                 kek_id: str) -> DataKey:
-        if kek_id != self.ring.kek_id and self._reload is not None:
+        if not self.ring.knows(kek_id) and self._reload is not None:
             self.ring = self._reload()
-        if kek_id != self.ring.kek_id:
+        if not self.ring.knows(kek_id):
             raise StaleKeyring(f"a data key is wrapped by {kek_id}, this process holds "
                                f"{self.ring.kek_id}: restart it after `stride keys rotate`")
         return DataKey(key_id=key_id, user_id=user_id,
-                       key=self.ring.unwrap(key_id, user_id, wrapped))
+                       key=self.ring.unwrap(key_id, user_id, wrapped, kek_id))
 
     def _cached(self, key_id: uuid.UUID) -> DataKey | None:
         hit = self._by_id.get(key_id)

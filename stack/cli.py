@@ -5,6 +5,7 @@
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
+  stride keys init|unseal|seal|rotate|status   the key-encryption key and its Shamir shares
   stride retention run               delete what is older than its retention setting, now
   stride backup [--out DIR] | restore SET   backup sets (key material apart); a restore
                                      replays the erasure journal
@@ -273,6 +274,18 @@ def _restore(args: argparse.Namespace) -> int:
     from stack.restore import run_restore
 
     return run_restore(Settings.from_env(), args.backup, force=args.force)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from stack import keys_cli
+
+    settings = Settings.from_env()
+    if args.action == "init":
+        return keys_cli.init(settings, args.shares, args.threshold, args.dev, args.out)
+    if args.action == "rotate":
+        return keys_cli.rotate(settings, args.shares, args.threshold, args.out, args.finish)
+    action: Callable[[Settings], int] = getattr(keys_cli, args.action)
+    return action(settings)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -561,6 +574,35 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--force", action="store_true",
                      help="replace a database that holds accounts or workouts")
     res.set_defaults(func=_restore)
+
+    keys = groups.add_parser(
+        "keys", help="the key-encryption key: Shamir shares, unseal, rotate",
+        description="Envelope encryption (privacy/keys.py): a key-encryption key (KEK) in "
+        "the keys folder (STRIDE_KEYS_DIR, default <STRIDE_HOME>/keys), split into Shamir "
+        "shares so that no single operator holds it, wraps each person's data key.")
+    keys_cmds = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k_init = keys_cmds.add_parser("init", help="make the KEK and hand out its shares once")
+    k_rotate = keys_cmds.add_parser(
+        "rotate", help="a new KEK (and new shares); every data key re-wrapped, data unchanged")
+    for sub, default in ((k_init, (5, 3)), (k_rotate, (None, None))):
+        sub.add_argument("--shares", type=int, default=default[0], metavar="N",
+                         help="shares to make (init: 5; rotate: as before)")
+        sub.add_argument("--threshold", type=int, default=default[1], metavar="K",
+                         help="shares needed to unseal (init: 3; rotate: as before)")
+        sub.add_argument("--out", type=Path, metavar="DIR",
+                         help="write one share file per holder here instead of printing them")
+        sub.set_defaults(func=_keys)
+    k_init.add_argument("--dev", action="store_true",
+                        help="development: keep the shares in the keys folder so processes "
+                             "unseal on their own (what `stride stack up` makes when none exist)")
+    k_rotate.add_argument("--finish", action="store_true",
+                          help="finish a rotation that was cut short")
+    keys_cmds.add_parser("unseal", help="the threshold of shares, one a line on standard "
+                         "input (or asked for at a terminal)").set_defaults(func=_keys)
+    keys_cmds.add_parser("seal", help="remove the unsealed KEK from this machine"
+                         ).set_defaults(func=_keys)
+    keys_cmds.add_parser("status", help="the keyring, whether it is unsealed, data keys by KEK"
+                         ).set_defaults(func=_keys)
 
     sim = groups.add_parser(
         "simulate", help="athletes streaming through the offline-first device SDK",

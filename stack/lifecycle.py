@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stack.components import Component, StackError, all_components
+from stack.keys_cli import ensure_dev as ensure_dev_keys
 from stack.processes import ProcessTable
 from stack.settings import Settings, ensure_secret_key
 
@@ -27,6 +28,10 @@ def up(settings: Settings, only: list[str] | None = None) -> int:
     started = time.monotonic()
     if not settings.secret_key:
         ensure_secret_key(settings.home_path)
+    if ensure_dev_keys(settings):  # a stack of one machine, for development and tests
+        console.print(f"[yellow]![/] DEVELOPMENT keys made in {settings.keys_path}: the shares "
+                      "are kept there, so processes unseal on their own (stride keys init for "
+                      "production)")
     for component in _components(settings):
         if only and component.name not in only:
             continue

@@ -15,7 +15,8 @@ from streams.app import StreamsConfig
 def actor_config(settings: Settings) -> ActorConfig:
     return ActorConfig(kafka=settings.kafka, redis_url=settings.redis_url,
                        redis_prefix=settings.redis_prefix, topic_prefix=settings.topic_prefix,
-                       metrics_interval_s=settings.metrics_interval_s)
+                       metrics_interval_s=settings.metrics_interval_s,
+                       pg_dsn=settings.pg_dsn, keys_dir=str(settings.keys_path))
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
@@ -97,4 +98,5 @@ def streams_config(settings: Settings) -> StreamsConfig:
         retention=settings.retention,
         ray_address=settings.ray_address,
         ray_namespace=settings.ray_namespace,
+        keys_dir=str(settings.keys_path),
     )

@@ -72,6 +72,7 @@ class StreamWorker:
             "STRIDE_WORKER_GROUP": self.group,
             "STRIDE_WORKER_WEB_PORT": str(self.port),
             "STRIDE_HOME": str(self.home),
+            "STRIDE_KEYS_DIR": str(self.stack.keys_path),  # opens what the stack's processes seal
         }
 
     def start(self, timeout_s: float = 90) -> None:

@@ -13,6 +13,7 @@ import faust
 import msgspec
 from psycopg_pool import AsyncConnectionPool
 
+from storage import data_keys
 from storage.pool import open_pool
 from storage.retention import Retention
 from streams import agents, redis_pool, topics
@@ -33,6 +34,9 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     ray_address: str = ""
     """Where the recommender agent finds Ray Serve."""
     ray_namespace: str = "stride"
+    keys_dir: str = ""
+    """The key material's folder: records sealed with people's data keys are opened with
+    it (streams/sealing.py), recommendations sealed with it. Empty: plain events only."""
     retention: Retention = Retention()
     """How long each kind of record is kept (the maintenance agent enforces it)."""
 
@@ -49,6 +53,9 @@ class Deps:
         self.dead_letter = app.topic(config.topic_prefix + topics.DEAD_LETTER,
                                      key_serializer="raw", value_serializer="raw")
         self.dead_lettered = 0
+        self.data_keys = data_keys.over(self.pool, config.keys_dir) if config.keys_dir else None
+        self.shredded_skipped = 0
+        """Records met again whose person was erased (their key is gone): skipped."""
 
     async def pool(self) -> AsyncConnectionPool:
         """The pool, opened without waiting: while PostgreSQL is away it keeps reconnecting
@@ -116,6 +123,7 @@ def create_app(config: StreamsConfig) -> faust.App:
 
     @app.page("/healthz/")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"ok": True, "dead_lettered": deps.dead_lettered})
+        return web.json({"ok": True, "dead_lettered": deps.dead_lettered,
+                         "shredded_skipped": deps.shredded_skipped})
 
     return app

@@ -1,21 +1,28 @@
-"""The producer every Stride event goes out through: `acks=all`, idempotent, msgpack values.
+"""The producer every Stride event goes out through: `acks=all`, idempotent, msgpack values,
+sealed with each person's data key (streams/sealing.py).
 
 aiokafka defaults to acks=1 without idempotence; the durability rule (DESIGN) needs both,
-so this is the only way events are produced.
+so this is the only way events are produced. Without `keys` (benches and tests that write
+plain events on purpose) events go out unsealed; every process of the stack passes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from streams import events, topics
+from privacy.keys import DataKeys, Shredded
+from streams import events, sealing, topics
+
+log = logging.getLogger("stride.producer")
 
 
 class EventProducer:
-    def __init__(self, bootstrap: str, *, topic_prefix: str = "") -> None:
+    def __init__(self, bootstrap: str, *, topic_prefix: str = "", keys: DataKeys | None = None
+                 ) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             acks="all",
@@ -27,6 +34,10 @@ class EventProducer:
         )
         self._prefix = topic_prefix
         self._starting: asyncio.Future[None] | None = None
+        self.keys = keys
+        self._probe_key = sealing.throwaway_key()
+        self.erased_dropped = 0
+        """Events of people erased meanwhile, not produced (their key is gone)."""
 
     async def start(self) -> None:
         """Connect once, however many callers ask at the same time; after a failed
@@ -50,14 +61,25 @@ class EventProducer:
         """Produce (topic, event) pairs; returns once the broker has acknowledged all of them.
 
         Raises the producer's error if any was not written; the caller must not
-        acknowledge anything to the device then.
+        acknowledge anything to the device then. An event of a person erased meanwhile is
+        not produced (counted): their data is to be gone, and a key for it cannot be made.
         """
         await self.start()
-        futures = [
-            await self._producer.send(
-                self._prefix + topic, events.encode(event), key=events.key_of(event)
-            )
-            for topic, event in items
-        ]
+        futures = []
+        for topic, event in items:
+            try:
+                key, value = await self._record(topic, event)
+            except Shredded:
+                self.erased_dropped += 1
+                log.info("an event of an erased person was not produced (%d so far)",
+                         self.erased_dropped)
+                continue
+            futures.append(await self._producer.send(self._prefix + topic, value, key=key))
         await asyncio.gather(*futures)
 
+    async def _record(self, topic: str, event: events.AnyEvent) -> tuple[bytes, bytes]:
+        if self.keys is None:
+            return events.key_of(event), events.encode(event)
+        if topic == topics.PROBE:  # nobody's: sealed all the same, with a key kept nowhere
+            return sealing.seal_with(self._probe_key, event)
+        return await sealing.seal(self.keys, event)

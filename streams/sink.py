@@ -18,6 +18,7 @@ Writing a batch (`write_batch`):
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 import msgspec
 import redis.exceptions
 
-from streams import events
+from privacy.keys import KeysError
+from streams import sealing
 from streams.retry import TRANSIENT, Refused, describe, retry
 
 if TYPE_CHECKING:
@@ -52,17 +54,24 @@ async def batches(stream: Any, deps: Deps, accept: tuple[type, ...], *, size: in
                   within_s: float) -> AsyncIterator[list[Record[Any]]]:
     """Decoded batches of the `accept` events of a stream (other Stride events on the same
     topics are some other agent's concern and skipped); an undecodable record goes to the
-    dead-letter topic. A batch is acknowledged when the consumer asks for the next one."""
+    dead-letter topic. Sealed records are opened (streams/sealing.py); one whose data key
+    was shredded (its person erased) is skipped and counted. A batch is acknowledged when
+    the consumer asks for the next one."""
     async for taken in stream.take_events(size, within=within_s):
         for event in taken:
             event.message.incref()  # our hold: released only after the batch is written
         records: list[Record[Any]] = []
         for event in taken:
             key, value, topic = event.message.key, event.value, event.message.topic
-            try:
-                decoded = events.decode(value)
-            except msgspec.MsgspecError as exc:
-                await deps.send_dead_letter(key, value, topic, f"undecodable: {describe(exc)}")
+            decoded, bad = await retry(functools.partial(_open, value, deps), "opening a record",
+                                       transient=SINK_TRANSIENT)
+            if bad is not None:
+                await deps.send_dead_letter(key, value, topic, f"undecodable: {describe(bad)}")
+                continue
+            if decoded is None:  # its person was erased: nothing in it may be written again
+                deps.shredded_skipped += 1
+                log.info("skipped a record of an erased person from %s (%d so far)", topic,
+                         deps.shredded_skipped)
                 continue
             if isinstance(decoded, accept):
                 records.append(Record(key, value, topic, decoded))
@@ -70,6 +79,16 @@ async def batches(stream: Any, deps: Deps, accept: tuple[type, ...], *, size: in
             yield records
         for event in taken:
             event.ack()  # drops our hold; take_events drops its own when we come back
+
+
+async def _open(value: bytes, deps: Deps) -> tuple[Any, Exception | None]:
+    """(the event or None when shredded, None) or (None, why the bytes are no event): a
+    bad record is an answer, not an error to retry; the database away (looking a key up)
+    is, and `retry` keeps trying meanwhile."""
+    try:
+        return await sealing.open_value(value, deps.data_keys), None
+    except (msgspec.MsgspecError, KeysError) as exc:
+        return None, exc
 
 
 async def write_batch(deps: Deps, what: str, records: Sequence[Record[E]],

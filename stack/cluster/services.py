@@ -64,6 +64,19 @@ def _secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def _keys_dir() -> str:
+    """The cluster's key material, made once in development mode (its shares kept, so every
+    host unseals by itself); every host reads it, as a real cluster's nodes would each hold
+    the unsealed KEK (privacy/key_ceremony.py)."""
+    from privacy import key_ceremony
+    from privacy.keys import KEYRING_FILE
+
+    folder = CLUSTER_HOME / "keys"
+    if not (folder / KEYRING_FILE).exists():
+        key_ceremony.make_keyring(folder, shares=5, threshold=3, dev=True)
+    return str(folder)
+
+
 def ray_env() -> dict[str, str]:
     """Ray with token authentication, the token in the cluster's folder (never ~/.ray, which
     every other Ray on the machine would then pick up)."""
@@ -103,6 +116,7 @@ def stride_env(host: Host, workers: list[Host], extra: dict[str, str]) -> dict[s
         "STRIDE_TOPIC_REPLICATION": "3",
         "STRIDE_TOPIC_MIN_INSYNC": "2",
         "STRIDE_SECRET_KEY": _secret("secret_key"),
+        "STRIDE_KEYS_DIR": _keys_dir(),
         "STRIDE_PUBLIC_URL": f"http://{CORE.address}:{LB_PORT}",
         "STRIDE_TRUSTED_PROXIES": CORE.address,
         "STRIDE_CLIENT_ADDRESS_HEADER": "X-Forwarded-For",

@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from actors.profile import AthleteProfile
+from privacy.keys import Shredded
 from storage.athletes import daily_loads, profile_of
 from storage.recommendations import log_inference, logged_answer
-from streams import events, topics
+from streams import events, sealing, topics
 from streams.sink import Record, batches, write_batch
 
 if TYPE_CHECKING:
@@ -275,5 +276,13 @@ async def _recommend(deps: Deps, serve_client: ServeClient, out: Any, trigger: T
         promos=[events.PromoOffer(code=p.code, title=p.description,
                                   expires_on=p.expires_on.isoformat())
                 for p in promos_for(inputs.country or "GLOBAL", sports, now.date())[:3]])
-    delivered = await out.send(key=trigger.user_id.bytes, value=events.encode(ready))
+    if deps.data_keys is None:
+        key, value = events.key_of(ready), events.encode(ready)
+    else:
+        try:
+            key, value = await sealing.seal(deps.data_keys, ready)
+        except Shredded:  # erased while we ranked: nothing of theirs goes out again
+            log.info("recommendations for an erased person were not sent")
+            return
+    delivered = await out.send(key=key, value=value)
     await delivered

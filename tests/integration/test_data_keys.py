@@ -102,9 +102,12 @@ async def test_rotation_rewraps_every_key_and_old_ciphertexts_still_open(
     before = DataKeys(pool, old)
     sealed = [(k.key_id, k.seal(b"spo2 97", b"a")) for k in
               [await before.for_user(u) for u in users]]
-    new, _ = key_ceremony.make_keyring(tmp_path, shares=3, threshold=2, dev=True, pepper=old.pepper)
+    new, _ = key_ceremony.stage_rotation(tmp_path, old, shares=3, threshold=2, dev=True)
+    assert load_keyring(tmp_path).kek_id == old.kek_id  # nothing changed until installed
     async with await psycopg.AsyncConnection.connect(migrated_db) as conn:
-        assert await key_ceremony.rewrap_all(conn, old, new) == 3
+        assert await key_ceremony.rewrap_all(conn, new) == 3
+    key_ceremony.install_rotation(tmp_path)
+    assert not (tmp_path / key_ceremony.ROTATING_DIR).exists()
     async with pool.connection() as conn:
         kek_ids = await (await conn.execute("SELECT DISTINCT kek_id FROM user_data_keys")).fetchall()
     assert kek_ids == [(new.kek_id,)]
@@ -112,8 +115,15 @@ async def test_rotation_rewraps_every_key_and_old_ciphertexts_still_open(
     assert after.ring.kek_id == new.kek_id and after.ring.pepper == old.pepper
     for key_id, blob in sealed:
         assert await after.open(key_id, blob, b"a") == b"spo2 97"
-    stale = DataKeys(pool, old)
-    with pytest.raises(StaleKeyring, match="restart"):
-        await stale.by_id(sealed[0][0])
-    reloading = DataKeys(pool, old, reload=lambda: load_keyring(tmp_path))
-    assert await reloading.open(sealed[0][0], sealed[0][1], b"a") == b"spo2 97"
+    # a process that started before the rotation: it reads by reloading the keyring, and
+    # a key it makes with the old KEK stays readable by everyone after
+    stale = DataKeys(pool, old, reload=lambda: load_keyring(tmp_path))
+    assert await stale.open(sealed[0][0], sealed[0][1], b"a") == b"spo2 97"
+    late_user = await _new_user(pool)
+    late = await DataKeys(pool, old).for_user(late_user)
+    assert (await after.by_id(late.key_id)) == late
+    with pytest.raises(StaleKeyring, match="restart"):  # two rotations behind, no reload
+        await DataKeys(pool, KeyRing(kek=new.kek, kek_id="kek-other", pepper=new.pepper)
+                       ).by_id(late.key_id)
+    async with await psycopg.AsyncConnection.connect(migrated_db) as conn:
+        assert await key_ceremony.rewrap_all(conn, load_keyring(tmp_path)) == 1  # the late one
