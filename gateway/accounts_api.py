@@ -23,8 +23,9 @@ from gateway.hashing import Busy
 from gateway.quotas import Refused
 from gateway.text import END, HttpUrl, Name
 from models.features import Goal, Inventory
-from storage import accounts
+from storage import accounts, health_consent
 from storage import mfa as mfa_repo
+from storage.consents import POLICY_VERSION
 from streams import events, topics
 
 log = logging.getLogger("stride.gateway")
@@ -63,13 +64,23 @@ class ProfileFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Equipment at hand; nothing needing other equipment is recommended."""
 
     def changes(self) -> dict[str, object]:
-        return {f: v for f in self.__struct_fields__
-                if (v := getattr(self, f)) is not msgspec.UNSET and f not in ("email", "password")}
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not msgspec.UNSET
+                and f not in ("email", "password", "health_consent")}
+
+
+class HealthConsentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    policy_version: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    """The version of the privacy policy agreed to (GET /v1/me/health-consent names the
+    current one)."""
 
 
 class RegisterIn(ProfileFields, kw_only=True):
     email: Email
     password: Password
+    health_consent: HealthConsentIn | None = None
+    """Explicit consent to the processing of your health data (GDPR art. 9(2)(a)) under the
+    privacy policy of this version. Without it the account is made, but no heart rate or
+    SpO2 is taken in until it is given (POST /v1/me/health-consent)."""
 
 
 class Registered(msgspec.Struct, frozen=True):
@@ -108,6 +119,9 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 @post("/v1/auth/register", summary="Create an account", **PUBLIC_ROUTE)
 async def register(request: Request[Any, Any, Any], data: RegisterIn) -> Registered:
     state = request.app.state
+    if data.health_consent is not None and data.health_consent.policy_version != POLICY_VERSION:
+        raise ApiError(422, "policy_outdated", "consent is given to the current privacy policy, "
+                       f"version {POLICY_VERSION}; read it and send that version")
     try:
         await state.quotas.registered(client_address(request))
         password_hash = await state.hashing.hash(data.password)
@@ -117,8 +131,11 @@ async def register(request: Request[Any, Any, Any], data: RegisterIn) -> Registe
         raise busy() from None
     async with state.pool.connection() as conn:
         try:
-            user_id = await accounts.create_user(conn, data.email.lower(), password_hash,
-                                                 data.changes())
+            async with conn.transaction():
+                user_id = await accounts.create_user(conn, data.email.lower(), password_hash,
+                                                     data.changes())
+                if data.health_consent is not None:
+                    await health_consent.give(conn, user_id, POLICY_VERSION, user_id)
         except accounts.EmailTaken:
             raise ApiError(409, "email_taken", "an account with this e-mail exists; log in") from None
         except accounts.ProfileRejected as exc:

@@ -31,6 +31,9 @@ RATE_LIMIT_RETRY_S = 0.05
 RATE_LIMIT_RETRY_MAX_S = 1.0
 LIMITED = ("rate_limited", "sample_rate_limited")
 """Refusals after which nothing of the frame was applied and a later try succeeds."""
+NOTICES = ("health_consent_required",)
+"""Not refusals: part of the frame was left out (heart rate and SpO2 without the athlete's
+consent), the rest taken; the ack follows. Kept in `DeviceClient.notices`."""
 
 
 class DeviceError(Exception):
@@ -48,6 +51,7 @@ class DeviceClient:
         self.answer_timeout_s = answer_timeout_s
         self.rate_limit_wait_s = rate_limit_wait_s
         self._ws: Any = None
+        self.notices: list[Error] = []
         mod = msgspec.msgpack if subprotocol == protocol.MSGPACK else msgspec.json
         self._encoder = mod.Encoder()
         self._decoder = mod.Decoder(protocol.ServerFrame)
@@ -86,13 +90,14 @@ class DeviceClient:
             answers.append(answer)
             if isinstance(answer, Ack):
                 return answers
-            if isinstance(answer, Error) and answer.code not in ("seq_gap", "unavailable"):
-                return answers  # these two are followed by the current ack
+            if isinstance(answer, Error) and answer.code not in ("seq_gap", "unavailable", *NOTICES):
+                return answers  # these are followed by the current ack
 
     async def _expect_ack(self, frame: protocol.ClientFrame) -> Ack:
         answers = await self._send_within_rate_limit(frame)
+        self.notices += [a for a in answers if isinstance(a, Error) and a.code in NOTICES]
         for answer in answers:
-            if isinstance(answer, Error):
+            if isinstance(answer, Error) and answer.code not in NOTICES:
                 raise DeviceError(answer)
         ack = answers[-1]
         assert isinstance(ack, Ack)

@@ -24,7 +24,8 @@ from gateway.access_watch import AccessChanged
 from gateway.errors import ApiError, refused
 from gateway.quotas import Refused
 from gateway.text import Name
-from storage import accounts, consents
+from privacy import age
+from storage import accounts, consents, health_consent
 from storage import groups as groups_repo
 from streams import events, topics
 from streams.events import Sport
@@ -147,6 +148,15 @@ async def list_members(
     return Response(out, headers=page_headers(rows, limit, "joined_at"))
 
 
+async def _may_join(conn: Any, user_id: uuid.UUID) -> None:
+    """A group shows its athletes to its coaches: an athlete under 16 joins only once a
+    guardian has consented (privacy/age.py)."""
+    standing = await health_consent.standing_of(conn, user_id)
+    if standing is not None and not age.may_socialise(standing, dt.datetime.now(dt.UTC).date()):
+        raise ApiError(409, "guardian_consent_required", "this athlete joins groups once their "
+                       "guardian has consented (PUT /v1/me/guardian)")
+
+
 @post("/v1/groups/{group_id:uuid}/members", status_code=200,
       summary="Add an athlete, or invite a coach (coaches of the group only)")
 async def add_member(request: Request[Any, Any, Any], group_id: uuid.UUID,
@@ -166,6 +176,7 @@ async def add_member(request: Request[Any, Any, Any], group_id: uuid.UUID,
             if current is not None:
                 raise ApiError(409, "already_member", f"this user is a member already ({current}); "
                                "remove them first to change their role")
+            await _may_join(conn, data.user_id)
             await groups_repo.add_member(conn, group_id, data.user_id, "athlete", me.user_id)
         except groups_repo.NotFound:
             raise ApiError(404, "not_found", f"no user {data.user_id}") from None

@@ -29,7 +29,8 @@ from gateway.auth import Principal, bearer_token
 from gateway.ingest_limits import IngestLimits, SampleTimes, TokenBucket, check_start
 from gateway.protocol import Ack, Codec, Error, FrameError
 from gateway.quotas import QuotaGuard, Refused
-from storage import athletes, workout_ids
+from privacy import age
+from storage import athletes, health_consent, workout_ids
 
 log = logging.getLogger("stride.ingest")
 
@@ -38,6 +39,10 @@ WS_MESSAGE_TOO_BIG = 1009
 WS_TRY_AGAIN_LATER = 1013
 OUR_FAULT = frozenset({"unavailable"})
 """Error codes that are the server's trouble, not the device's: never counted against it."""
+NOTICES = frozenset({"health_consent_required"})
+"""Error codes that say something was left out of an accepted frame: followed by its ack."""
+HEALTH_RECHECK_S = 5.0
+"""How long a connection trusts what it last read of the athlete's health consent."""
 ACTOR_CALL_TIMEOUT_S = 30.0
 INBOX_FRAMES = 128
 """Frames read ahead of the one being handled (each stamped with its arrival)."""
@@ -82,6 +87,8 @@ class IngestSession:
         self.started: set[uuid.UUID] = set()
         self.finished: dict[uuid.UUID, int] = {}
         """Workouts finished on this connection, with their final ack."""
+        self._health: tuple[float, bool] | None = None
+        """(when read, time.monotonic(); whether health data may be processed)."""
         self._bucket = TokenBucket(self.limits.frames_per_s, self.limits.frame_burst)
         self._times = SampleTimes(self.limits)
         self._refused_in_a_row = 0
@@ -101,7 +108,7 @@ class IngestSession:
                                          f"more than {self.limits.frames_per_s:g} frames a second; "
                                          "nothing of this frame was applied: send it again, slower")])
         answers = await self._checked(frame)
-        if any(isinstance(a, Error) and a.code not in OUR_FAULT for a in answers):
+        if any(isinstance(a, Error) and a.code not in OUR_FAULT | NOTICES for a in answers):
             return self._refused(answers)
         self._refused_in_a_row = 0
         return answers
@@ -152,12 +159,14 @@ class IngestSession:
             return [Error(code="not_started", workout_id=wid, seq=getattr(frame, "seq", None),
                           message="send `start` for this workout on this connection first")]
         if isinstance(frame, protocol.Samples):
+            rows, notice = await self._lawful_rows(frame)
             calls = self.placement.cached(wid) or await asyncio.to_thread(self.placement.calls, wid)
-            reply = await self._call(calls.samples(str(wid), user, frame.seq, frame.rows()))
+            reply = await self._call(calls.samples(str(wid), user, frame.seq, rows))
             self._times.acked(frame, reply.acked_seq)
             if reply.error_code == "workout_finished":
                 await self._ended(wid)
-            return self._answer(wid, reply, frame.seq)
+            answers = self._answer(wid, reply, frame.seq)
+            return [notice, *answers] if notice is not None and reply.error_code is None else answers
         actor = await asyncio.to_thread(self.placement.handle, wid)
         action = {protocol.Pause: "pause", protocol.Resume: "resume", protocol.Finish: "finish"}
         reply = await self._call(actor.control.remote(str(wid), user, action[type(frame)], frame.at))
@@ -208,6 +217,31 @@ class IngestSession:
         if reply.error_code is None and reply.status == "finished":
             self.finished[wid] = reply.acked_seq  # its samples get `workout_finished`
         return self._answer(wid, reply, None)
+
+    async def _lawful_rows(self, frame: protocol.Samples) -> tuple[list[Any], Error | None]:
+        """The frame's samples, without heart rate and SpO2 while the athlete has not given
+        (or has withdrawn) consent to their processing, or is under 16 without a guardian's
+        (privacy/age.py): they are dropped here, before anything computes on them, and the
+        device is told so (`health_consent_required`, then the ack)."""
+        rows = frame.rows()
+        if all(r[4] is None and r[5] is None for r in rows) or await self._may_process_health():
+            return rows, None
+        kept = [(*r[:4], None, None, *r[6:]) for r in rows]
+        return kept, Error(code="health_consent_required", workout_id=frame.workout_id,
+                           seq=frame.seq, message="heart rate and SpO2 were left out: the athlete "
+                           "has not consented to the processing of health data (POST "
+                           "/v1/me/health-consent), or needs a guardian's consent; the rest of "
+                           "the samples is taken")
+
+    async def _may_process_health(self) -> bool:
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > HEALTH_RECHECK_S:
+            async with self.pool.connection() as conn:
+                standing = await health_consent.standing_of(conn, self.principal.user_id)
+            allowed = standing is not None and age.may_process_health(
+                standing, dt.datetime.now(dt.UTC).date())
+            self._health = (now, allowed)
+        return self._health[1]
 
     def _hold(self, wid: uuid.UUID) -> None:
         if self.watched is not None:

@@ -111,7 +111,7 @@ ErrorCode = Literal[
     "malformed", "unknown_type", "invalid", "batch_too_large", "time_in_future", "time_backwards",
     "rate_limited", "not_started", "foreign_workout", "seq_gap", "workout_finished",
     "invalid_state", "unavailable", "sample_rate_limited", "too_many_workouts",
-    "too_many_connections", "workout_deleted",
+    "too_many_connections", "workout_deleted", "health_consent_required",
 ]
 """Every `code` an error frame can carry (README, Device protocol, says what each means)."""
 

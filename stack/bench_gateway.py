@@ -36,7 +36,8 @@ async def _tokens(settings: Settings, run_id: str, accounts: int) -> list[str]:
     async with await psycopg.AsyncConnection.connect(settings.pg_dsn) as conn:
         for k in range(accounts):
             row = await (await conn.execute(
-                "INSERT INTO users (email) VALUES (%s) RETURNING id",
+                "INSERT INTO users (email, health_consent_at, health_consent_policy)"
+                " VALUES (%s, now(), 'bench') RETURNING id",  # made-up: HR is processed
                 (f"bench-{run_id}-{k}@stride.test",))).fetchone()
             assert row is not None
             await conn.execute("INSERT INTO roles (user_id, role) VALUES (%s, 'athlete')", (row[0],))

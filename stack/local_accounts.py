@@ -14,7 +14,8 @@ import psycopg
 
 from gateway.hashing import HASHER
 from stack.settings import Settings
-from storage import accounts
+from storage import accounts, health_consent
+from storage.consents import POLICY_VERSION
 
 BUSY_RETRIES = 30
 
@@ -24,6 +25,10 @@ async def create(settings: Settings, email: str, password: str, roles: tuple[str
     password_hash = await asyncio.to_thread(HASHER.hash, password)
     async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
         user_id = await accounts.create_user(conn, email.lower(), password_hash, profile)
+        async with conn.transaction():  # synthetic athletes whose heart rate the demo shows
+            await health_consent.give(conn, user_id, POLICY_VERSION, None,
+                                      purpose="an account made by the operator's tools (stride "
+                                              "demo, simulate) for made-up data")
         for role in roles:
             await accounts.grant_role(conn, user_id, role, None)  # type: ignore[arg-type]
     return user_id

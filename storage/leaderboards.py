@@ -25,6 +25,8 @@ from typing import Literal, get_args
 import msgspec
 from psycopg import AsyncConnection
 
+from privacy import age
+
 Window = Literal["day", "week", "all"]
 WINDOWS: tuple[Window, ...] = get_args(Window)
 GLOBAL = "global"
@@ -345,11 +347,14 @@ async def rank_of(conn: AsyncConnection, board: Board,
 async def athletes(conn: AsyncConnection, board: Board,
                    user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Athlete]:
     """Display name (no e-mail, no health data; "Athlete" unless the athlete lets boards
-    show it) and workout count on the board per athlete."""
+    show it, and — under 16 — a guardian has consented: privacy/age.py) and workout count
+    on the board per athlete."""
     cur = await conn.execute(
         f"""
         SELECT u.id, u.first_name, u.last_name, COALESCE(lb.workouts_count, 0),
-               COALESCE(ps.leaderboard_name, false)
+               COALESCE(ps.leaderboard_name, false), u.birth_date,
+               EXISTS (SELECT 1 FROM guardian_consents g WHERE g.athlete_id = u.id
+                       AND g.confirmed_at IS NOT NULL AND g.withdrawn_at IS NULL)
         FROM users u
         LEFT JOIN leaderboard lb ON lb.user_id = u.id AND {_BOARD_FILTER}
         LEFT JOIN privacy_settings ps ON ps.user_id = u.id
@@ -357,8 +362,10 @@ async def athletes(conn: AsyncConnection, board: Board,
         """,
         _board_params(board) | {"ids": list(user_ids)},
     )
-    return {row[0]: Athlete(name=display_name(row[1], row[2]) if row[4] else "Athlete",
-                            workouts=row[3])
+    today = dt.datetime.now(dt.UTC).date()
+    return {row[0]: Athlete(name=display_name(row[1], row[2]) if row[4] and age.may_socialise(
+                age.Standing(birth_date=row[5], health_consent=True, guardian_consent=row[6]),
+                today) else "Athlete", workouts=row[3])
             for row in await cur.fetchall()}
 
 

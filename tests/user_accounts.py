@@ -64,10 +64,17 @@ def make_account(base_url: str, pg_dsn: str, roles: tuple[str, ...] = (), **prof
     import httpx
     import psycopg
 
+    from storage.consents import POLICY_VERSION
+
     email = f"user-{uuid.uuid4().hex[:12]}@example.org"
     password = "correct horse battery " + uuid.uuid4().hex[:6]
+    # Consent to the processing of health data, as the sign-up page asks for it; a test of
+    # an account without it passes `health_consent=None`.
+    consent = profile.pop("health_consent", {"policy_version": POLICY_VERSION})
+    body = {"email": email, "password": password, **profile,
+            **({"health_consent": consent} if consent is not None else {})}
     with httpx.Client(base_url=base_url, timeout=30) as http:
-        created = http.post("/v1/auth/register", json={"email": email, "password": password, **profile})
+        created = http.post("/v1/auth/register", json=body)
         assert created.status_code == 201, created.text
         user_id = uuid.UUID(created.json()["id"])
         if roles:
