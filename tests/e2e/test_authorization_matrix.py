@@ -275,6 +275,9 @@ PREPARE: dict[tuple[str, str], Callable[[World, str, dict[str, Any]], None]] = {
     ("PATCH", "/v1/workouts/{workout_id}"):  # a workout to change, not still recording
         lambda w, c, body: _finished_workout(w) or body.update(title="Matrix"),
     ("DELETE", "/v1/workouts/{workout_id}"): lambda w, c, body: _finished_workout(w),
+    # Erasing one's account (with the password): like every change by an allowed caller it
+    # runs in a fresh world whose caller is thrown away, never in the shared one.
+    ("DELETE", "/v1/me"): lambda w, c, body: body.update(password=PASSWORD),
 }
 MATRIX_GPX = (b'<?xml version="1.0"?><gpx version="1.1" creator="matrix" '
               b'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
