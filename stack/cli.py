@@ -10,7 +10,7 @@
   stride backup [--out DIR] | restore SET   backup sets (key material apart); a restore
                                      replays the erasure journal
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
-  stride bench actors|gateway|sinks|live|serve   measure the platform on this machine
+  stride bench actors|gateway|sinks|live|serve|export   measure the platform on this machine
   stride demo                        bring the stack up and stream simulated athletes through it
   stride gateway run | internal run | worker run   run one process in the foreground (the stack
                                      uses these)
@@ -222,6 +222,12 @@ def _bench_gps(args: argparse.Namespace) -> int:
     from stack.bench_gps import run
 
     return run(args.seeds)
+
+
+def _bench_export(args: argparse.Namespace) -> int:
+    from stack.bench_export import run
+
+    return run(Settings.from_env(), args.workouts, args.hours)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -490,6 +496,17 @@ def build_parser() -> argparse.ArgumentParser:
         "error of distance and moving time under bench/results/.")
     gps_bench.add_argument("--seeds", type=int, default=50, help="noise draws a case (default 50)")
     gps_bench.set_defaults(func=_bench_gps)
+    export_bench = bench_cmds.add_parser(
+        "export", help="a person's export: time and peak memory for many long workouts",
+        description="Makes a bench account in PostgreSQL with --workouts finished workouts of "
+        "--hours at 1 Hz (every sample field, a pause each), writes its export ZIP with the code "
+        "the gateway's export jobs run, reports the time, samples a second, the ZIP's size and "
+        "the peak memory under bench/results/, and deletes the account. Needs the stack's "
+        "PostgreSQL.")
+    export_bench.add_argument("--workouts", type=int, default=50, help="workouts (default 50)")
+    export_bench.add_argument("--hours", type=float, default=1.0,
+                              help="length of each at 1 Hz (default 1)")
+    export_bench.set_defaults(func=_bench_export)
 
     models = groups.add_parser(
         "models", help="the model registry and Ray Serve: train, register, deploy, roll back",
