@@ -7,7 +7,8 @@ The steps, and why in this order:
    from here on no token of theirs works and nothing new is written for them.
 2. `ended` — tell the gateways, so the person's device and live sockets close now rather
    than at the next periodic re-check (gateway/access_watch.py).
-3. `stop_actor` — workouts still recording lose their Ray actor (and its in-memory state).
+3. `stop_actor` — workouts still recording lose their Ray actor (and its in-memory state);
+   once more after step 4, in case a frame that raced the socket's close started one again.
 4. `delete_workout`, one workout per transaction — a big account is many short
    transactions, never one long lock on the time-series tables.
 5. `purge` — Redis: every key naming the person or one of their workouts, and their
@@ -111,14 +112,15 @@ class Erasure:
         if self._ended is not None:
             await self._ended(user_id, begun.ended_tokens)
         report = Report(workouts=len(begun.workouts))
-        if self._stop_actor is not None:
-            for workout in begun.workouts:
-                if workout.recording:
-                    await self._stop_actor(workout.id)
-                    report.actors_stopped += 1
+        recording = [w.id for w in begun.workouts if w.recording]
+        await self._stop_actors(recording)
+        report.actors_stopped = len(recording)
         for workout in begun.workouts:
             report.add(await self._account.delete_workout(workout.id, user_id))
-        report.redis_keys = await self._caches.purge(user_id, begun.email, [w.id for w in begun.workouts])
+        # Again: a frame that raced the socket's close may have started a new actor.
+        await self._stop_actors(recording)
+        report.redis_keys = await self._caches.purge(user_id, begun.email,
+                                                     [w.id for w in begun.workouts])
         if self._forget_keys is not None:
             self._forget_keys(user_id)
         report.duration_ms = round((time.monotonic() - started) * 1000)
@@ -127,6 +129,12 @@ class Erasure:
         if self._ended is not None:
             await self._ended(user_id, [])
         return report
+
+
+    async def _stop_actors(self, workout_ids: list[uuid.UUID]) -> None:
+        if self._stop_actor is not None:
+            for workout_id in workout_ids:
+                await self._stop_actor(workout_id)
 
 
 def stand_in(pseudonym: str) -> uuid.UUID:
