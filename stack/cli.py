@@ -4,6 +4,7 @@
                                      gateway, internal gateway)
   stride db migrate                  apply the SQL migrations
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
+  stride users export EMAIL --reason WHY [--out FILE]   a person's export, by support staff
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
   stride keys init|unseal|seal|rotate|status   the key-encryption key and its Shamir shares
   stride retention run               delete what is older than its retention setting, now
@@ -308,6 +309,12 @@ def _import(args: argparse.Namespace) -> int:
     return run_import(Settings.from_env(), args.file, args.sport, args.token, args.workout)
 
 
+def _users_export(args: argparse.Namespace) -> int:
+    from stack.export_cli import run_users_export
+
+    return run_users_export(Settings.from_env(), args.email, args.out, args.by, args.reason)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from stack.demo import run_demo
 
@@ -373,6 +380,21 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("email", help="the account's e-mail")
         cmd.add_argument("role", choices=typing.get_args(Role))
         cmd.set_defaults(func=_users_role)
+    exp = users_cmds.add_parser(
+        "export", help="write a person's export ZIP (the one POST /v1/me/export makes), for "
+        "support staff",
+        description="Reads the person's data straight from PostgreSQL (one consistent snapshot) "
+        "and writes the export ZIP: profile, sessions, consents and their journal, groups, "
+        "notifications, recommendations, every workout as JSON, CSV and GPX (README.txt in it "
+        "explains every file). The read is written to the person's access log with --by and "
+        "--reason.")
+    exp.add_argument("email", help="whose data (the account's e-mail)")
+    exp.add_argument("--out", type=Path, metavar="FILE",
+                     help="the ZIP to write (default ./stride-export-<id>.zip)")
+    exp.add_argument("--reason", required=True,
+                     help="why staff export it (e.g. the ticket): shown to the person")
+    exp.add_argument("--by", metavar="EMAIL", help="the staff member's own account, if any")
+    exp.set_defaults(func=_users_export)
 
     bench = groups.add_parser(
         "bench", help="measure the platform on this machine",

@@ -233,3 +233,27 @@ def test_every_table_about_a_person_is_exported_or_says_why_not(stack: Settings)
             (list(PERSON_COLUMNS),))}
     covered = {t for s in SECTIONS for t in s.tables} | set(NOT_EXPORTED)
     assert tables - covered == set(), "add these to storage/export_sections.py (SECTIONS or NOT_EXPORTED)"
+
+
+async def test_staff_export_by_cli_is_in_the_persons_access_log(
+        stack: Settings, account, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    person, staff = account(), account()
+    out = tmp_path / "for-the-person.zip"
+    why = f"ticket {uuid.uuid4().hex[:6]}: asked by letter"
+    exported = await asyncio.to_thread(
+        subprocess.run, [*STRIDE, "users", "export", person.email.upper(), "--reason", why,
+                         "--by", staff.email, "--out", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    with zipfile.ZipFile(out) as archive:
+        assert json.loads(archive.read("profile.json"))["id"] == str(person.id)
+        assert "manifest.json" in archive.namelist()
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        log = (await http.get("/v1/me/access-log", headers=person.headers)).json()
+    entries = [e for e in log if e["via"] == "export"]
+    assert [(e["viewer_role"], e["basis"], e["staff_reason"]) for e in entries] == [
+        ("staff", "staff", why)]
+    refused = await asyncio.to_thread(
+        subprocess.run, [*STRIDE, "users", "export", person.email, "--reason", " "],
+        capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--reason" in refused.stdout
