@@ -60,7 +60,8 @@ class Erased(msgspec.Struct):
     workouts: list[uuid.UUID]
     started_ms: int
     device_closed: bool
-    feed_closed_or_dropped: bool
+    feed_closed: bool
+    own_feed_closed: bool
     login_status: int
     login_body: dict[str, Any]
     unknown_body: dict[str, Any]
@@ -100,6 +101,8 @@ async def erased(stack: Settings, eventually) -> Erased:  # type: ignore[no-unty
 
         feed = await websockets.connect(f"{stack.gateway_ws_url}/v1/live?athlete={athlete.id}",
                                         additional_headers=coach.headers)
+        own = await websockets.connect(f"{stack.gateway_ws_url}/v1/live?athlete={athlete.id}",
+                                       additional_headers=athlete.headers)
         device = DeviceClient(stack.gateway_ws_url, athlete.token)
         await device.__aenter__()
         t1 = int(time.time() * 1000) - 60_000
@@ -133,6 +136,8 @@ async def erased(stack: Settings, eventually) -> Erased:  # type: ignore[no-unty
         await device.close()
         feed_closed = await closed(feed)
         await feed.close()
+        own_closed = await closed(own)
+        await own.close()
         login = await http.post("/v1/auth/login", json={"email": athlete.email,
                                                          "password": athlete.password})
         unknown = await http.post("/v1/auth/login", json={
@@ -140,13 +145,14 @@ async def erased(stack: Settings, eventually) -> Erased:  # type: ignore[no-unty
     await eventually(lambda: lag_is_zero(stack), timeout_s=120)
     return Erased(user_id=athlete.id, email=athlete.email, names=names, workouts=[done, live],
                   started_ms=started_ms, device_closed=device_closed,
-                  feed_closed_or_dropped=feed_closed, login_status=login.status_code,
+                  feed_closed=feed_closed, own_feed_closed=own_closed, login_status=login.status_code,
                   login_body=login.json(), unknown_body=unknown.json())
 
 
 async def test_the_person_is_signed_out_everywhere_and_cannot_log_in(erased: Erased) -> None:
     assert erased.device_closed, "the device socket stayed open after the erasure"
-    assert erased.feed_closed_or_dropped, "the coach's feed of the erased athlete stayed open"
+    assert erased.feed_closed, "the coach's feed of the erased athlete stayed open"
+    assert erased.own_feed_closed, "the athlete's own live feed stayed open"
     assert erased.login_status == 401
     assert erased.login_body == erased.unknown_body  # as for an account that never was
 
