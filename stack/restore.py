@@ -222,8 +222,10 @@ async def erase_again(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUI
     client = redis_pool.connect(settings.redis_url, max_connections=2)
     await pool.open()
     try:
-        erasure = Erasure(PgAccount(pool), RedisCaches(client, settings.redis_prefix),
-                          ring.pseudonym)
+        # Export files made before the backup may still lie in the export folder.
+        exports = Path(settings.export_dir or settings.home_path / "exports")
+        erasure = Erasure(PgAccount(pool, export_dir=exports),
+                          RedisCaches(client, settings.redis_prefix), ring.pseudonym)
         return sum([await erasure.erase(user_id) is not None for user_id in user_ids])
     finally:
         await pool.close()
