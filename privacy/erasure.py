@@ -114,7 +114,7 @@ class Erasure:
         report = Report(workouts=len(begun.workouts))
         recording = [w.id for w in begun.workouts if w.recording]
         await self._stop_actors(recording)
-        report.actors_stopped = len(recording)
+        report.actors_stopped = len(recording) if self._stop_actor is not None else 0
         for workout in begun.workouts:
             report.add(await self._account.delete_workout(workout.id, user_id))
         # Again: a frame that raced the socket's close may have started a new actor.
