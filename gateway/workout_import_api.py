@@ -47,7 +47,8 @@ from gateway.errors import ApiError, refused
 from gateway.quotas import Refused
 from gateway.workouts_api import WorkoutOut, to_out
 from gateway.workouts_manage_api import Title
-from storage import athletes
+from privacy import age
+from storage import athletes, health_consent
 from storage import workout_import as import_repo
 from storage import workouts as workouts_repo
 from streams import events, topics
@@ -131,6 +132,13 @@ async def _import(request: Request[Any, Any, Any], data: ImportForm, me: uuid.UU
     async with state.pool.connection() as conn:
         profile = await athletes.profile_of(conn, me, day)
         history = await athletes.daily_loads(conn, me, day)
+        standing = await health_consent.standing_of(conn, me)
+    headers = {"Location": f"/v1/workouts/{workout_id}"}
+    if standing is None or not age.may_process_health(standing, dt.datetime.now(dt.UTC).date()):
+        # No consent to process health data (privacy/age.py): the file's HR and SpO2 are
+        # left out before anything computes on them, as on the device socket.
+        samples = [(*s[:4], None, None, *s[6:]) for s in samples]
+        headers["Stride-Notice"] = "health_consent_required"
     produced = await state.imports.run(functools.partial(
         replay.replay, workout_id, me, data.sport, samples, profile=profile,
         load_history=history, metrics_step_ms=METRICS_STEP_MS))
@@ -142,8 +150,7 @@ async def _import(request: Request[Any, Any, Any], data: ImportForm, me: uuid.UU
     completed = produced[-1]
     assert isinstance(completed, events.WorkoutCompleted)
     await _announce(request, completed)
-    return Response(to_out(row, True), status_code=HTTP_201_CREATED,
-                    headers={"Location": f"/v1/workouts/{workout_id}"})
+    return Response(to_out(row, True), status_code=HTTP_201_CREATED, headers=headers)
 
 
 def _title(text: str | None) -> str | None:

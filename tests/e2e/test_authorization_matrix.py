@@ -40,6 +40,7 @@ from gateway.auth import new_device_token, new_token
 from gateway.client import DeviceClient
 from gateway.hashing import HASHER
 from stack.settings import Settings
+from storage.consents import POLICY_VERSION
 from streams.retry import wait_until_async
 
 pytestmark = pytest.mark.e2e
@@ -68,6 +69,7 @@ POLICY: dict[str, set[str]] = {
     "admin_user": {"admin"},                  # role management
     "notification": {"owner"},                # your own inbox
     "model": {"ml_engineer", "admin"},        # the model registry and its deploys
+    "guardian_request": {"foreign"},          # confirmed by the guardian it names only
     "self": set(CALLERS) - {"anonymous"},     # your own account: any logged-in user
 }
 # Path or query parameter → kind of object (a few mean something else on one path).
@@ -75,7 +77,8 @@ OBJECTS = {"workout_id": "workout", "athlete": "athlete", "group_id": "group",
            "consent_id": "consent", "session_id": "session", "user_id": "admin_user",
            "role": "admin_user", "provider": "self", "sport": "self",
            "notification_id": "notification", "model_type": "model", "version": "model",
-           "device_id": "device", "invitation_id": "invitation", "link_id": "link"}
+           "device_id": "device", "invitation_id": "invitation", "link_id": "link",
+           "request_id": "guardian_request"}
 ON_PATH = {("/v1/groups/{group_id}/members/{user_id}", "user_id"): "member",
            ("/v1/groups/{group_id}/invitations/{invitation_id}", "invitation_id"): "group_invitation",
            ("/v1/groups/{group_id}/leave", "group_id"): "membership"}
@@ -110,7 +113,8 @@ class World:
                 "user_id": str(self.owner.id), "role": "coach", "provider": "mock",
                 "sport": "run", "notification_id": self.notification,
                 "model_type": "matrix", "version": self.model_version, "device_id": self.device,
-                "invitation_id": self.invitation, "link_id": "no-such-link"}[name]
+                "invitation_id": self.invitation, "link_id": "no-such-link",
+                "request_id": self.guardian_request}[name]
 
     def headers(self, caller: str) -> dict[str, str]:
         return {} if caller == "anonymous" else getattr(self, caller).headers
@@ -144,6 +148,7 @@ class World:
                 "INSERT INTO group_invitations (group_id, invitee_id, invited_by) VALUES (%s, %s, %s)"
                 " RETURNING id", (self.group, self.foreign.id, self.coach.id)).fetchone()[0])  # type: ignore[index]
             self.workout = uuid.uuid4()
+            self.guardian_request = _guardian_request(conn, self)
         return self
 
     def _user(self, conn: psycopg.Connection, caller: str) -> Account:
@@ -214,6 +219,7 @@ class World:
             self.model_version = f"matrix-{uuid.uuid4().hex[:8]}"
             conn.execute("INSERT INTO ai_models (type, version, path) VALUES ('matrix', %s,"
                          " '/nonexistent')", (self.model_version,))
+            self.guardian_request = _guardian_request(conn, self)
         self.workout = uuid.uuid4()
         t0 = int(time.time() * 1000)
         async with DeviceClient(self.gateway.ws_url, self.owner.token) as device:
@@ -227,6 +233,23 @@ class World:
         assert await wait_until_async(stored, 15, interval_s=0.1), \
             "the matrix workout never reached the database"
         return self
+
+
+def _guardian_request(conn: psycopg.Connection, world: World) -> str:
+    """The owner (a child, for this) named `foreign`, of age, as their guardian."""
+    conn.execute("UPDATE users SET birth_date = '1980-05-01' WHERE id = %s", (world.foreign.id,))
+    row = conn.execute("INSERT INTO guardian_consents (athlete_id, guardian_email) VALUES (%s, %s)"
+                       " RETURNING id", (world.owner.id, world.foreign.email)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _child(world: World, caller: str, body: dict[str, Any]) -> None:
+    """The caller under 16 (only then is a guardian named), naming someone else."""
+    with psycopg.connect(world.stack.pg_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE users SET birth_date = now() - interval '12 years' WHERE id = %s",
+                     (getattr(world, caller).id,))
+    body.update(email=f"guardian-{uuid.uuid4().hex[:8]}@example.org")
 
 
 @functools.cache
@@ -275,6 +298,7 @@ PREPARE: dict[tuple[str, str], Callable[[World, str, dict[str, Any]], None]] = {
     ("PATCH", "/v1/workouts/{workout_id}"):  # a workout to change, not still recording
         lambda w, c, body: _finished_workout(w) or body.update(title="Matrix"),
     ("DELETE", "/v1/workouts/{workout_id}"): lambda w, c, body: _finished_workout(w),
+    ("PUT", "/v1/me/guardian"): _child,  # only a child names a guardian
     # Erasing one's account (with the password): like every change by an allowed caller it
     # runs in a fresh world whose caller is thrown away, never in the shared one.
     ("DELETE", "/v1/me"): lambda w, c, body: body.update(password=PASSWORD),
@@ -289,7 +313,7 @@ UPLOADS: dict[tuple[str, str], dict[str, tuple[str, bytes, str]]] = {
     ("POST", "/v1/workouts/import"): {"file": ("matrix.gpx", MATRIX_GPX, "application/gpx+xml")},
 }
 BODY_VALUES = {"password": PASSWORD, "current_password": PASSWORD,
-               "new_password": "a matrix passphrase, changed"}
+               "new_password": "a matrix passphrase, changed", "policy_version": POLICY_VERSION}
 
 
 def _example(schema: dict[str, Any], spec: dict[str, Any], world: World, name: str = "") -> Any:

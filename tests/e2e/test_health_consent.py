@@ -176,3 +176,28 @@ async def test_under_16_a_guardian_of_age_confirms_before_health_data_and_groups
             "withdrawn", str(parent.id), POLICY_VERSION)
         gone = await http.post(f"/v1/guardian/requests/{request}/confirm", headers=parent.headers)
         assert gone.status_code == 404
+
+
+def _gpx_with_hr(points: int = 30) -> bytes:
+    t0 = dt.datetime(2024, 5, 1, 7, 0, tzinfo=dt.UTC)
+    rows = "".join(
+        f'<trkpt lat="{45.0 + 3e-5 * i:.5f}" lon="7.0"><time>'
+        f'{(t0 + dt.timedelta(seconds=i)).strftime("%Y-%m-%dT%H:%M:%SZ")}</time><extensions>'
+        f"<gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr></gpxtpx:TrackPointExtension>"
+        f"</extensions></trkpt>" for i in range(points))
+    return ('<?xml version="1.0"?><gpx version="1.1" creator="consent test" '
+            'xmlns="http://www.topografix.com/GPX/1/1" '
+            'xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v1">'
+            f"<trk><trkseg>{rows}</trkseg></trk></gpx>").encode()
+
+
+async def test_an_upload_without_the_consent_leaves_its_heart_rate_out(
+        stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
+        for who, notice, avg_hr in ((account(health_consent=None), "health_consent_required", None),
+                                    (account(), None, 150.0)):
+            upload = await http.post("/v1/workouts/import", headers=who.headers, files={
+                "file": ("run.gpx", _gpx_with_hr(), "application/gpx+xml")})
+            assert upload.status_code == 201, upload.text
+            assert upload.headers.get("Stride-Notice") == notice
+            assert upload.json()["avg_hr"] == avg_hr
