@@ -69,6 +69,7 @@ POLICY: dict[str, set[str]] = {
     "admin_user": {"admin"},                  # role management
     "notification": {"owner"},                # your own inbox
     "model": {"ml_engineer", "admin"},        # the model registry and its deploys
+    "export": {"owner"},                      # your data export: yours alone
     "guardian_request": {"foreign"},          # confirmed by the guardian it names only
     "self": set(CALLERS) - {"anonymous"},     # your own account: any logged-in user
 }
@@ -78,7 +79,8 @@ OBJECTS = {"workout_id": "workout", "athlete": "athlete", "group_id": "group",
            "role": "admin_user", "provider": "self", "sport": "self",
            "notification_id": "notification", "model_type": "model", "version": "model",
            "device_id": "device", "invitation_id": "invitation", "link_id": "link",
-           "request_id": "guardian_request"}
+           "request_id": "guardian_request",
+           "export_id": "export"}
 ON_PATH = {("/v1/groups/{group_id}/members/{user_id}", "user_id"): "member",
            ("/v1/groups/{group_id}/invitations/{invitation_id}", "invitation_id"): "group_invitation",
            ("/v1/groups/{group_id}/leave", "group_id"): "membership"}
@@ -114,7 +116,8 @@ class World:
                 "sport": "run", "notification_id": self.notification,
                 "model_type": "matrix", "version": self.model_version, "device_id": self.device,
                 "invitation_id": self.invitation, "link_id": "no-such-link",
-                "request_id": self.guardian_request}[name]
+                "request_id": self.guardian_request,
+                "export_id": self.export}[name]
 
     def headers(self, caller: str) -> dict[str, str]:
         return {} if caller == "anonymous" else getattr(self, caller).headers
@@ -149,6 +152,10 @@ class World:
                 " RETURNING id", (self.group, self.foreign.id, self.coach.id)).fetchone()[0])  # type: ignore[index]
             self.workout = uuid.uuid4()
             self.guardian_request = _guardian_request(conn, self)
+            # A finished (failed) export: the owner may still start a new one.
+            self.export = str(conn.execute(
+                "INSERT INTO export_jobs (user_id, status, error) VALUES (%s, 'failed', 'matrix')"
+                " RETURNING id", (self.owner.id,)).fetchone()[0])  # type: ignore[index]
         return self
 
     def _user(self, conn: psycopg.Connection, caller: str) -> Account:
@@ -220,6 +227,7 @@ class World:
             conn.execute("INSERT INTO ai_models (type, version, path) VALUES ('matrix', %s,"
                          " '/nonexistent')", (self.model_version,))
             self.guardian_request = _guardian_request(conn, self)
+        self.export = await self._export(http)
         self.workout = uuid.uuid4()
         t0 = int(time.time() * 1000)
         async with DeviceClient(self.gateway.ws_url, self.owner.token) as device:
@@ -233,6 +241,17 @@ class World:
         assert await wait_until_async(stored, 15, interval_s=0.1), \
             "the matrix workout never reached the database"
         return self
+
+    async def _export(self, http: httpx.AsyncClient) -> str:
+        """The owner's export, ready, so its download is tried for real."""
+        started = (await http.post("/v1/me/export", headers=self.owner.headers)).json()
+
+        async def ready() -> bool:
+            job = await http.get(f"/v1/me/export/{started['id']}", headers=self.owner.headers)
+            return bool(job.json()["status"] == "ready")
+
+        assert await wait_until_async(ready, 60, interval_s=0.2), "the matrix export never got ready"
+        return str(started["id"])
 
 
 def _guardian_request(conn: psycopg.Connection, world: World) -> str:
