@@ -193,8 +193,8 @@ class PgAccount:
 
 async def _later_tables(conn: AsyncConnection[Any], user_id: uuid.UUID,
                         email: str) -> dict[str, int]:
-    """Tables of issue 18 that need more than the users row's cascade (each looked up, so
-    this runs on a database migrated to any point)."""
+    """Rows of others that name the person, and tables of issue 18 that need more than the
+    users row's cascade (each looked up, so this runs on a database migrated to any point)."""
     rows: dict[str, int] = {}
     cur = await conn.execute("SELECT to_regclass('user_data_keys') IS NOT NULL,"
                              " to_regprocedure('erase_health_access_log(uuid)') IS NOT NULL,"
@@ -206,6 +206,15 @@ async def _later_tables(conn: AsyncConnection[Any], user_id: uuid.UUID,
     if access_log:  # reads of their data go; their reads of others' lose the viewer (0020)
         cur = await conn.execute("SELECT erase_health_access_log(%s)", (user_id,))
         rows["health_access_log"] = int((await cur.fetchone() or (0,))[0])
+    # Told to the athletes of a group when someone began to coach it, by name (groups_api).
+    cur = await conn.execute(
+        "UPDATE notification_logs n SET message = 'Someone' || substr(n.message, length(u.name) + 1)"
+        " FROM (SELECT nullif(btrim(concat_ws(' ', first_name, last_name)), '') AS name"
+        "       FROM users WHERE id = %(u)s) u"
+        " WHERE u.name IS NOT NULL AND n.notification_type = 'group.coach_added'"
+        "   AND n.user_id <> %(u)s AND starts_with(n.message, u.name || ' now coaches ')",
+        {"u": user_id})
+    rows["notification_logs:unnamed"] = cur.rowcount
     if guardians:  # as someone's guardian: the consent ends, the address goes
         cur = await conn.execute(
             "UPDATE guardian_consents SET withdrawn_at = coalesce(withdrawn_at, now()),"

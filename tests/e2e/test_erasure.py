@@ -157,7 +157,9 @@ async def test_the_person_is_signed_out_everywhere_and_cannot_log_in(erased: Era
     assert erased.login_body == erased.unknown_body  # as for an account that never was
 
 
-async def test_no_table_holds_a_trace(stack: Settings, erased: Erased) -> None:
+async def sql_traces(stack: Settings, ids: list[uuid.UUID], texts: list[str]) -> list[str]:
+    """Every column of every table (uuid, text, json, bytea) holding one of `ids` or `texts`
+    (any case), but the tombstones kept on purpose."""
     found = []
     async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
         cur = await conn.execute(
@@ -169,8 +171,6 @@ async def test_no_table_holds_a_trace(stack: Settings, erased: Erased) -> None:
             "       'character varying', 'uuid[]', 'text[]')")
         columns = await cur.fetchall()
         assert len(columns) > 50
-        ids = [erased.user_id, *erased.workouts]
-        texts = [*erased.needles(), repr(LON)]
         for table, column, kind in columns:
             if (table, column) in TOMBSTONES:
                 continue
@@ -184,11 +184,50 @@ async def test_no_table_holds_a_trace(stack: Settings, erased: Erased) -> None:
             n = (await (await conn.execute(sql, args)).fetchone())[0]  # type: ignore[index]
             if n:
                 found.append(f"{table}.{column}: {n}")
+    return found
+
+
+async def test_no_table_holds_a_trace(stack: Settings, erased: Erased) -> None:
+    found = await sql_traces(stack, [erased.user_id, *erased.workouts],
+                             [*erased.needles(), repr(LON)])
+    assert found == []
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
         journal = await (await conn.execute(
             "SELECT stores FROM erasure_journal WHERE requested_at >= to_timestamp(%s / 1000.0)"
             " AND completed_at IS NOT NULL", (erased.started_ms - 1000,))).fetchall()
-    assert found == []
     assert any(s["workouts"] == 2 and s["rows"].get("users") == 1 for (s,) in journal)
+
+
+async def test_an_erased_coach_is_no_longer_named_to_the_athletes(
+        stack: Settings, account, eventually) -> None:  # type: ignore[no-untyped-def]
+    """Athletes were told, by name, that someone began to coach their group: once that coach
+    is erased, the notice says "Someone"."""
+    tag = uuid.uuid4().hex[:8]
+    coach, athlete = account(), account()
+    newcomer = account(first_name=f"Coach{tag}", last_name=f"Erased{tag}")
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        group = (await http.post("/v1/groups", headers=coach.headers,
+                                 json={"name": f"Told {tag}", "sport": "run"})).json()["id"]
+        await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
+                        json={"user_id": str(athlete.id), "role": "athlete"})
+        await http.post("/v1/consents", headers=athlete.headers, json={"group_id": group})
+        invited = await http.post(f"/v1/groups/{group}/members", headers=coach.headers,
+                                  json={"user_id": str(newcomer.id), "role": "coach"})
+        accepted = await http.post(f"/v1/invitations/{invited.json()['invitation_id']}/accept",
+                                   headers=newcomer.headers)
+        assert accepted.status_code == 200, accepted.text
+
+        async def told() -> str | None:
+            page = (await http.get("/v1/notifications/me", headers=athlete.headers)).json()
+            items = page["items"] if isinstance(page, dict) else page
+            return next((n["message"] for n in items if "now coaches" in n["message"]), None)
+        assert f"Coach{tag} Erased{tag} now coaches" in await eventually(told, timeout_s=30)
+        gone = await http.request("DELETE", "/v1/me", headers=newcomer.headers,
+                                  json={"password": newcomer.password})
+        assert gone.status_code == 204, gone.text
+        assert (await told() or "").startswith(f"Someone now coaches Told {tag}")
+    assert await sql_traces(stack, [newcomer.id],
+                            [newcomer.email, f"Coach{tag}", f"Erased{tag}"]) == []
 
 
 async def test_no_redis_key_or_value_holds_a_trace(stack: Settings, erased: Erased) -> None:
