@@ -33,6 +33,10 @@ from storage import exports
 
 log = logging.getLogger("stride.gateway.export")
 
+EXPORTS_PER_DAY = 5
+"""Exports one person may start in 24 hours: each is a whole copy of their data on disk for
+days, and its building takes a gateway's background for seconds to minutes."""
+
 
 class ExportProgress(msgspec.Struct, frozen=True, kw_only=True):
     workouts_done: int
@@ -67,6 +71,9 @@ def _out(job: exports.ExportJob) -> ExportOut:
         download=f"/v1/me/export/{job.id}/download" if job.status == "ready" else None)
 
 
+DAY = dt.timedelta(days=1)
+
+
 def _location(job_id: uuid.UUID) -> dict[str, str]:
     return {"Location": f"/v1/me/export/{job_id}"}
 
@@ -77,6 +84,10 @@ def _location(job_id: uuid.UUID) -> dict[str, str]:
 async def start_export(request: Request[Any, Any, Any]) -> Response[ExportOut]:
     principal = principal_of(request)
     async with request.app.state.pool.connection() as conn:
+        if await exports.started_since(conn, principal.user_id, DAY) >= EXPORTS_PER_DAY:
+            raise ApiError(429, "too_many_exports", f"at most {EXPORTS_PER_DAY} exports a day; "
+                           "download one you made (GET /v1/me/exports) or try tomorrow",
+                           headers={"Retry-After": "3600"})
         try:
             job = await exports.create(conn, principal.user_id)
         except exports.AlreadyOpen as running:

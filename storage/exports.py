@@ -78,6 +78,14 @@ async def create(conn: AsyncConnection, user_id: uuid.UUID) -> ExportJob:
     return _job(row)
 
 
+async def started_since(conn: AsyncConnection, user_id: uuid.UUID, since: dt.timedelta) -> int:
+    """How many exports the person asked for within `since` (erased ones aside)."""
+    cur = await conn.execute("SELECT count(*) FROM export_jobs WHERE user_id = %s"
+                             " AND created_at > now() - %s", (user_id, since))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def get(conn: AsyncConnection, user_id: uuid.UUID, job_id: uuid.UUID) -> ExportJob | None:
     """The job if it is this person's (anyone else's is as good as missing)."""
     cur = await conn.execute(f"SELECT {_COLUMNS} FROM export_jobs WHERE id = %s AND user_id = %s",

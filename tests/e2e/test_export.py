@@ -257,3 +257,21 @@ async def test_staff_export_by_cli_is_in_the_persons_access_log(
         subprocess.run, [*STRIDE, "users", "export", person.email, "--reason", " "],
         capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--reason" in refused.stdout
+
+
+async def test_at_most_five_exports_a_day(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
+    person = account()
+    with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:
+        for hours_ago in (30, 20, 10, 5, 1):  # the first is older than a day: it does not count
+            conn.execute("INSERT INTO export_jobs (user_id, status, error, created_at) VALUES"
+                         " (%s, 'failed', 'test', now() - make_interval(hours => %s))",
+                         (person.id, hours_ago))
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        fifth = await http.post("/v1/me/export", headers=person.headers)
+        assert fifth.status_code == 202, fifth.text
+        with psycopg.connect(stack.pg_dsn, autocommit=True) as conn:  # as if it were done
+            conn.execute("UPDATE export_jobs SET status = 'failed', error = 'test'"
+                         " WHERE id = %s AND status IN ('pending', 'running')", (fifth.json()["id"],))
+        sixth = await http.post("/v1/me/export", headers=person.headers)
+        assert sixth.status_code == 429 and sixth.json()["code"] == "too_many_exports"
+        assert sixth.headers["retry-after"] == "3600"
