@@ -1,8 +1,9 @@
 """The one contract between Stride's producers and consumers: the events on Kafka.
 
-Every value on a Stride topic is one of these Structs encoded as MessagePack, keyed by
-`workout_id` (events about a workout) or `user_id` (events about an athlete: UserEvent).
-Events are past tense. Units are in the field names; times are Unix ms.
+Every value on a Stride topic is one of these Structs encoded as MessagePack, and on the
+wire sealed with the athlete's data key and keyed by that key's id (streams/sealing.py);
+unsealed (benches, tests) it is keyed by `key_of`. Events are past tense. Units are in the
+field names; times are Unix ms.
 """
 
 from __future__ import annotations
