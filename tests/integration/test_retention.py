@@ -92,3 +92,39 @@ async def test_batches_delete_everything_past_the_limit_and_zero_keeps_for_ever(
         assert deleted["inference_log"] == 250
         left = await (await conn.execute("SELECT count(*) FROM inference_log")).fetchone()
         assert left == (0,)
+
+
+async def test_on_timescaledb_old_chunks_and_rows_go(timescale_dsn: str) -> None:
+    """The same limits on a real TimescaleDB without background workers (PGlite): its own
+    retention policies never run there, this job does the work."""
+    from storage.migrate import migrate
+
+    migrate(timescale_dsn)
+    async with await psycopg.AsyncConnection.connect(timescale_dsn, autocommit=True) as conn:
+        dialect = await (await conn.execute("SELECT name FROM storage_dialect")).fetchone()
+        assert dialect == ("timescaledb",)
+        user_id = (await (await conn.execute(
+            "INSERT INTO users (email) VALUES (%s) RETURNING id",
+            (f"{uuid.uuid4().hex[:8]}@example.org",))).fetchone())[0]
+        workout_id = uuid.uuid4()
+        for seq, age in ((1, 2000 * DAY), (2, 200 * DAY), (3, DAY)):
+            at = NOW - age
+            await conn.execute("INSERT INTO sensor_data (workout_id, seq, t, hr_bpm)"
+                               " VALUES (%s, %s, %s, 150)", (workout_id, seq, at))
+            await conn.execute("INSERT INTO workout_metrics (workout_id, t, seq, distance_m,"
+                               " moving_time_s) VALUES (%s, %s, %s, 10, 5)", (workout_id, at, seq))
+            await conn.execute("INSERT INTO inference_log (at, model_type, model_version, user_id,"
+                               " inputs, output, latency_ms) VALUES (%s, 'risk', 'v1', %s, '{}',"
+                               " '{}', 1)", (at, user_id))
+
+        await retention.enforce(conn, retention.Retention(batch_rows=100), now=NOW)
+
+        async def seqs(table: str) -> list[int]:
+            cur = await conn.execute(f"SELECT seq FROM {table} WHERE workout_id = %s"  # noqa: S608
+                                     " ORDER BY seq", (workout_id,))
+            return [r[0] for r in await cur.fetchall()]
+        assert await seqs("sensor_data") == [2, 3]
+        assert await seqs("workout_metrics") == [3]
+        left = await (await conn.execute("SELECT count(*) FROM inference_log WHERE user_id = %s",
+                                         (user_id,))).fetchone()
+        assert left == (1,)
