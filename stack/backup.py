@@ -20,7 +20,9 @@ import hashlib
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import psycopg
@@ -45,6 +47,7 @@ console = Console(stderr=True, soft_wrap=True)
 FORMAT = 1
 PG_FILE = "postgres.dump"
 REDIS_FILE = "redis.records"
+JOURNAL_FILE = "erasure-journal.json"
 MANIFEST_FILE = "manifest.json"
 KEYS_MANIFEST_FILE = "keys-manifest.json"
 KEYRING_FILE = "keyring.json"
@@ -80,6 +83,26 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     files: list[FileEntry]
     keys_files: list[FileEntry]
     """The key material written apart (names and checksums only)."""
+
+
+class JournalRow(msgspec.Struct, frozen=True, array_like=True):
+    """One row of the erasure journal (migration 0019): a pseudonym, no personal data."""
+
+    id: uuid.UUID
+    pseudonym: str
+    requested_at: dt.datetime
+    completed_at: dt.datetime | None
+    stores: msgspec.Raw
+
+
+def read_journal(conn: psycopg.Connection[Any]) -> list[JournalRow]:
+    """The database's erasure journal ([] before migration 0019)."""
+    found = conn.execute("SELECT to_regclass('erasure_journal') IS NOT NULL").fetchone()
+    if not (found and found[0]):
+        return []
+    return [JournalRow(r[0], r[1], r[2], r[3], msgspec.Raw(msgspec.json.encode(r[4])))
+            for r in conn.execute("SELECT id, pseudonym, requested_at, completed_at, stores"
+                                  " FROM erasure_journal ORDER BY requested_at").fetchall()]
 
 
 class BackupError(Exception):
@@ -122,7 +145,11 @@ def _commit() -> str:
 
 def private_dir(path: Path) -> Path:
     """A new folder only its owner can enter (the sets hold health data)."""
-    path.mkdir(parents=True, exist_ok=False, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=False, mode=0o700)
+    except FileExistsError:
+        raise BackupError(f"{path} exists already (sets are named by the second): "
+                          "choose another --out, or try again") from None
     return path
 
 
@@ -180,7 +207,11 @@ def backup(settings: Settings, out_dir: Path, keys_out: Path | None = None) -> P
         raise BackupError(f"cannot read the database: {exc}".strip()) from None
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = private_dir(out_dir / name)
-    keys_target = private_dir(keys_out if keys_out is not None else out_dir / f"{name}.keys")
+    try:
+        keys_target = private_dir(keys_out if keys_out is not None else out_dir / f"{name}.keys")
+    except BackupError:
+        target.rmdir()
+        raise
     umask = os.umask(0o077)  # every file of the set, pg_dump's too, readable by its owner only
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=30)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -195,6 +226,11 @@ def backup(settings: Settings, out_dir: Path, keys_out: Path | None = None) -> P
                 capture_output=True, text=True, env=env, timeout=24 * 3600)
             if dumped.returncode != 0:
                 raise BackupError("pg_dump failed: " + dumped.stderr.strip()[-2000:])
+            # The journal again, on its own: a restore of an OLDER set can merge it from this
+            # one (--journal-from) when the database that held it is lost. Read after the
+            # dump, so it holds at least the dump's rows.
+            with psycopg.connect(settings.pg_dsn, connect_timeout=10) as conn:
+                (target / JOURNAL_FILE).write_bytes(msgspec.json.encode(read_journal(conn)))
             progress.update(step, total=1, completed=1)
             keys = progress.add_task("Redis: kept keys", total=backup_redis.count_kept(
                 client, settings.redis_prefix))
@@ -213,7 +249,7 @@ def backup(settings: Settings, out_dir: Path, keys_out: Path | None = None) -> P
                 redis_keys=redis_keys, redis_families=list(backup_redis.KEPT_FAMILIES),
                 users=facts.users, workouts=facts.workouts,
                 erasure_journal=facts.erasure_journal, kek_id=kek_id,
-                files=[file_entry(target / n, n) for n in (PG_FILE, REDIS_FILE)],
+                files=[file_entry(target / n, n) for n in (PG_FILE, REDIS_FILE, JOURNAL_FILE)],
                 keys_files=keys_files)
             encoded = msgspec.json.format(msgspec.json.encode(manifest))
             (target / MANIFEST_FILE).write_bytes(encoded)
@@ -256,6 +292,15 @@ def read_manifest(backup_dir: Path) -> Manifest:
         raise BackupError(f"{backup_dir} is not a backup set (no {MANIFEST_FILE})") from None
     except msgspec.DecodeError as exc:
         raise BackupError(f"{path} is damaged or of another format: {exc}") from None
+
+
+def set_journal(backup_dir: Path) -> list[JournalRow]:
+    """The erasure journal a set carries beside its dump (checked first)."""
+    verify(backup_dir, read_manifest(backup_dir))
+    try:
+        return msgspec.json.decode((backup_dir / JOURNAL_FILE).read_bytes(), type=list[JournalRow])
+    except msgspec.DecodeError as exc:
+        raise BackupError(f"{backup_dir / JOURNAL_FILE} does not read: {exc}") from None
 
 
 def verify(backup_dir: Path, manifest: Manifest) -> None:

@@ -280,7 +280,8 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from stack.restore import run_restore
 
-    return run_restore(Settings.from_env(), args.backup, force=args.force)
+    return run_restore(Settings.from_env(), args.backup, force=args.force,
+                       journal_from=args.journal_from)
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -612,6 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("backup", type=Path, metavar="SET", help="a backup set folder")
     res.add_argument("--force", action="store_true",
                      help="replace a database that holds accounts or workouts")
+    res.add_argument("--journal-from", type=Path, action="append", metavar="NEWER_SET",
+                     help="also replay the erasure journal a newer set carries (when the "
+                          "database that held the newest journal is lost); repeatable")
     res.set_defaults(func=_restore)
 
     keys = groups.add_parser(

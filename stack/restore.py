@@ -50,23 +50,18 @@ from stack.backup import (
     PG_FILE,
     REDIS_FILE,
     BackupError,
+    JournalRow,
     Manifest,
     console,
     libpq_call,
+    read_journal,
     read_manifest,
+    set_journal,
     verify,
 )
 from stack.postgres_local import pg_bin
 from stack.settings import Settings
 from storage.migrate import MigrationError, load, migrate
-
-
-class JournalRow(msgspec.Struct, frozen=True, array_like=True):
-    id: uuid.UUID
-    pseudonym: str
-    requested_at: dt.datetime
-    completed_at: dt.datetime | None
-    stores: msgspec.Raw
 
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,11 +97,7 @@ def inspect_target(settings: Settings) -> Target:
         accounts = count("SELECT count(*) FROM users WHERE id <> %s",
                          settings.dev_user_id) if exists("users") else 0
         workouts = count("SELECT count(*) FROM workouts") if exists("workouts") else 0
-        journal = [JournalRow(r[0], r[1], r[2], r[3], msgspec.Raw(msgspec.json.encode(r[4])))
-                   for r in conn.execute(
-                       "SELECT id, pseudonym, requested_at, completed_at, stores"
-                       " FROM erasure_journal ORDER BY requested_at").fetchall()] \
-            if exists("erasure_journal") else []
+        journal = read_journal(conn)
     return Target(others_connected=others, accounts=accounts, workouts=workouts, journal=journal)
 
 
@@ -232,9 +223,12 @@ async def erase_again(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUI
         await client.aclose()
 
 
-def run_restore(settings: Settings, backup_dir: Path, *, force: bool = False) -> int:
+def run_restore(settings: Settings, backup_dir: Path, *, force: bool = False,
+                journal_from: list[Path] | None = None) -> int:
+    """`stride restore`; `journal_from`: newer sets whose erasure journals are merged too
+    (for when the database that held the newest journal is lost)."""
     try:
-        return _restore(settings, backup_dir, force)
+        return _restore(settings, backup_dir, force, journal_from or [])
     except BackupError as exc:
         console.print(f"[red]✗ restore[/]: {exc}")
         return 1
@@ -248,7 +242,7 @@ def run_restore(settings: Settings, backup_dir: Path, *, force: bool = False) ->
         return 1
 
 
-def _restore(settings: Settings, backup_dir: Path, force: bool) -> int:
+def _restore(settings: Settings, backup_dir: Path, force: bool, journal_from: list[Path]) -> int:
     manifest = read_manifest(backup_dir)
     with console.status("checking the set's checksums …"):
         verify(backup_dir, manifest)
@@ -268,6 +262,8 @@ def _restore(settings: Settings, backup_dir: Path, force: bool) -> int:
             "the restore would replace them with the set's: add --force to do that")
     paths, saved = saved_journals(settings)
     journal = saved + target.journal
+    for newer in journal_from:
+        journal += set_journal(newer)
     ring = _keyring(settings) if journal or manifest.erasure_journal else None
     if ring is not None and manifest.kek_id and manifest.kek_id != ring.kek_id:
         console.print(f"[yellow]![/] the set's data keys are wrapped by {manifest.kek_id}, this "

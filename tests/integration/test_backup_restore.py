@@ -133,8 +133,8 @@ def test_a_set_round_trips_the_database_and_the_kept_redis_keys(stride: Stride, 
     assert manifest.redis_keys == len(boards)
     # The key material is apart from the set; the machine's unsealed KEK is in neither.
     keys_dir = backup_set.with_name(backup_set.name + ".keys")
-    assert sorted(p.name for p in backup_set.iterdir()) == ["manifest.json", "postgres.dump",
-                                                          "redis.records"]
+    assert sorted(p.name for p in backup_set.iterdir()) == [
+        "erasure-journal.json", "manifest.json", "postgres.dump", "redis.records"]
     assert (keys_dir / "keyring.json").read_bytes() == \
         (Path(stride.env["STRIDE_KEYS_DIR"]) / "keyring.json").read_bytes()
     assert manifest.kek_id and f'"{manifest.kek_id}"' in (keys_dir / "keyring.json").read_text()
@@ -220,6 +220,34 @@ def test_a_person_erased_after_the_backup_does_not_come_back(stride: Stride, tmp
                if isinstance(value, list) for member, _ in value)
     # Nothing of the restore is left lying around: the saved journal went with the replay.
     assert not list((settings.home_path / "restore").glob("*"))
+
+
+def test_when_the_database_is_lost_a_newer_sets_journal_keeps_the_erased_away(
+        stride: Stride, tmp_path: Path) -> None:
+    settings = stride.settings
+    asyncio.run(athlete(settings, "gus", 1))
+    gone_id, gone_email, gone_workouts = asyncio.run(athlete(settings, "hana", 1))
+    older = stride.backup(tmp_path / "older")
+    assert asyncio.run(erase_again(settings, load_keyring(settings.keys_path), [gone_id])) == 1
+    newer = stride.backup(tmp_path / "newer")  # e.g. damaged later, or too big to restore
+    assert msgspec.json.decode((newer / "erasure-journal.json").read_bytes())
+
+    def lose_the_database() -> None:  # a new server: empty, then migrated by `stack up`
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+        assert stride("db", "migrate").returncode == 0
+
+    lose_the_database()
+    alone = stride("restore", str(older))  # no journal survived: the older set brings her back
+    assert alone.returncode == 0, alone.stderr
+    assert traces(settings, gone_id, gone_email, gone_workouts)
+
+    lose_the_database()
+    done = stride("restore", str(older), "--journal-from", str(newer))
+    assert done.returncode == 0, done.stderr
+    assert "1 account(s) erased again" in done.stderr
+    assert traces(settings, gone_id, gone_email, gone_workouts) == []
 
 
 async def data_keys(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUID]) -> int:
