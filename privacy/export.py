@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import uuid
 import zipfile
@@ -78,6 +79,13 @@ class _Zip:
         if text:
             await asyncio.to_thread(self._entry.write, text.encode())
 
+    async def append_made(self, make: Callable[[], str]) -> None:
+        """Append what `make` returns, made in the thread too: formatting thousands of
+        samples is the export's main CPU cost, and the event loop has requests to serve."""
+        entry = self._entry
+        assert entry is not None
+        await asyncio.to_thread(lambda: entry.write(make().encode()))
+
     async def end(self) -> None:
         assert self._entry is not None
         await asyncio.to_thread(self._entry.close)
@@ -138,9 +146,18 @@ def _events(row: workouts_repo.WorkoutRow, breaks: list[exports.Break]) -> list[
     return out
 
 
-def _without_health(sample: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A sample with its health readings (hr_bpm, spo2_pct) emptied."""
-    return (*sample[:4], None, None, *sample[6:])
+def _page_text(writer: CsvWriter | GpxWriter, page: list[samples_repo.StoredSample],
+               health_data: bool) -> str:
+    return writer.page(_rows(page, health_data))
+
+
+def _rows(page: list[samples_repo.StoredSample], health_data: bool) -> list[Row]:
+    """Stored samples as the writers take them; without health data, hr_bpm and spo2_pct
+    are left empty."""
+    return [Row(seq=s.seq, sample=(s.t_ms, s.lat, s.lon, s.alt_m,
+                                   s.hr_bpm if health_data else None,
+                                   s.spo2_pct if health_data else None,
+                                   s.speed_mps, s.accuracy_m, s.power_w)) for s in page]
 
 
 async def _write_workout(conn: AsyncConnection, archive: _Zip, workout_id: uuid.UUID,
@@ -163,12 +180,8 @@ async def _write_workout(conn: AsyncConnection, archive: _Zip, workout_id: uuid.
         after: int | None = None
         while True:
             page = await samples_repo.read_samples(conn, workout_id, limit=PAGE, after_seq=after)
-            rows = [Row(seq=s.seq, sample=(s.t_ms, s.lat, s.lon, s.alt_m, s.hr_bpm, s.spo2_pct,
-                                           s.speed_mps, s.accuracy_m, s.power_w)) for s in page]
-            if not health_data:
-                rows = [Row(seq=r.seq, sample=_without_health(r.sample)) for r in rows]
-            await archive.append(writer.page(rows))
-            count += len(rows)
+            await archive.append_made(functools.partial(_page_text, writer, page, health_data))
+            count += len(page)
             if len(page) < PAGE:
                 break
             after = page[-1].seq
