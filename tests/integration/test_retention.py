@@ -10,6 +10,7 @@ import uuid
 import psycopg
 import pytest
 
+from stack.settings import Settings
 from storage import retention
 
 pytestmark = pytest.mark.integration
@@ -128,3 +129,15 @@ async def test_on_timescaledb_old_chunks_and_rows_go(timescale_dsn: str) -> None
         left = await (await conn.execute("SELECT count(*) FROM inference_log WHERE user_id = %s",
                                          (user_id,))).fetchone()
         assert left == (1,)
+
+
+def test_stride_retention_run_says_what_is_kept(stack: Settings) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "stack.cli", "retention", "run"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for target in retention.TARGETS:
+        assert target.table in done.stdout
+    assert "1095" in done.stdout and "deleted now" in done.stdout
