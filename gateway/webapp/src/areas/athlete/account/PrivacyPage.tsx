@@ -1,11 +1,13 @@
 // Privacy settings (GET/PATCH /v1/users/me/privacy): what the shared surfaces show of you.
-// Everything starts private; each setting says where it applies.
+// Everything starts private; each setting says where it applies. Below them: your health
+// data — the consent to process it, and who read it (HealthData.tsx).
 
 import { type FormEvent, useId, useState } from 'react';
 import { api } from '../../../core/api';
 import { useT } from '../../../core/i18n';
 import { Alert, Card, LoadState, Select, useErrorText, useLoad } from '../../../core/ui';
 import { AccountPage } from './AccountShell';
+import { HealthData } from './HealthData';
 
 interface Privacy {
   leaderboard_name: boolean;
@@ -22,6 +24,7 @@ export function PrivacyPage() {
   return (
     <AccountPage title={t('account.privacy.title')}>
       <LoadState loaded={loaded}>{(p) => <PrivacyForm initial={p} />}</LoadState>
+      <HealthData />
     </AccountPage>
   );
 }
