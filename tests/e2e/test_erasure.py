@@ -66,6 +66,9 @@ class Erased(msgspec.Struct):
     login_status: int
     login_body: dict[str, Any]
     unknown_body: dict[str, Any]
+    sql_before: list[str]
+    redis_before: list[str]
+    """What the scans found just before the erasure: proof that they can find the person."""
 
     def needles(self) -> list[str]:
         return [str(self.user_id), self.email, *self.names, *(str(w) for w in self.workouts)]
@@ -117,6 +120,10 @@ async def erased(stack: Settings, eventually) -> Erased:  # type: ignore[no-unty
                     return True
         assert await asyncio.wait_for(watched(), 60)
 
+        ids = [athlete.id, done, live]
+        texts = [str(athlete.id), athlete.email, *names, str(done), str(live)]
+        sql_before = await sql_traces(stack, ids, texts)
+        redis_before = await redis_traces(stack, texts)
         erase = await http.request("DELETE", "/v1/me", headers=athlete.headers,
                                    json={"password": athlete.password})
         assert erase.status_code == 204, erase.text
@@ -147,7 +154,8 @@ async def erased(stack: Settings, eventually) -> Erased:  # type: ignore[no-unty
     return Erased(user_id=athlete.id, email=athlete.email, names=names, workouts=[done, live],
                   started_ms=started_ms, device_closed=device_closed,
                   feed_closed=feed_closed, own_feed_closed=own_closed, login_status=login.status_code,
-                  login_body=login.json(), unknown_body=unknown.json())
+                  login_body=login.json(), unknown_body=unknown.json(),
+                  sql_before=sql_before, redis_before=redis_before)
 
 
 async def test_the_person_is_signed_out_everywhere_and_cannot_log_in(erased: Erased) -> None:
@@ -189,6 +197,8 @@ async def sql_traces(stack: Settings, ids: list[uuid.UUID], texts: list[str]) ->
 
 
 async def test_no_table_holds_a_trace(stack: Settings, erased: Erased) -> None:
+    assert {"users.email", "workouts.id", "sensor_data.workout_id"} <= {
+        f.split(":")[0] for f in erased.sql_before}, "the scan found the person before the erasure"
     found = await sql_traces(stack, [erased.user_id, *erased.workouts],
                              [*erased.needles(), repr(LON)])
     assert found == []
@@ -231,8 +241,9 @@ async def test_an_erased_coach_is_no_longer_named_to_the_athletes(
                             [newcomer.email, f"Coach{tag}", f"Erased{tag}"]) == []
 
 
-async def test_no_redis_key_or_value_holds_a_trace(stack: Settings, erased: Erased) -> None:
-    needles = [n.encode() for n in erased.needles()]
+async def redis_traces(stack: Settings, needles: list[str]) -> list[str]:
+    """Every Redis key whose name or value (of any type) holds one of `needles`."""
+    wanted = [n.encode() for n in needles]
     redis = aioredis.from_url(stack.redis_url)
     found = []
     try:
@@ -251,10 +262,15 @@ async def test_no_redis_key_or_value_holds_a_trace(stack: Settings, erased: Eras
             elif kind == "zset":
                 parts += await redis.zrange(key, 0, -1)
             blob = b"\n".join(parts)
-            found += [f"{key!r} holds {n!r}" for n in needles if n in blob]
+            found += [f"{key!r} holds {n!r}" for n in wanted if n in blob]
     finally:
         await redis.aclose()
-    assert found == []
+    return found
+
+
+async def test_no_redis_key_or_value_holds_a_trace(stack: Settings, erased: Erased) -> None:
+    assert erased.redis_before, "the scan found the person before the erasure"
+    assert await redis_traces(stack, erased.needles()) == []
 
 
 async def test_no_kafka_record_holds_a_readable_trace(stack: Settings, erased: Erased) -> None:
