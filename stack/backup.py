@@ -3,12 +3,14 @@
 A set is a folder `stride-backup-<UTC time>` holding
 - `postgres.dump` — `pg_dump --format=custom` of the stack's database (one consistent snapshot);
 - `redis.records` — the Redis keys worth keeping (stack/backup_redis.py says which and why);
+- `erasure-journal.json` — the erasure journal again, for restores of older sets;
 - `manifest.json` — when, from which code, the migration level, the servers' versions, counts,
   and each file's size and SHA-256, so a restore can refuse a damaged or foreign set.
 Beside it, never inside, the folder `<set>.keys` (or `--keys-out`) holds the key material the
 dump needs: the keyring (the KEK's id and check value, the pseudonym pepper sealed under the
-KEK) and, for a development keyring only, its shares. The machine's unsealed KEK is never
-copied: in production the KEK comes back only from the threshold of shares their holders
+KEK), for a development keyring only its shares, and the stack's server secret
+(`.stack/secret_key`: leaderboard handles are derived from it). The machine's unsealed KEK
+is never copied: in production the KEK comes back only from the threshold of shares their holders
 keep. The dump holds the data keys wrapped by the KEK, so the data set alone opens nothing
 that was sealed — and whoever keeps the sets should not also keep the keys.
 """
@@ -52,6 +54,7 @@ MANIFEST_FILE = "manifest.json"
 KEYS_MANIFEST_FILE = "keys-manifest.json"
 KEYRING_FILE = "keyring.json"
 DEV_SHARES_DIR = "dev-shares"
+SECRET_FILE = "secret_key"
 """The keys folder's files a backup copies (privacy/key_ceremony.py); `kek.unsealed`, the
 machine's KEK in the clear, is deliberately not among them."""
 
@@ -178,17 +181,20 @@ def database_facts(dsn: str) -> DatabaseFacts:
             if has_journal else 0)
 
 
-def _copy_keys(keys_dir: Path, out: Path) -> tuple[list[FileEntry], str]:
-    """Copy the keyring (and a development keyring's shares) into `out`; returns their
-    entries and the KEK id. No keyring (keys never initialised): nothing to copy."""
+def _copy_keys(keys_dir: Path, secret_file: Path, out: Path) -> tuple[list[FileEntry], str]:
+    """Copy the keyring (and a development keyring's shares) and the stack's server secret
+    (leaderboard handles are derived from it) into `out`; returns their entries and the KEK
+    id ("" when the keys were never initialised)."""
     keyring = keys_dir / KEYRING_FILE
-    if not keyring.exists():
-        return [], ""
-    kek_id = str(msgspec.json.decode(keyring.read_bytes()).get("kek_id", ""))
-    sources = [keyring] + sorted((keys_dir / DEV_SHARES_DIR).glob("share-*"))
+    kek_id = str(msgspec.json.decode(keyring.read_bytes()).get("kek_id", "")) \
+        if keyring.exists() else ""
+    sources = [(keyring, KEYRING_FILE)] if keyring.exists() else []
+    sources += [(share, f"{DEV_SHARES_DIR}/{share.name}")
+                for share in sorted((keys_dir / DEV_SHARES_DIR).glob("share-*"))]
+    if secret_file.exists():
+        sources.append((secret_file, SECRET_FILE))
     entries = []
-    for source in sources:
-        name = str(source.relative_to(keys_dir))
+    for source, name in sources:
         target = out / name
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copyfile(source, target)
@@ -239,7 +245,8 @@ def backup(settings: Settings, out_dir: Path, keys_out: Path | None = None) -> P
                                                     lambda n: progress.advance(keys, n))
             redis_server = str(client.info("server").get("redis_version", ""))
             material = progress.add_task("key material, apart", total=None)
-            keys_files, kek_id = _copy_keys(settings.keys_path, keys_target)
+            keys_files, kek_id = _copy_keys(settings.keys_path, settings.home_path / SECRET_FILE,
+                                            keys_target)
             progress.update(material, total=1, completed=1)
             sums = progress.add_task("checksums", total=None)
             manifest = Manifest(
@@ -275,11 +282,12 @@ def run_backup(settings: Settings, out_dir: Path, keys_out: Path | None) -> Path
     console.print(f"[green]✓[/] {target} ({size_mb:.1f} MB): {manifest.users} account(s), "
                   f"{manifest.workouts} workout(s), {manifest.redis_keys} Redis key(s), "
                   f"migration level {manifest.migrations[-1] if manifest.migrations else 'none'}")
-    if manifest.keys_files:
+    if any(f.name == KEYRING_FILE for f in manifest.keys_files):
         console.print(f"  key material apart in {keys_dir} (keyring {manifest.kek_id}): store it "
                       "somewhere other than the sets; the dump's data keys open only with it")
     else:
-        console.print("  [yellow]![/] no keyring in the keys folder: nothing to keep apart")
+        console.print("  [yellow]![/] no keyring in the keys folder (`stride keys init` makes "
+                      "one): no data key can be in the dump")
     print(target)  # stdout: the set's path alone, for scripts
     return target
 

@@ -23,7 +23,7 @@ from privacy.key_ceremony import make_keyring
 from privacy.keys import DataKeys, KeyRing, load_keyring
 from stack.backup import KEYS_MANIFEST_FILE, MANIFEST_FILE, PG_FILE, Manifest
 from stack.restore import erase_again
-from stack.settings import REPO_ROOT, Settings
+from stack.settings import REPO_ROOT, Settings, ensure_secret_key
 from storage import accounts, keyspace
 from storage import workout_import as import_repo
 from storage.pool import open_pool
@@ -56,6 +56,7 @@ class Stride:
 def stride(stack: Settings, migrated_db: str, unique: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     keys = tmp_path / "keys"
     make_keyring(keys, shares=3, threshold=2, dev=True)
+    ensure_secret_key(tmp_path / "home")
     env = {**os.environ, "STRIDE_PG_DSN": migrated_db, "STRIDE_REDIS_PREFIX": unique,
            "STRIDE_HOME": str(tmp_path / "home"), "STRIDE_KEYS_DIR": str(keys)}
     yield Stride(env)
@@ -140,6 +141,7 @@ def test_a_set_round_trips_the_database_and_the_kept_redis_keys(stride: Stride, 
     assert manifest.kek_id and f'"{manifest.kek_id}"' in (keys_dir / "keyring.json").read_text()
     assert (keys_dir / KEYS_MANIFEST_FILE).exists()
     assert not list(keys_dir.rglob("kek.unsealed"))
+    assert (keys_dir / "secret_key").read_bytes() == (settings.home_path / "secret_key").read_bytes()
     assert oct(backup_set.stat().st_mode & 0o777) == "0o700"
     assert oct((backup_set / PG_FILE).stat().st_mode & 0o777) == "0o600"
 
