@@ -139,6 +139,8 @@ async def _drop_old_partitions(conn: AsyncConnection[Any], table: str, cutoff: d
         except psycopg.errors.LockNotAvailable:
             log.info("partition %s busy: its rows are deleted in batches instead", name)
             continue
+        except psycopg.errors.UndefinedTable:
+            continue  # another worker's run dropped it first
         dropped += row[0] if row else 0
     return dropped
 
