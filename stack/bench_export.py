@@ -3,8 +3,9 @@
 Makes a bench account straight in PostgreSQL with --workouts finished workouts of
 --hours each at 1 Hz (every sample field, one pause each), then writes its export ZIP
 (privacy/export.py, the code the gateway's jobs and `stride users export` run) and reports
-the time, the samples per second, the ZIP's size and the peak memory: the Python heap's
-peak during the export (tracemalloc) and the process's resident set before and after.
+the time (wall, and this process's CPU in every thread: the machine may be busy), the
+samples per second, the ZIP's size and the peak memory: the Python heap's peak during the
+export (tracemalloc) and the process's resident set before and after.
 The account and its workouts are deleted afterwards. Needs PostgreSQL (the stack's).
 """
 
@@ -100,9 +101,9 @@ async def _bench(settings: Settings, workouts: int, hours: float) -> dict[str, A
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "export.zip"
                 rss_before = _rss_mib()
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 written = await _export(conn, user_id, path)
-                took = time.perf_counter() - started
+                took, cpu = time.perf_counter() - started, time.process_time() - cpu
                 rss_peak = _rss_mib()
                 # Again with the heap traced (tracemalloc slows allocation, so not timed).
                 tracemalloc.start()
@@ -113,6 +114,7 @@ async def _bench(settings: Settings, workouts: int, hours: float) -> dict[str, A
             await _drop(conn, user_id, ids)
     return {"workouts": workouts, "samples_per_workout": samples,
             "samples": written.samples, "setup_s": round(made_s, 1), "export_s": round(took, 2),
+            "export_cpu_s": round(cpu, 2),
             "samples_per_s": round(written.samples / took), "zip_mb": round(written.size_bytes / 1e6, 1),
             "heap_peak_mib": round(heap_peak / 2**20, 1), "rss_before_mib": round(rss_before, 1),
             "rss_peak_mib": round(rss_peak, 1)}
