@@ -26,6 +26,7 @@ log = logging.getLogger("stride.streams")
 
 INTERVAL_S = 3600.0
 RETENTION_INTERVAL_S = 24 * 3600.0
+ERASURE_LOCK = 0x4552_4153  # a session advisory lock: "ERAS"
 PARTITIONED = ("sensor_data", "workout_metrics")
 
 
@@ -56,12 +57,20 @@ async def finish_erasures(deps: Deps) -> int:
     if keys is None:
         return 0  # no key material here: the pseudonym cannot be computed
     pool = await deps.pool()
-    async with pool.connection() as conn:
-        pending = await erasure.unfinished(conn)
     run = Erasure(erasure.PgAccount(pool), erasure.RedisCaches(deps.redis, deps.config.redis_prefix),
                   keys.ring.pseudonym, forget_keys=keys.forget)
-    for user_id in pending:
-        await run.erase(user_id)
+    async with pool.connection() as conn:
+        # One worker at a time (several may run): the others find nothing left next hour.
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (ERASURE_LOCK,))
+        if not (await cur.fetchone() or (False,))[0]:
+            return 0
+        try:
+            pending = await erasure.unfinished(conn)
+            await conn.commit()
+            for user_id in pending:
+                await run.erase(user_id)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (ERASURE_LOCK,))
     if pending:
         log.info("finished %d erasures left unfinished", len(pending))
     return len(pending)
