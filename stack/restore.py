@@ -223,6 +223,24 @@ async def erase_again(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUI
         await client.aclose()
 
 
+def rewrap_restored(settings: Settings, ring: KeyRing) -> int:
+    """Re-wrap under the live KEK the restored data keys wrapped by one rotated away since the
+    set was made (the keyring keeps the KEKs it replaced); returns how many."""
+    from privacy.key_ceremony import rewrap_all
+    from privacy.keys import KeysError
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(settings.pg_dsn) as conn, \
+                conn.transaction():
+            return await rewrap_all(conn, ring)
+
+    try:
+        return asyncio.run(run())
+    except KeysError as exc:
+        raise BackupError(f"restored, and the erasure journal replayed, but {exc}. Until then "
+                          "the processes cannot open those people's data keys") from None
+
+
 def run_restore(settings: Settings, backup_dir: Path, *, force: bool = False,
                 journal_from: list[Path] | None = None) -> int:
     """`stride restore`; `journal_from`: newer sets whose erasure journals are merged too
@@ -264,11 +282,8 @@ def _restore(settings: Settings, backup_dir: Path, force: bool, journal_from: li
     journal = saved + target.journal
     for newer in journal_from:
         journal += set_journal(newer)
-    ring = _keyring(settings) if journal or manifest.erasure_journal else None
-    if ring is not None and manifest.kek_id and manifest.kek_id != ring.kek_id:
-        console.print(f"[yellow]![/] the set's data keys are wrapped by {manifest.kek_id}, this "
-                      f"machine's keyring is {ring.kek_id}: processes will not open them until "
-                      "they are wrapped again (the set's key folder holds its keyring)")
+    # The pepper for the replay; the KEK for data keys wrapped by one rotated away since.
+    ring = _keyring(settings) if journal or manifest.erasure_journal or manifest.kek_id else None
     paths.append(save_journal(settings, target.journal))
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                MofNCompleteColumn(), TimeElapsedColumn())
@@ -296,12 +311,14 @@ def _restore(settings: Settings, backup_dir: Path, force: bool, journal_from: li
                                   f"journal in {saved_journal_dir(settings)} is kept for it)")
     for path in paths:
         path.unlink(missing_ok=True)
+    rewrapped = rewrap_restored(settings, ring) if ring is not None else 0
     console.print(
         f"[green]✓[/] restored {backup_dir.name} (made {manifest.created_at:%Y-%m-%d %H:%M} UTC): "
         f"{manifest.users} account(s), {manifest.workouts} workout(s), {restored} Redis key(s) "
         f"(replacing {removed}); migrations applied after: {len(applied)}; erasure journal: "
         f"{added} entr{'y' if added == 1 else 'ies'} kept from before the restore, "
-        f"{erased} account(s) erased again")
+        f"{erased} account(s) erased again; data keys re-wrapped under {ring.kek_id if ring else '-'}: "
+        f"{rewrapped}")
     console.print("next: start the gateways and the worker "
                   "(`stride stack up`); what happened after the backup was made is not in it")
     return 0

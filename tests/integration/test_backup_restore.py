@@ -20,7 +20,7 @@ import redis
 
 from actors import replay
 from privacy.key_ceremony import make_keyring
-from privacy.keys import DataKeys, KeyRing, load_keyring
+from privacy.keys import DataKey, DataKeys, KeyRing, load_keyring
 from stack.backup import KEYS_MANIFEST_FILE, MANIFEST_FILE, PG_FILE, Manifest
 from stack.restore import erase_again
 from stack.settings import REPO_ROOT, Settings, ensure_secret_key
@@ -192,7 +192,7 @@ def test_a_person_erased_after_the_backup_does_not_come_back(stride: Stride, tmp
     ring = load_keyring(settings.keys_path)
     # Both have a data key (their Kafka payloads are sealed with it): the set holds it,
     # wrapped, so a restore brings the erased one's back until the replay shreds it again.
-    assert asyncio.run(data_keys(settings, ring, [kept_id, gone_id])) == 2
+    assert len({k.key_id for k in asyncio.run(data_keys(settings, ring, [kept_id, gone_id]))}) == 2
     kept_before = {t: [r for r in v if str(kept_id) in r or any(str(w) in r for w in kept_workouts)]
                    for t, v in table_rows(settings.pg_dsn).items()}
     assert len(kept_before["user_data_keys"]) == 1
@@ -252,13 +252,35 @@ def test_when_the_database_is_lost_a_newer_sets_journal_keeps_the_erased_away(
     assert traces(settings, gone_id, gone_email, gone_workouts) == []
 
 
-async def data_keys(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUID]) -> int:
-    """Make each person's data key as a producer sealing their first payload does."""
+def test_a_sets_data_keys_are_wrapped_again_after_a_key_rotation(stride: Stride,
+                                                                  tmp_path: Path) -> None:
+    settings = stride.settings
+    user_id, _, _ = asyncio.run(athlete(settings, "ines", 1))
+    old = load_keyring(settings.keys_path)
+    [before] = asyncio.run(data_keys(settings, old, [user_id]))
+    backup_set = stride.backup(tmp_path / "sets")
+    rotated = stride("keys", "rotate")
+    assert rotated.returncode == 0, rotated.stderr
+    new = load_keyring(settings.keys_path)
+    assert new.kek_id != old.kek_id
+
+    done = stride("restore", str(backup_set), "--force")  # its data key: wrapped by the old KEK
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(settings.pg_dsn) as conn:
+        wrapped_by = conn.execute("SELECT kek_id, count(*) FROM user_data_keys GROUP BY 1").fetchall()
+    assert wrapped_by == [(new.kek_id, 1)]
+    [after] = asyncio.run(data_keys(settings, new, [user_id]))
+    assert (after.key_id, after.key) == (before.key_id, before.key)  # what it sealed still opens
+
+
+async def data_keys(settings: Settings, ring: KeyRing, user_ids: list[uuid.UUID]) -> list[DataKey]:
+    """Each person's data key, made on first use as a producer sealing their first payload
+    does."""
     pool = open_pool(settings.pg_dsn, min_size=1, max_size=1)
     await pool.open()
     try:
         keys = DataKeys(pool, ring)
-        return len({(await keys.for_user(user_id)).key_id for user_id in user_ids})
+        return [await keys.for_user(user_id) for user_id in user_ids]
     finally:
         await pool.close()
 
