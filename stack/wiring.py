@@ -82,6 +82,7 @@ def internal_config(settings: Settings) -> InternalConfig:
         max_depth=settings.internal_max_depth,
         max_tokens=settings.internal_max_tokens,
         max_aliases=settings.internal_max_aliases,
+        keys_dir=str(settings.keys_path),
     )
 
 

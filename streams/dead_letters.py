@@ -3,7 +3,8 @@
 A record a sink can never write goes to `stride.deadletter` with headers naming the topic it
 came from and why (streams/app.py `send_dead_letter`). Here an operator can list those
 records — where they came from, why, the event's type and ids, never its payload (health
-data stays inside the platform) — and, once the cause is fixed, replay one into the topic it
+data stays inside the platform; a sealed record is opened for its type and ids only, and
+one whose person was erased shows neither) — and, once the cause is fixed, replay one into the topic it
 came from: the sinks' writes are idempotent, so a replayed record is written once even if it
 had partly landed. Which records were replayed or discarded, by whom, is journalled in
 PostgreSQL (storage/dead_letter_journal.py); this module only talks to Kafka.
@@ -18,7 +19,8 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import events, topics
+from privacy.keys import DataKeys, KeysError
+from streams import sealing, topics
 
 READ_TIMEOUT_MS = 5000
 
@@ -38,16 +40,19 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     size_bytes: int
 
 
-def _describe(prefix: str, partition: int, offset: int, timestamp_ms: int, value: bytes,
-              headers: dict[str, bytes]) -> DeadLetter:
+async def _describe(prefix: str, partition: int, offset: int, timestamp_ms: int, value: bytes,
+                    headers: dict[str, bytes], keys: DataKeys | None) -> DeadLetter:
+    """The record's facts; its event's type and ids only when it opens (a sealed record of
+    an erased person, or one with no keys at hand, shows neither)."""
     event_type = workout_id = user_id = None
     try:
-        event = events.decode(value)
+        event = await sealing.open_value(value, keys)
+    except (msgspec.MsgspecError, KeysError):
+        event = None
+    if event is not None:
         event_type = type(event).__struct_config__.tag
         workout_id = getattr(event, "workout_id", None)
         user_id = getattr(event, "user_id", None)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        pass
     return DeadLetter(
         partition=partition, offset=offset,
         at=dt.datetime.fromtimestamp(timestamp_ms / 1000, tz=dt.UTC),
@@ -77,8 +82,10 @@ async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
             for p in sorted(d["partitions"], key=lambda p: p["partition"])]
 
 
-async def newest(bootstrap: str, prefix: str, limit: int) -> list[DeadLetter]:
-    """Up to `limit` records of each partition, the newest first."""
+async def newest(bootstrap: str, prefix: str, limit: int, keys: DataKeys | None = None
+                 ) -> list[DeadLetter]:
+    """Up to `limit` records of each partition, the newest first; sealed ones are opened
+    with `keys` to tell their event type and ids."""
     topic = prefix + topics.DEAD_LETTER
     partitions = await _partitions(bootstrap, topic)
     if not partitions:
@@ -100,8 +107,9 @@ async def newest(bootstrap: str, prefix: str, limit: int) -> list[DeadLetter]:
             if not batch:
                 break  # the broker stopped answering: show what came
             for tp, records in batch.items():
-                found += [_describe(prefix, tp.partition, r.offset, r.timestamp, r.value or b"",
-                                    dict(r.headers)) for r in records if r.offset < unread[tp]]
+                found += [await _describe(prefix, tp.partition, r.offset, r.timestamp,
+                                          r.value or b"", dict(r.headers), keys)
+                          for r in records if r.offset < unread[tp]]
                 if records and records[-1].offset + 1 >= unread[tp]:
                     del unread[tp]
         return sorted(found, key=lambda d: (d.at, d.partition, d.offset), reverse=True)
@@ -131,13 +139,14 @@ async def _read_one(bootstrap: str, prefix: str, partition: int, offset: int
         await consumer.stop()
 
 
-async def find(bootstrap: str, prefix: str, partition: int, offset: int) -> DeadLetter | None:
+async def find(bootstrap: str, prefix: str, partition: int, offset: int,
+               keys: DataKeys | None = None) -> DeadLetter | None:
     """One record, or None when the topic does not hold it."""
     found = await _read_one(bootstrap, prefix, partition, offset)
     if found is None:
         return None
     _, value, timestamp, headers = found
-    return _describe(prefix, partition, offset, timestamp, value, headers)
+    return await _describe(prefix, partition, offset, timestamp, value, headers, keys)
 
 
 class NotReplayable(Exception):

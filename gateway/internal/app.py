@@ -31,6 +31,7 @@ from gateway.internal.schema import build_schema
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
 from serve.control import ServeTarget
+from storage import data_keys
 from storage.pool import open_pool
 from streams import redis_pool
 
@@ -58,6 +59,8 @@ class InternalConfig(msgspec.Struct, frozen=True, kw_only=True):
     ray_address: str = ""
     ray_namespace: str = "stride"
     models_cache_dir: str | None = None
+    keys_dir: str = ""
+    """The key material: sealed dead letters are opened with it for their type and ids."""
     adhoc_queries: bool = False
     """Run GraphQL text sent by the client, not only persisted queries (development only)."""
     introspection: bool = False
@@ -113,6 +116,7 @@ def create_app(config: InternalConfig) -> Litestar:
         state.public_url = config.public_url
         state.internal_url = config.internal_url
         state.ops = config.ops
+        state.data_keys = data_keys.on_pool(pool, config.keys_dir)
 
     async def on_shutdown(app: Litestar) -> None:
         await pool.close()

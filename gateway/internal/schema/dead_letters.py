@@ -27,6 +27,7 @@ from gateway.internal.audit_trail import audited
 from gateway.internal.permissions import Admin, context_of, principal_of, refuse
 from gateway.internal.probes import Targets
 from gateway.text import NO_CONTROL
+from privacy.keys import DataKeys
 from storage import dead_letter_journal as journal
 from streams import dead_letters, topics
 
@@ -127,9 +128,16 @@ def _position(partition: int, note: str | None = None) -> str:
     return note
 
 
-async def _find(ops: Targets, partition: int, offset: int) -> dead_letters.DeadLetter:
+def _keys(info: Info) -> DataKeys | None:
+    """The data keys that open sealed records (streams/sealing.py) for their type and ids."""
+    keys: DataKeys | None = getattr(context_of(info).state, "data_keys", None)
+    return keys
+
+
+async def _find(ops: Targets, partition: int, offset: int,
+                keys: DataKeys | None) -> dead_letters.DeadLetter:
     try:
-        found = await dead_letters.find(ops.kafka, ops.topic_prefix, partition, offset)
+        found = await dead_letters.find(ops.kafka, ops.topic_prefix, partition, offset, keys)
     except _KAFKA_DOWN as exc:
         _kafka_down(exc)
     if found is None:
@@ -147,7 +155,7 @@ async def _settle(info: Info, partition: int, offset: int, note: str,
         note = _position(partition, note)
         if await journal.settlement(conn, topic, partition, offset) is not None:
             refuse("already_settled", f"record {partition}:{offset} was settled before")
-        found = await _find(ops, partition, offset)
+        found = await _find(ops, partition, offset, _keys(info))
         replayed_to = ops.topic_prefix + found.source if action == "replayed" else None
         settled = await journal.settle(conn, topic=topic, partition=partition, offset=offset,
                                        action=action, actor_id=principal_of(info).user_id,
@@ -174,7 +182,8 @@ class Query:
             refuse("invalid", f"`limit` must be between 1 and {MAX_LIMIT}")
         ops = _ops(info)
         try:
-            found = (await dead_letters.newest(ops.kafka, ops.topic_prefix, limit))[:limit]
+            found = (await dead_letters.newest(ops.kafka, ops.topic_prefix, limit,
+                                               _keys(info)))[:limit]
         except _KAFKA_DOWN as exc:
             _kafka_down(exc)
         async with context_of(info).state.pool.connection() as conn:
@@ -191,7 +200,8 @@ class Query:
         _position(partition)
         ops = _ops(info)
         try:
-            found = await dead_letters.find(ops.kafka, ops.topic_prefix, partition, offset)
+            found = await dead_letters.find(ops.kafka, ops.topic_prefix, partition, offset,
+                                            _keys(info))
         except _KAFKA_DOWN as exc:
             _kafka_down(exc)
         if found is None:
