@@ -15,6 +15,15 @@ and re-checked while the feed is open (gateway/live.py), so no path publishes a 
 view without the athletes' consent. Health fields are filtered by the gateway, through the
 one field policy (privacy/health.py), before anything reaches a coach.
 
+At rest the state is sealed with the athlete's data key (privacy/sealed_values.py; the key
+name is the associated data), so a Redis dump or replica holds no position or heart rate and
+erasure's key shredding makes a copy unreadable; the gateway opens it for a coach's snapshot
+(streams/live.py). The channel carries the update plain: a published message is not stored
+anywhere, it goes from Redis to the subscribed gateways over their connection (TLS where
+Redis is reached over TLS), and opening every update in every gateway would cost a key
+lookup and a decryption per update for nothing kept. An update of an athlete erased
+meanwhile (no key any more) is neither stored nor published.
+
 A restarted host folds again from its last snapshot and may make updates a coach has seen
 already: a version kept beside the state makes Redis refuse an update older than the one it
 holds, so the view never steps back in time.
@@ -30,6 +39,8 @@ from typing import Any
 
 import msgspec
 
+from privacy import sealed_values
+from privacy.keys import DataKeys, Shredded
 from storage import keyspace
 from streams import events, live
 
@@ -47,10 +58,11 @@ if held and tonumber(held) > tonumber(ARGV[2]) then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 """
-"""Store and publish a workout's update unless Redis holds a newer version of it."""
+"""Store (ARGV[1], sealed) and publish (ARGV[5], plain) a workout's update unless Redis holds
+a newer version of it."""
 
 
 class LiveStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,7 +70,8 @@ class LiveStats(msgspec.Struct, frozen=True, kw_only=True):
     """Updates and alerts written to Redis."""
     dropped: int
     """Updates replaced by a newer one of the same workout before they went out, or lost
-    with a failed write (the next update of the workout supersedes them anyway)."""
+    with a failed write (the next update of the workout supersedes them anyway), or of an
+    athlete erased meanwhile."""
     stale: int
     """Updates Redis refused because it held a newer one (after a host restart)."""
 
@@ -66,9 +79,11 @@ class LiveStats(msgspec.Struct, frozen=True, kw_only=True):
 class LivePublisher:
     """One per host. `offer` never blocks; a task of its own does the writing."""
 
-    def __init__(self, redis: Any, prefix: str) -> None:
+    def __init__(self, redis: Any, prefix: str, keys: DataKeys | None = None) -> None:
+        """Without `keys` the state is stored plain (tests of the publisher alone)."""
         self._redis = redis
         self._prefix = prefix
+        self._keys = keys
         self._script = redis.register_script(NEWER_ONLY)
         self._waiting: dict[uuid.UUID, Any] = {}
         self._alerts: list[events.RiskAlert] = []
@@ -118,16 +133,34 @@ class LivePublisher:
             if not self._wake.is_set():
                 self._idle.set()
 
-    async def _write(self, updates: list[Any], alerts: list[events.RiskAlert]) -> None:
+    async def _stored(self, updates: list[Any]) -> list[tuple[Any, bytes, bytes]]:
+        """(event, payload, value to store) of each update whose athlete still has a key."""
+        out = []
+        for event in updates:
+            payload = msgspec.json.encode(live.live_update(event))
+            if self._keys is None:
+                out.append((event, payload, payload))
+                continue
+            try:
+                key = await self._keys.for_user(event.user_id)
+            except Shredded:
+                self.dropped += 1
+                continue
+            state_key = keyspace.live_state(self._prefix, event.workout_id)
+            out.append((event, payload, sealed_values.seal_value(key, state_key, payload)))
+        return out
+
+    async def _write(self, all_updates: list[Any], alerts: list[events.RiskAlert]) -> None:
         prefix = self._prefix
+        updates = await self._stored(all_updates)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for event in updates:
-                payload = msgspec.json.encode(live.live_update(event))
+            for event, payload, value in updates:
                 ttl = live.FINISHED_TTL_S if event.summary.status == "finished" else live.STATE_TTL_S
                 await self._script(keys=[keyspace.live_state(prefix, event.workout_id),
                                          keyspace.live_version(prefix, event.workout_id)],
-                                   args=[payload, event.summary.version, ttl,
-                                         keyspace.live_athlete(prefix, event.user_id)], client=pipe)
+                                   args=[value, event.summary.version, ttl,
+                                         keyspace.live_athlete(prefix, event.user_id), payload],
+                                   client=pipe)
             for alert in alerts:  # alerts are not state: each goes out
                 pipe.publish(keyspace.live_athlete(prefix, alert.user_id),
                              msgspec.json.encode(live.live_alert(alert)))

@@ -15,6 +15,11 @@ emptied. A host loading a workout restores the snapshot and applies the journal'
 again (unfolded: the metrics are the same however the samples are folded, and the snapshots
 the next fold makes again are the same ones, stored once downstream); an entry older than
 the snapshot is skipped by its `seq`, like any resend.
+
+Both are sealed with the athlete's data key before they go to Redis (privacy/sealed_values.py;
+in memory they stay plain, so a rollback needs no key). A saved workout whose key was
+shredded (the athlete erased) or that does not open is treated as gone, never raised: the
+host goes on with its other workouts.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import msgspec
 from actors.live_publish import LivePublisher
 from actors.profile import AthleteProfile
 from actors.workout import Workout, WorkoutError
+from privacy import sealed_values
+from privacy.keys import DataKey
 from storage import data_keys, keyspace
 from streams import redis_pool, topics
 from streams.events import (
@@ -184,7 +191,9 @@ class WorkoutHost:
         self._producer = EventProducer(config.kafka, topic_prefix=config.topic_prefix,
                                        keys=self.data_keys)
         self._redis = redis_pool.connect(config.redis_url)
-        self._live = LivePublisher(self._redis, config.redis_prefix)
+        self._live = LivePublisher(self._redis, config.redis_prefix, self.data_keys)
+        self.unreadable = 0
+        """Saved workouts treated as gone: their athlete's key shredded, or they did not open."""
         self._watchdog: asyncio.Task[None] | None = None
 
     async def start(self, workout_id: str, user_id: str, sport: Sport, started_at_ms: int,
@@ -294,11 +303,48 @@ class WorkoutHost:
                     found = await pipe.execute()
                 for i, slot in enumerate(unloaded):
                     data, journal = found[2 * i], found[2 * i + 1]
-                    if isinstance(data, bytes):
-                        slot.saved, slot.journal = data, list(journal)
-                        slot.workout = load_saved(data, slot.journal)
+                    opened = await self._open_saved(slot, data, journal) \
+                        if isinstance(data, bytes) else None
+                    if opened is not None:
+                        slot.saved, slot.journal = opened
+                        slot.workout = load_saved(*opened)
                     slot.loaded = True
             yield
+
+    async def _open_saved(self, slot: _Slot, data: bytes, journal: list[bytes]
+                          ) -> tuple[bytes, list[bytes]] | None:
+        """The snapshot and journal as saved, opened; None for a workout whose athlete was
+        erased (key shredded) or whose values do not open. Missing key material (a host
+        started without the keyring) raises: that is no reason to forget a workout."""
+        prefix = self._config.redis_prefix
+        snapshot_key, journal_key = keyspace.snapshot(prefix, slot.wid), keyspace.journal(prefix, slot.wid)
+        try:
+            return (await sealed_values.open_value(self.data_keys, snapshot_key, data),
+                    [await sealed_values.open_value(self.data_keys, journal_key, e) for e in journal])
+        except sealed_values.Shredded:
+            self.unreadable += 1
+            log.info("a saved workout of an erased athlete is treated as gone (%d so far)",
+                     self.unreadable)
+        except sealed_values.Unreadable as exc:
+            self.unreadable += 1
+            log.error("a saved workout does not open (%s); treated as gone (%d so far)", exc,
+                      self.unreadable)
+        return None
+
+    async def _sealing_keys(self, slots: list[_Slot]) -> dict[uuid.UUID, DataKey | None]:
+        """The data key of each athlete among `slots`, None for one erased meanwhile."""
+        keys: dict[uuid.UUID, DataKey | None] = {}
+        if self.data_keys is None:
+            return keys
+        for slot in slots:
+            assert slot.workout is not None
+            user = slot.workout.state.user_id
+            if user not in keys:
+                try:
+                    keys[user] = await self.data_keys.for_user(user)
+                except sealed_values.Shredded:
+                    keys[user] = None
+        return keys
 
     async def _execute(self, work: list[tuple[_Slot, str, Command]]) -> list[Reply]:
         """Run the commands (their slots locked and loaded), make every change durable at
@@ -421,14 +467,30 @@ class WorkoutHost:
                 whole.append((slot, slot.workout.snapshot()))
         if not whole and not appended:
             return
+        keys = await self._sealing_keys([slot for slot, _ in [*whole, *appended]])
+
+        def stored(slot: _Slot, redis_key: str, value: bytes) -> bytes | None:
+            """As Redis keeps it: sealed; plain without data keys; None (not kept) for an
+            athlete erased meanwhile, whose data is to be gone."""
+            assert slot.workout is not None
+            if self.data_keys is None:
+                return value
+            key = keys[slot.workout.state.user_id]
+            return None if key is None else sealed_values.seal_value(key, redis_key, value)
+
         async with self._redis.pipeline(transaction=False) as pipe:
             for slot, data in whole:
-                pipe.set(keyspace.snapshot(prefix, slot.wid), data, ex=SNAPSHOT_TTL_S)
-                pipe.delete(keyspace.journal(prefix, slot.wid))
+                snapshot_key = keyspace.snapshot(prefix, slot.wid)
+                if (value := stored(slot, snapshot_key, data)) is not None:
+                    pipe.set(snapshot_key, value, ex=SNAPSHOT_TTL_S)
+                    pipe.delete(keyspace.journal(prefix, slot.wid))
             for slot, entries in appended:
-                pipe.rpush(keyspace.journal(prefix, slot.wid), *entries)
-                if not slot.journal:  # a new list: it lapses with the snapshot
-                    pipe.expire(keyspace.journal(prefix, slot.wid), SNAPSHOT_TTL_S)
+                journal_key = keyspace.journal(prefix, slot.wid)
+                values = [stored(slot, journal_key, entry) for entry in entries]
+                if kept := [v for v in values if v is not None]:
+                    pipe.rpush(journal_key, *kept)
+                    if not slot.journal:  # a new list: it lapses with the snapshot
+                        pipe.expire(journal_key, SNAPSHOT_TTL_S)
             await pipe.execute()
         for slot, data in whole:
             slot.saved, slot.journal = data, []

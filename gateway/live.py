@@ -51,6 +51,7 @@ from privacy import health
 from storage import access_log, consents, keyspace
 from storage import groups as groups_repo
 from storage import workouts as workouts_repo
+from streams import live as live_states
 
 log = logging.getLogger("stride.live")
 
@@ -212,11 +213,11 @@ class Feed:
         async with state.pool.connection() as conn:
             names = await groups_repo.athlete_names(conn, self.athletes)
             rows = await workouts_repo.live_or_recent(conn, self.athletes, RECENTLY_FINISHED)
-        live_states = await state.redis.mget(
-            [keyspace.live_state(state.redis_prefix, r[0]) for r in rows]) if rows else []
+        newest_states = await live_states.read_states(state.redis, state.redis_prefix,
+                                                      [r[0] for r in rows], state.data_keys)
         workouts = []
-        for (workout_id, athlete_id, summary), newest in zip(rows, live_states, strict=True):
-            item = msgspec.json.decode(newest) if newest else {
+        for (workout_id, athlete_id, summary), newest in zip(rows, newest_states, strict=True):
+            item = newest if newest is not None else {
                 "type": "update", "workout_id": str(workout_id), "athlete_id": str(athlete_id),
                 "summary": msgspec.json.decode(summary)}
             workouts.append(item if self.health else health.redact_payload(item))
