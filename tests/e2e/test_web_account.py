@@ -451,7 +451,8 @@ async def test_groups_invitations_and_leaving(stack: Settings, account) -> None:
 
 
 async def test_consents_granted_and_withdrawn_with_the_keyboard(stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
-    athlete: Account = account(first_name="Kira")
+    # Signed up without the health-data consent, whose grant the journal would list too.
+    athlete: Account = account(first_name="Kira", health_consent=None)
     coach: Account = account(roles=("coach",), first_name="Vera", last_name="Petrova")
     async with rest(stack) as http:
         group = (await call(http, coach, "POST", "/v1/groups", {"name": "Morning runners", "sport": "run"},

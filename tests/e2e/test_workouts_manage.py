@@ -491,7 +491,8 @@ async def test_the_list_filters_by_sport_date_status_and_title_page_by_page(
 
 async def test_the_consent_journal_shows_a_grant_then_its_withdrawal(
         stack: Settings, account) -> None:  # type: ignore[no-untyped-def]
-    me, coach, other = account(), account(), account()
+    # Signed up without the health-data consent, whose grant would be journaled too.
+    me, coach, other = account(health_consent=None), account(), account(health_consent=None)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60) as http:
         group = (await http.post("/v1/groups", headers=coach.headers,
                                  json={"name": "Track club", "sport": "run"})).json()["id"]

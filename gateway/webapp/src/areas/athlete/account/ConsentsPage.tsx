@@ -12,13 +12,14 @@ import { useSession } from '../../../core/session';
 import { Alert, Card, Field, Page, Select, useErrorText } from '../../../core/ui';
 import type { Group } from './GroupsPage';
 import { type Paged, usePaged } from './paged';
+import './healthMessages'; // the journal's health-data and guardian scopes
 
 interface Consent {
   id: string; group_id: string; group_name: string | null; scope: string; granted_at: string;
   withdrawn_at: string | null; history_from: string | null; coaches: { user_id: string; name: string }[];
 }
 interface JournalEntry {
-  id: string; at: string; action: string; scope: string; group_name: string | null;
+  id: string; at: string; action: string; scope: string; group_id: string | null; group_name: string | null;
   actor_id: string | null; purpose: string; policy_version: string;
 }
 
@@ -262,7 +263,7 @@ function Journal({ journal }: { journal: Paged<JournalEntry> }) {
                       <th scope="row">{fmtDateTime(e.at, locale)}</th>
                       <td>{label(`account.journal.${e.action}`, e.action)}</td>
                       <td>{label(`account.consents.scope.${e.scope}`, e.scope)}</td>
-                      <td>{e.group_name ?? t('account.consents.groupGone')}</td>
+                      <td>{e.group_name ?? (e.group_id ? t('account.consents.groupGone') : '–')}</td>
                       <td>{who(e)}</td>
                       <td>{e.purpose}</td>
                       <td>{e.policy_version}</td>

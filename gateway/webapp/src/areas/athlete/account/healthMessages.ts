@@ -29,6 +29,8 @@ addMessages({
     'account.health.what.splits': 'a workout\'s splits',
     'account.health.what.live': 'your live feed',
     'account.health.what.export': 'an export of your data',
+    'account.consents.scope.health_processing': 'Processing of health data',
+    'account.consents.scope.guardian': 'Guardian\'s consent',
   },
   ru: {
     'account.health.title': 'Ваши данные о здоровье',
@@ -58,5 +60,7 @@ addMessages({
     'account.health.what.splits': 'отрезки тренировки',
     'account.health.what.live': 'вашу трансляцию',
     'account.health.what.export': 'выгрузку ваших данных',
+    'account.consents.scope.health_processing': 'Обработка данных о здоровье',
+    'account.consents.scope.guardian': 'Согласие опекуна',
   },
 });
