@@ -144,3 +144,30 @@ def test_the_health_readings_of_a_sample_are_classified() -> None:
     # The export writes the samples' fields by these names; each is known to the policy.
     assert set(SAMPLE_FIELDS) <= health.HEALTH_FIELDS | health.NOT_HEALTH_FIELDS
     assert {"hr_bpm", "spo2_pct"} <= health.HEALTH_FIELDS
+
+
+def test_stride_import_reads_a_csv_with_its_json_and_an_export_zip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import zipfile
+
+    from stack.export_import import read_workouts
+
+    text = _csv(_rows(10), 4)
+    (tmp_path / "w1.csv").write_text(text)
+    (tmp_path / "w1.json").write_text(json.dumps({"sport": "ride"}))
+    [alone] = read_workouts(tmp_path / "w1.csv")
+    assert alone.summary == {"sport": "ride"} and len(alone.recording.samples) == 10
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:
+        for name in ("a", "b"):
+            archive.writestr(f"workouts/{name}.csv", text)
+        archive.writestr("workouts/b.json", json.dumps({"sport": "walk"}))
+        archive.writestr("profile.json", "{}")
+    found = read_workouts(tmp_path / "export.zip")
+    assert [(w.name, w.summary) for w in found] == [("workouts/a.csv", None),
+                                                    ("workouts/b.csv", {"sport": "walk"})]
+    assert [w.name for w in read_workouts(tmp_path / "export.zip", "b")] == ["workouts/b.csv"]
+    with pytest.raises(BadCsv, match="no workout c"):
+        read_workouts(tmp_path / "export.zip", "c")
+    (tmp_path / "not.zip").write_text("hello")
+    with pytest.raises(BadCsv, match="not a ZIP"):
+        read_workouts(tmp_path / "not.zip")
