@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 from gateway.access import REAUTH, principal_of
 from gateway.errors import ApiError
 from gateway.workouts_api import to_out
-from privacy.export import ExportStopped, write_export
+from privacy.export import ExportStopped, Written, write_export
 from storage import exports
 
 log = logging.getLogger("stride.gateway.export")
@@ -208,7 +208,7 @@ class ExportRunner:
             (self.folder / name).unlink(missing_ok=True)
         return True
 
-    async def _build(self, job: exports.ExportJob, part: Path) -> Any:
+    async def _build(self, job: exports.ExportJob, part: Path) -> Written:
         async def progress(done: int, total: int) -> bool:
             async with self.pool.connection() as conn:
                 return await exports.progress(conn, job, done, total, self.lease)
