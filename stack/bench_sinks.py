@@ -114,7 +114,7 @@ async def _leaderboard_probe(settings: Settings, worker: StreamWorker, producer:
 
 
 async def _run(settings: Settings, rate: int, seconds: int, batch: int,
-               metrics_every: float) -> dict[str, Any]:
+               metrics_every: float, sealed: bool = False) -> dict[str, Any]:
     run_id = uuid.uuid4().hex[:8]
     home = settings.home_path / "bench" / f"sinks-{run_id}"
     home.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ async def _run(settings: Settings, rate: int, seconds: int, batch: int,
         await worker.create_topics()
         await asyncio.to_thread(worker.start)
         return await _measure(settings, worker, redis, dsn, athletes, rate, seconds, batch,
-                              metrics_every)
+                              metrics_every, sealed)
     finally:
         worker.stop()
         await worker.delete_topics()
@@ -149,10 +149,23 @@ async def _run(settings: Settings, rate: int, seconds: int, batch: int,
 
 async def _measure(settings: Settings, worker: StreamWorker, redis: aioredis.Redis, dsn: str,
                    athletes: list[uuid.UUID], rate: int, seconds: int, batch: int,
-                   metrics_every: float) -> dict[str, Any]:
+                   metrics_every: float, sealed: bool = False) -> dict[str, Any]:
     workouts = max(1, rate // batch)  # each workout sends a batch a second: 1 Hz sampling
     load = Load(workouts, batch, t0=int(time.time() * 1000) - 3_600_000)
-    producer = EventProducer(settings.kafka, topic_prefix=worker.topic_prefix)
+    keys_pool = None
+    if sealed:  # as the stack sends them: each athlete's events under their data key
+        from psycopg_pool import AsyncConnectionPool
+
+        from privacy.keys import DataKeys, load_keyring
+
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute("INSERT INTO users (id, email) VALUES (%s, %s)",
+                               (load.user, f"bench-{load.user.hex[:12]}@stride.test"))
+        keys_pool = AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
+        await keys_pool.open()
+    producer = EventProducer(settings.kafka, topic_prefix=worker.topic_prefix,
+                             keys=DataKeys(keys_pool, load_keyring(settings.keys_path))
+                             if keys_pool is not None else None)
     lag_series: list[tuple[float, int]] = []
     board_ms: list[float] = []
     totals = dict.fromkeys(athletes, 0.0)
@@ -207,6 +220,8 @@ async def _measure(settings: Settings, worker: StreamWorker, redis: aioredis.Red
     finally:
         sampler.cancel()
         await producer.stop()
+        if keys_pool is not None:
+            await keys_pool.close()
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         cur = await conn.execute("SELECT count(*), count(DISTINCT (workout_id, seq)) FROM sensor_data")
         stored, distinct = await cur.fetchone()  # type: ignore[misc]
@@ -215,6 +230,7 @@ async def _measure(settings: Settings, worker: StreamWorker, redis: aioredis.Red
     first, second = half[: len(half) // 2], half[len(half) // 2:]
     return {
         "rate_target": rate, "seconds": seconds, "batch": batch, "workouts": workouts,
+        "sealed": sealed,
         "metrics_every_s": metrics_every,
         "samples_produced": load.produced, "samples_per_s": load.produced / streamed_s,
         "samples_stored": stored, "samples_distinct": distinct,
@@ -283,7 +299,8 @@ def _markdown(r: dict[str, Any], when: str, svg_name: str) -> str:
         "| figure | value |", "|---|---|",
         f"| load | {r['samples_per_s']:,.0f} samples/s for {r['seconds']} s "
         f"(target {r['rate_target']:,}; {r['workouts']:,} workouts, batches of {r['batch']}, "
-        f"metrics every {r['metrics_every_s']} s) |",
+        f"metrics every {r['metrics_every_s']} s; "
+        f"{'sealed with data keys' if r.get('sealed') else 'plain events'}) |",
         f"| consumer lag while streaming: max / mean 1st half / mean 2nd half | "
         f"{r['lag_max']:,} / {r['lag_mean_first_half']:,.0f} / {r['lag_mean_second_half']:,.0f} records |",
         f"| backlog drained after the load stopped in | {r['drain_s']:.1f} s |",
@@ -302,8 +319,8 @@ def _markdown(r: dict[str, Any], when: str, svg_name: str) -> str:
 
 
 def run(settings: Settings, rate: int, seconds: int, batch: int = 5,
-        metrics_every: float = 10.0) -> int:
-    result = asyncio.run(_run(settings, rate, seconds, batch, metrics_every))
+        metrics_every: float = 10.0, sealed: bool = False) -> int:
+    result = asyncio.run(_run(settings, rate, seconds, batch, metrics_every, sealed))
     when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     svg_name = f"sinks-lag-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}.svg"
     (RESULTS / svg_name).write_text(_svg(result["lag_series"], result["seconds"]))

@@ -203,7 +203,8 @@ def _bench_gateway(args: argparse.Namespace) -> int:
 def _bench_sinks(args: argparse.Namespace) -> int:
     from stack.bench_sinks import run
 
-    return run(Settings.from_env(), args.rate, args.seconds, args.batch, args.metrics_every)
+    return run(Settings.from_env(), args.rate, args.seconds, args.batch, args.metrics_every,
+               args.sealed)
 
 
 def _bench_live(args: argparse.Namespace) -> int:
@@ -482,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="samples per event, as actors emit them (default 5)")
     sinks_bench.add_argument("--metrics-every", type=float, default=10.0, metavar="S",
                              help="live metrics per workout every S seconds (default 10)")
+    sinks_bench.add_argument("--sealed", action="store_true",
+                             help="seal the events with the athletes' data keys, as the stack "
+                                  "does (default: plain events, to compare against)")
     sinks_bench.set_defaults(func=_bench_sinks)
 
     live_bench = bench_cmds.add_parser(
