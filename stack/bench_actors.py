@@ -111,9 +111,10 @@ class Fleet:
 
     TICK_S = 0.1
 
-    def __init__(self, place: Placement, workouts: int, batch_every: int, t0: int) -> None:
+    def __init__(self, place: Placement, workouts: int, batch_every: int, t0: int,
+                 user: uuid.UUID) -> None:
         self.place, self.batch_every, self.t0 = place, batch_every, t0
-        self.user = str(uuid.uuid4())
+        self.user = str(user)
         self.ids = [uuid.uuid4() for _ in range(workouts)]
         """The fleet; athletes who join during the steady state are appended."""
         self.calls: dict[uuid.UUID, HostCalls] = {}
@@ -192,7 +193,10 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
     ray.init(address=settings.ray_address, namespace=f"stride-bench-{run_id}", log_to_driver=False)
     place = make_placement(placement, config, ray.get_runtime_context().namespace,
                            settings.placement_hosts)
-    fleet = Fleet(place, workouts, batch_every, int(time.time() * 1000))
+    # With the keys on (the stack's config), hosts seal with the athlete's data key, which
+    # only an existing account has: the fleet streams as a made-up account of the run's own.
+    user = await _bench_athlete(settings, run_id) if config.keys_dir else uuid.uuid4()
+    fleet = Fleet(place, workouts, batch_every, int(time.time() * 1000), user)
     period = round(batch_every / Fleet.TICK_S)
     host_pids: list[int] = []
     empty_hosts: list[tuple[int, int, float]] = []
@@ -239,6 +243,8 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
     finally:
         await _clean_up(ray, place, placement, fleet, settings, prefix, config.redis_prefix,
                         aioredis)
+        if config.keys_dir:
+            await _drop_athlete(settings, user)
     live = max(1, len(fleet.started_at))
     rss, pss = sum(m[0] for m in memory), sum(m[1] for m in memory)
     return {
@@ -263,6 +269,24 @@ async def stack_run(settings: Settings, placement: str, workouts: int, seconds: 
         "rss_bytes_per_host": rss / max(1, len(host_pids)),
         "pss_bytes_per_host": pss / max(1, len(host_pids)),
     }
+
+
+async def _bench_athlete(settings: Settings, run_id: str) -> uuid.UUID:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        row = await (await conn.execute("INSERT INTO users (email) VALUES (%s) RETURNING id",
+                                        (f"bench-actors-{run_id}@example.invalid",))).fetchone()
+    assert row is not None
+    return uuid.UUID(str(row[0]))
+
+
+async def _drop_athlete(settings: Settings, user: uuid.UUID) -> None:
+    """The run's account and, with it, its data key (the run's Redis keys are gone already)."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(settings.pg_dsn, autocommit=True) as conn:
+        await conn.execute("DELETE FROM users WHERE id = %s", (user,))
 
 
 async def _clean_up(ray: Any, place: Placement, placement: str, fleet: Fleet,
