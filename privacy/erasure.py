@@ -8,7 +8,8 @@ The steps, and why in this order:
 2. `ended` — tell the gateways, so the person's device and live sockets close now rather
    than at the next periodic re-check (gateway/access_watch.py).
 3. `stop_actor` — workouts still recording lose their Ray actor (and its in-memory state);
-   once more after step 4, in case a frame that raced the socket's close started one again.
+   once more after step 4, in case a frame that raced the socket's close started one again,
+   and their rows are deleted once more (a sink's write that began before step 1).
 4. `delete_workout`, one workout per transaction — a big account is many short
    transactions, never one long lock on the time-series tables.
 5. `purge` — Redis: every key naming the person or one of their workouts, and their
@@ -117,8 +118,11 @@ class Erasure:
         report.actors_stopped = len(recording) if self._stop_actor is not None else 0
         for workout in begun.workouts:
             report.add(await self._account.delete_workout(workout.id, user_id))
-        # Again: a frame that raced the socket's close may have started a new actor.
+        # Again: a frame that raced the socket's close may have started a new actor, and a
+        # sink's write that began before step 1 may have committed after its workout went.
         await self._stop_actors(recording)
+        for workout_id in recording:
+            report.add(await self._account.delete_workout(workout_id, user_id))
         report.redis_keys = await self._caches.purge(user_id, begun.email,
                                                      [w.id for w in begun.workouts])
         if self._forget_keys is not None:

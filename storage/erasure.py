@@ -20,6 +20,7 @@ its author decides how it is erased. The rules:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ from psycopg import AsyncConnection
 
 from privacy.erasure import Begun, Report, WorkoutRef, stand_in
 from storage import exports, keyspace, workout_changes
+from storage.timeseries import dialect_of
 
 Rule = Literal["subject", "cascade", "workout", "explicit", "set_null", "pseudonymise",
                "tombstone", "other"]
@@ -275,14 +277,16 @@ class RedisCaches:
 
     async def purge(self, user_id: uuid.UUID, email: str, workout_ids: list[uuid.UUID]) -> int:
         names = {str(user_id), _digest(str(user_id)), _digest(email), *(str(w) for w in workout_ids)}
-        boards = keyspace.leaderboard_pattern(self._prefix)
+        # Boards, and boards being rebuilt (`stride leaderboards rebuild`).
+        boards = (keyspace.leaderboard_pattern(self._prefix).rstrip("*"),
+                  keyspace.leaderboard_rebuild(self._prefix, ""))
         doomed: list[str] = []
         removed = 0
         async for raw in self._redis.scan_iter(match=f"{self._prefix}:*", count=1000):
             key = raw.decode() if isinstance(raw, bytes) else raw
             if any(name in key for name in names):
                 doomed.append(key)
-            elif _matches(key, boards):
+            elif key.startswith(boards):
                 removed += await self._redis.zrem(key, str(user_id))
             elif key.startswith(f"{self._prefix}:oidc:"):
                 value = await self._redis.get(key)
@@ -298,8 +302,29 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _matches(key: str, pattern: str) -> bool:
-    return key.startswith(pattern.rstrip("*"))
+LATE_TABLES = ("sensor_data", "workout_metrics", "workout_metrics_1m", "inference_log")
+
+
+async def sweep_late_rows(conn: AsyncConnection[Any],
+                          within: dt.timedelta = dt.timedelta(days=1)) -> dict[str, int]:
+    """Delete rows of workouts deleted (or erased) in the last `within` that were written
+    after all: a sink's write that began before the tombstone committed can commit after the
+    workout's rows went. Rows deleted per table."""
+    cur = await conn.execute("SELECT id FROM workout_ids WHERE deleted_at IS NOT NULL"
+                             " AND deleted_at > now() - %s", (within,))
+    ids = [r[0] for r in await cur.fetchall()]
+    rows: dict[str, int] = {}
+    if not ids:
+        return rows
+    native = await dialect_of(conn) == "native"
+    for table in LATE_TABLES:
+        if table == "workout_metrics_1m" and not native:
+            continue  # a continuous aggregate: it follows workout_metrics
+        cur = await conn.execute(f"DELETE FROM {table} WHERE workout_id = ANY(%s)",  # noqa: S608
+                                 (ids,))
+        if cur.rowcount:
+            rows[table] = cur.rowcount
+    return rows
 
 
 async def unfinished(conn: AsyncConnection[Any]) -> list[uuid.UUID]:

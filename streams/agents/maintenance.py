@@ -9,6 +9,8 @@
   account is locked and marked, so each hour they are run again from the start (every step
   is idempotent). Actors still running for them are not stopped from here — their device
   sockets closed at the first step, so they receive nothing more.
+- Late rows: what a sink wrote for a workout after it was deleted or erased (its write began
+  before the tombstone committed) is swept hourly, for workouts deleted in the last day.
 """
 
 from __future__ import annotations
@@ -76,6 +78,15 @@ async def finish_erasures(deps: Deps) -> int:
     return len(pending)
 
 
+async def sweep_late_rows(deps: Deps) -> dict[str, int]:
+    pool = await deps.pool()
+    async with pool.connection() as conn:
+        rows = await erasure.sweep_late_rows(conn)
+    if rows:
+        log.info("deleted rows written after their workout was deleted: %s", rows)
+    return rows
+
+
 def register(app: Any, deps: Deps) -> None:
     async def run() -> None:
         try:
@@ -84,6 +95,7 @@ def register(app: Any, deps: Deps) -> None:
             log.warning("partition maintenance failed: %s", exc)
         try:
             await finish_erasures(deps)
+            await sweep_late_rows(deps)
         except Exception as exc:  # the next run tries again; the account stays locked
             log.warning("finishing erasures failed: %s", exc)
 

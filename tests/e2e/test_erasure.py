@@ -463,3 +463,23 @@ async def test_an_erasure_stopped_half_way_is_found_and_finished(stack: Settings
     finally:
         await redis.aclose()
         await pool.close()
+
+
+async def test_rows_written_after_their_workout_was_deleted_are_swept(migrated_db: str) -> None:
+    """A sink's write that began before a workout's tombstone can commit after its rows
+    were deleted; the worker's hourly sweep takes such rows away."""
+    from storage.erasure import sweep_late_rows
+
+    async with await psycopg.AsyncConnection.connect(migrated_db, autocommit=True) as conn:
+        gone, kept = uuid.uuid4(), uuid.uuid4()
+        for workout_id, deleted in ((gone, True), (kept, False)):
+            await conn.execute("INSERT INTO workout_ids (id, deleted_at) VALUES (%s,"
+                               " CASE WHEN %s THEN now() END)", (workout_id, deleted))
+            await conn.execute("INSERT INTO sensor_data (workout_id, seq, t) VALUES (%s, 1, now())",
+                               (workout_id,))
+            await conn.execute("INSERT INTO workout_metrics (workout_id, t, seq, distance_m,"
+                               " moving_time_s) VALUES (%s, now(), 1, 1, 1)", (workout_id,))
+        assert await sweep_late_rows(conn) == {"sensor_data": 1, "workout_metrics": 1}
+        left = await (await conn.execute("SELECT workout_id FROM sensor_data")).fetchall()
+        assert left == [(kept,)]
+        assert await sweep_late_rows(conn) == {}
