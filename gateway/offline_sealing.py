@@ -21,6 +21,7 @@ and the WAL is truncated, so the plain samples do not linger in free pages.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import uuid
@@ -88,8 +89,14 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
+@functools.lru_cache(maxsize=64)
+def _workout_bytes(workout_id: str) -> bytes:
+    """Parsed once per workout: a day's buffer seals and opens 86,400 samples of one."""
+    return uuid.UUID(workout_id).bytes
+
+
 def _aad(workout_id: str, seq: int) -> bytes:
-    return uuid.UUID(workout_id).bytes + seq.to_bytes(8, "big", signed=True)
+    return _workout_bytes(workout_id) + seq.to_bytes(8, "big", signed=True)
 
 
 class SampleSealer:
