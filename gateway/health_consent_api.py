@@ -1,5 +1,6 @@
 """REST: the lawful basis for your health data and the age gate (GDPR art. 9(2)(a), art. 8).
 
+    GET    /v1/privacy/policy                    the current policy's version (public: sign-up)
     GET    /v1/me/health-consent                 where you stand: consent, age gate, guardian
     POST   /v1/me/health-consent {policy_version} give it (the current policy's version only)
     DELETE /v1/me/health-consent                 withdraw it: from then on no heart rate or
@@ -25,7 +26,7 @@ import msgspec
 from litestar import Request, delete, get, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from gateway.access import principal_of
+from gateway.access import PUBLIC_ROUTE, principal_of
 from gateway.accounts_api import Email, HealthConsentIn
 from gateway.errors import ApiError
 from privacy import age
@@ -89,6 +90,19 @@ async def standing(conn: Any, user_id: uuid.UUID) -> StandingOut:
         guardian=_guardian_out(await store.guardian_of(conn, user_id)),
         health_processing=age.may_process_health(found, today),
         social=age.may_socialise(found, today))
+
+
+class PolicyOut(msgspec.Struct, frozen=True, kw_only=True):
+    version: str
+    """Send it as `health_consent.policy_version` to consent under this policy."""
+    health_purpose: str
+    """What the consent to process health data covers."""
+
+
+@get("/v1/privacy/policy", summary="The current privacy policy's version (what sign-up's "
+     "health_consent names)", **PUBLIC_ROUTE)
+async def privacy_policy() -> PolicyOut:
+    return PolicyOut(version=POLICY_VERSION, health_purpose=store.HEALTH_PURPOSE)
 
 
 @get("/v1/me/health-consent", summary="Your consent to the processing of your health data, "
@@ -193,5 +207,5 @@ async def withdraw_guardian(request: Request[Any, Any, Any], request_id: uuid.UU
         raise ApiError(404, "not_found", f"no open guardian request {request_id} for you")
 
 
-ROUTES = [my_health_consent, give_health_consent, withdraw_health_consent, name_guardian,
+ROUTES = [privacy_policy, my_health_consent, give_health_consent, withdraw_health_consent, name_guardian,
           end_my_guardian, guardian_requests, confirm_guardian, withdraw_guardian]

@@ -6,13 +6,14 @@ phone width in the dark theme."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
 import httpx
 import pytest
 from playwright.async_api import expect
-from user_accounts import Account
+from user_accounts import Account, remember
 from web_browser import PHONE, web_page
 
 from gateway.client import DeviceClient
@@ -100,3 +101,40 @@ async def test_the_athlete_sees_who_read_and_withdraws_and_gives_consent(
             await web.axe("health-consent-ru-dark-phone")
             await web.screenshot("health-consent-ru-dark-phone")
             web.assert_no_errors()
+
+
+async def test_sign_up_asks_for_the_consent_on_its_own_unticked_checkbox(
+        stack: Settings) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+        for consent in (True, False):
+            email = f"signup-{uuid.uuid4().hex[:10]}@example.org"
+            password = "a sign-up passphrase " + uuid.uuid4().hex[:6]
+            remember(password)
+            async with web_page(stack) as web:
+                page = web.page
+                await web.open("/app/account/privacy")
+                await web.heading("Sign in")
+                await page.get_by_role("button", name="Create an account").click()
+                await web.heading("Create an account")
+                box = page.get_by_label(re.compile("I consent to Stride processing my heart rate"))
+                await expect(box).not_to_be_checked()
+                await expect(box).to_be_enabled()  # the policy's version has loaded
+                await page.get_by_label("E-mail").fill(email)
+                await page.get_by_label("Password").fill(password)
+                if consent:
+                    await box.check()
+                    await web.axe("sign-up")
+                    await web.screenshot("sign-up")
+                await page.get_by_role("button", name="Create account").click()
+                await web.heading("Privacy")  # signed in, on the page first asked for
+                shown = ("You consented to the processing" if consent
+                         else "You have not consented to the processing")
+                await expect(page.get_by_text(shown)).to_be_visible()
+                web.assert_no_errors()
+            token = (await http.post("/v1/auth/login", json={"email": email, "password": password}
+                                     )).json()["token"]
+            remember(token)
+            standing = (await http.get("/v1/me/health-consent",
+                                       headers={"Authorization": f"Bearer {token}"})).json()
+            assert standing["health_consent"] is consent
+            assert standing["policy_version"] == (standing["current_policy_version"] if consent else None)

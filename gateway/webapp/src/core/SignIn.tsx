@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from './api';
 import { useT } from './i18n';
 import { internal, useSession } from './session';
+import { SignUp } from './SignUp';
 import { Alert, Field, Page, useErrorText, useLoad } from './ui';
 
 /** Password (and TOTP) sign-in; on the public origin also the configured OIDC providers. */
@@ -18,6 +19,7 @@ export function SignIn() {
   const otpRef = useRef<HTMLInputElement>(null);
   const passwordRef = useRef<HTMLInputElement>(null);
   const [focusOtp, setFocusOtp] = useState(0);
+  const [signingUp, setSigningUp] = useState(false);
   useEffect(() => { if (focusOtp) otpRef.current?.focus(); }, [focusOtp]);
   const providers = useLoad(() => (internal ? Promise.resolve([]) : api<string[]>('GET', '/v1/auth/oidc/providers')), []);
 
@@ -42,6 +44,14 @@ export function SignIn() {
     }
   }
 
+  if (signingUp) {
+    return (
+      <Page title={t('signup.title')}>
+        <div className="card narrow"><SignUp onCancel={() => setSigningUp(false)} /></div>
+      </Page>
+    );
+  }
+
   return (
     <Page title={t(internal ? 'signin.internalTitle' : 'signin.title')}>
       <div className="card narrow">
@@ -59,6 +69,9 @@ export function SignIn() {
           <div id="signin-error"><Alert>{error}</Alert></div>
           <button type="submit" className="primary" disabled={busy}>{t('signin.submit')}</button>
         </form>
+        {internal ? null : (
+          <button type="button" className="secondary" onClick={() => setSigningUp(true)}>{t('signup.open')}</button>
+        )}
         {providers.data && providers.data.length > 0 ? (
           <div className="oidc">
             <p className="hint">{t('signin.or')}</p>
