@@ -129,3 +129,18 @@ def test_pseudonyms_are_stable_and_need_the_pepper() -> None:
     assert ring.pseudonym(user) == again.pseudonym(user) != other.pseudonym(user)
     assert len(ring.pseudonym(user)) == 64 and str(user) not in ring.pseudonym(user)
     assert ring.pseudonym(user) != ring.pseudonym(uuid.uuid4())
+
+
+def test_stack_up_makes_development_keys_once(tmp_path: Path) -> None:
+    from stack.keys_cli import ensure_dev
+    from stack.settings import Settings
+
+    settings = Settings.from_env({"STRIDE_HOME": str(tmp_path / "stack")})
+    assert settings.keys_path == tmp_path / "stack" / "keys"
+    assert ensure_dev(settings) is True
+    first = load_keyring(settings.keys_path)
+    assert ensure_dev(settings) is False  # an existing keyring is never replaced
+    assert load_keyring(settings.keys_path).kek == first.kek
+    assert key_ceremony.read_keyring_file(settings.keys_path).dev
+    elsewhere = Settings.from_env({"STRIDE_HOME": str(tmp_path), "STRIDE_KEYS_DIR": "/srv/k"})
+    assert elsewhere.keys_path == Path("/srv/k")
