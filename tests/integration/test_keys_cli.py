@@ -66,3 +66,33 @@ async def test_shares_unseal_only_at_the_threshold_and_rotation_keeps_data(
     assert old.returncode == 1 and "this keyring is" in old.stderr  # the old shares are void
     again = _stride(keys, migrated_db, "init")
     assert again.returncode == 1 and "stride keys rotate" in again.stderr
+
+
+def test_a_rotation_cut_short_is_finished(migrated_db: str, tmp_path: Path) -> None:
+    import psycopg
+
+    from privacy import key_ceremony
+    from stack import keys_cli
+    from stack.settings import Settings
+
+    keys = tmp_path / "keys"
+    settings = Settings.from_env({"STRIDE_HOME": str(tmp_path), "STRIDE_KEYS_DIR": str(keys),
+                                  "STRIDE_PG_DSN": migrated_db})
+    assert keys_cli.init(settings, 3, 2, True, None) == 0
+    old = load_keyring(keys)
+    with psycopg.connect(migrated_db, autocommit=True) as conn:
+        wrapped = old.wrap(uuid.UUID(int=7), uuid.UUID(ATHLETE), b"k" * 32)
+        conn.execute("INSERT INTO user_data_keys (key_id, user_id, wrapped, kek_id)"
+                     " VALUES (%s, %s, %s, %s)", (uuid.UUID(int=7), ATHLETE, wrapped, old.kek_id))
+    staged, _ = key_ceremony.stage_rotation(keys, old, shares=3, threshold=2, dev=True)
+    # … and the machine stopped here: nothing re-wrapped, the old keyring still in place
+    assert load_keyring(keys).kek_id == old.kek_id
+    assert keys_cli.rotate(settings, None, None, None, finish=False) == 1  # one at a time
+    assert keys_cli.rotate(settings, None, None, None, finish=True) == 0
+    ring = load_keyring(keys)
+    assert ring.kek_id == staged.kek_id and ring.pepper == old.pepper
+    with psycopg.connect(migrated_db) as conn:
+        row = conn.execute("SELECT wrapped, kek_id FROM user_data_keys").fetchone()
+    assert row is not None and row[1] == staged.kek_id
+    assert ring.unwrap(uuid.UUID(int=7), uuid.UUID(ATHLETE), bytes(row[0]), row[1]) == b"k" * 32
+    assert keys_cli.rotate(settings, None, None, None, finish=True) == 1  # nothing left to finish
