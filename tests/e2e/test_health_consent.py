@@ -201,3 +201,31 @@ async def test_an_upload_without_the_consent_leaves_its_heart_rate_out(
             assert upload.status_code == 201, upload.text
             assert upload.headers.get("Stride-Notice") == notice
             assert upload.json()["avg_hr"] == avg_hr
+
+
+async def test_leaderboards_name_a_child_only_once_a_guardian_consented(stack: Settings) -> None:
+    import psycopg
+
+    from storage import leaderboards
+
+    board = leaderboards.Board(sport="run", region="all", window="all", period_start=None)
+    async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
+        people = {}
+        for name, years in (("Kim", 12), ("Ada", 30)):
+            cur = await conn.execute(
+                "INSERT INTO users (email, first_name, last_name, birth_date) VALUES (%s, %s,"
+                " 'Lee', now() - make_interval(years => %s)) RETURNING id",
+                (f"board-{uuid.uuid4().hex[:10]}@example.org", name, years))
+            row = await cur.fetchone()
+            assert row is not None
+            people[name] = row[0]
+            await conn.execute("INSERT INTO privacy_settings (user_id, leaderboard_name)"
+                               " VALUES (%s, true)", (row[0],))
+        ids = list(people.values())
+        names = await leaderboards.athletes(conn, board, ids)
+        assert {n: names[i].name for n, i in people.items()} == {"Kim": "Athlete", "Ada": "Ada L."}
+        await conn.execute("INSERT INTO guardian_consents (athlete_id, guardian_email, guardian_id,"
+                           " confirmed_at) VALUES (%s, 'parent@example.org', %s, now())",
+                           (people["Kim"], people["Ada"]))
+        names = await leaderboards.athletes(conn, board, ids)
+        assert names[people["Kim"]].name == "Kim L."
