@@ -38,8 +38,8 @@ from gateway.quotas import QuotaGuard, Quotas
 from gateway.security_headers import security_headers
 from gateway.throttle import LoginLimits, LoginThrottle
 from serve.control import ServeTarget
-from storage.access_log import AccessLogWriter
 from storage import data_keys
+from storage.access_log import AccessLogWriter
 from storage.pool import open_pool
 from streams import redis_pool
 from streams.producer import EventProducer
@@ -185,6 +185,7 @@ def create_app(config: GatewayConfig) -> Litestar:
         await app.state.access_watch.stop()
         await app.state.live_hub.stop()
         await app.state.exports.stop()
+        await app.state.access_log.stop()
         await app.state.events.stop()
         await pool.close()
         await redis.aclose()
