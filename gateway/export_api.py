@@ -1,5 +1,5 @@
 """REST: a copy of your data (GDPR art. 15 / 20) — `POST /v1/me/export` starts a job,
-`GET /v1/me/export/{id}` shows its progress, `…/download` gives the ZIP (privacy/export.py),
+`GET /v1/me/export/{id}` shows its progress, `…/download` gives the ZIP (storage/export_zip.py),
 `GET /v1/me/exports` lists yours.
 
 The jobs run in the background of every gateway (ExportRunner): each claims the oldest job
@@ -28,8 +28,8 @@ from psycopg_pool import AsyncConnectionPool
 from gateway.access import REAUTH, principal_of
 from gateway.errors import ApiError
 from gateway.workouts_api import to_out
-from privacy.export import ExportStopped, Written, write_export
 from storage import exports
+from storage.export_zip import ExportStopped, Written, write_export
 
 log = logging.getLogger("stride.gateway.export")
 

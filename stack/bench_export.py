@@ -2,7 +2,7 @@
 
 Makes a bench account straight in PostgreSQL with --workouts finished workouts of
 --hours each at 1 Hz (every sample field, one pause each), then writes its export ZIP
-(privacy/export.py, the code the gateway's jobs and `stride users export` run) and reports
+(storage/export_zip.py, the code the gateway's jobs and `stride users export` run) and reports
 the time (wall, and this process's CPU in every thread: the machine may be busy), the
 samples per second, the ZIP's size and the peak memory: the Python heap's peak during the
 export (tracemalloc) and the process's resident set before and after.
@@ -25,9 +25,9 @@ import psycopg
 from rich.console import Console
 
 from gateway.workouts_api import to_out
-from privacy.export import write_export
 from stack.bench_actors import save_report
 from stack.settings import Settings
+from storage.export_zip import write_export
 from storage.exports import record_breaks
 from storage.samples import write_samples
 from storage.workouts import project_summary

@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.workouts_api import to_out
-from privacy.export import write_export
 from stack.settings import Settings
 from storage import access_log, accounts
+from storage.export_zip import write_export
 
 console = Console()
 

@@ -1,7 +1,7 @@
 """`stride import` of a Stride export's workout: its CSV (the JSON summary beside it gives
 the sport and the figures to compare), or the export's ZIP (every workout in it, or one).
 
-The CSV (privacy/export_formats.py) is replayed as it was recorded: the start time, every
+The CSV (storage/export_formats.py) is replayed as it was recorded: the start time, every
 sample with all its fields, pause and resume after the same samples, and the finish at its
 time — so the actor counts the same moving time and everything after it. Each workout gets
 a new id (ids are their owner's for ever).
@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.client import DeviceClient, DeviceError
-from privacy.export_formats import BadCsv, Recording, read_csv
 from stack.settings import Settings
 from stack.track_import import _summary
+from storage.export_formats import BadCsv, Recording, read_csv
 from streams.events import Sample, Sport
 
 console = Console()

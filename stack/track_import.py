@@ -7,7 +7,7 @@ workout, so history can be loaded and the platform's metrics compared with the f
 figures (gpxpy's, over the same points). `POST /v1/workouts/import` takes the same files
 over HTTP.
 
-A workout of a Stride export (privacy/export.py) — its CSV, with its JSON beside it, or the
+A workout of a Stride export (storage/export_zip.py) — its CSV, with its JSON beside it, or the
 export's ZIP (every workout in it, or `--workout ID`) — is replayed as it was recorded:
 every sample field, the start time, the pauses and resumes after the same samples and the
 finish, so the platform computes the same metrics; the table then shows both summaries.

@@ -4,7 +4,7 @@ Every table that holds something about a person is either read by a section here
 in NOT_EXPORTED with the reason; tests/e2e/test_export.py fails when a table with a person
 or workout column is in neither, so a feature that stores personal data later joins the
 export by adding one entry here (and one to the erasure). Workouts themselves (summary,
-samples, pauses) are written per workout by privacy/export.py, not here.
+samples, pauses) are written per workout by storage/export_zip.py, not here.
 
 A section is one JSON file: the rows as PostgreSQL turns them into JSON (`to_jsonb`, every
 column, timestamps in ISO 8601 with offset), minus the columns it leaves out — secrets and

@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from gateway.client import DeviceClient
-from privacy.export_formats import CSV_COLUMNS, GARMIN_TPX_NS, STRIDE_GPX_NS
 from stack.settings import Settings
+from storage.export_formats import CSV_COLUMNS, GARMIN_TPX_NS, STRIDE_GPX_NS
 from storage.export_sections import NOT_EXPORTED, SECTIONS
 from streams.events import Sample
 from streams.retry import wait_until_async

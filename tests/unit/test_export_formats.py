@@ -1,4 +1,4 @@
-"""The export's CSV and GPX writers (privacy/export_formats.py): every sample field and the
+"""The export's CSV and GPX writers (storage/export_formats.py): every sample field and the
 pauses come out in order whatever the page boundaries, the CSV reads back to the recording
 a replay needs, and the GPX is valid 1.1 with HR in Garmin's extension."""
 
@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from privacy import health
-from privacy.export_formats import (
+from storage.export_formats import (
     CSV_COLUMNS,
     GARMIN_TPX_NS,
     STRIDE_GPX_NS,

@@ -4,7 +4,7 @@ Used by the gateway's export jobs (gateway/export_api.py) and by support staff's
 `stride users export`. What goes in: README.txt and manifest.json (every file, its format,
 the layout's version), one JSON file per section of storage/export_sections.py, and per
 workout its summary (JSON, as the REST API shows it to the owner), its samples with pauses
-(CSV) and its route (GPX) — privacy/export_formats.py.
+(CSV) and its route (GPX) — storage/export_formats.py.
 
 Memory stays bounded whatever the account holds: samples are read a page at a time and
 appended to the ZIP entry as they come; the compressing writes run in a thread, so the
@@ -27,7 +27,10 @@ import msgspec
 from psycopg import AsyncConnection, errors
 
 from privacy import health
-from privacy.export_formats import (
+from storage import export_sections, exports
+from storage import samples as samples_repo
+from storage import workouts as workouts_repo
+from storage.export_formats import (
     CSV_COLUMNS,
     FORMAT_VERSION,
     GARMIN_TPX_NS,
@@ -37,9 +40,6 @@ from privacy.export_formats import (
     GpxWriter,
     Row,
 )
-from storage import export_sections, exports
-from storage import samples as samples_repo
-from storage import workouts as workouts_repo
 
 PAGE = 5000
 """Samples read (and held) at a time."""
