@@ -76,7 +76,14 @@ _INSERT = (
     "      AND member.user_id = c.athlete_id"
     "    WHERE c.athlete_id = %(subject)s AND c.withdrawn_at IS NULL"
     "    ORDER BY (c.scope = %(scope)s) DESC, c.granted_at DESC LIMIT 1) END),"
-    "  %(reason)s")
+    "  %(reason)s"
+    # Neither person is being erased (the erasure marks the account first and clears the log
+    # last): a read queued just before an erasure must not write them back in after it.
+    # FOR KEY SHARE holds the users rows until this insert commits.
+    " WHERE EXISTS (SELECT 1 FROM users s WHERE s.id = %(subject)s"
+    "   AND s.erasure_requested_at IS NULL FOR KEY SHARE)"
+    " AND (%(viewer)s::uuid IS NULL OR EXISTS (SELECT 1 FROM users v WHERE v.id = %(viewer)s"
+    "   AND v.erasure_requested_at IS NULL FOR KEY SHARE))")
 
 
 def _params(read: Read, at: dt.datetime) -> dict[str, Any]:

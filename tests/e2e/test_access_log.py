@@ -26,6 +26,18 @@ from streams.retry import wait_until_async
 pytestmark = pytest.mark.e2e
 
 
+async def _people(conn: psycopg.AsyncConnection[Any], n: int) -> list[uuid.UUID]:
+    """Accounts straight in the database: the log records reads of people who exist."""
+    ids = []
+    for _ in range(n):
+        cur = await conn.execute("INSERT INTO users (email) VALUES (%s) RETURNING id",
+                                 (f"log-{uuid.uuid4().hex[:12]}@example.org",))
+        row = await cur.fetchone()
+        assert row is not None
+        ids.append(row[0])
+    return ids
+
+
 async def _coached(http: httpx.AsyncClient, account: Any) -> tuple[Any, Any, str, str]:
     """An athlete streaming HR, in a group whose coach they let watch live; (athlete, coach,
     group id, consent id)."""
@@ -181,8 +193,8 @@ async def test_admins_query_everyones_log_through_the_internal_api_and_are_audit
 
 
 async def test_the_log_is_append_only_but_for_the_erasure_of_one_person(stack: Settings) -> None:
-    viewer, athlete, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     async with await psycopg.AsyncConnection.connect(stack.pg_dsn, autocommit=True) as conn:
+        viewer, athlete, other = await _people(conn, 3)
         await access_log.record(conn, viewer, athlete, "workout", "rest")
         await access_log.record(conn, viewer, other, "live", "live")
         await access_log.record(conn, None, athlete, "export", "export",
@@ -212,10 +224,13 @@ async def test_the_writer_batches_reads_and_makes_identical_ones_within_a_batch_
         stack: Settings) -> None:
     from psycopg_pool import AsyncConnectionPool
 
-    viewer, athlete = uuid.uuid4(), uuid.uuid4()
-    read = access_log.Read(viewer_id=viewer, viewer_role="admin", subject_id=athlete,
-                           what="samples", via="rest", workout_id=uuid.uuid4())
     async with AsyncConnectionPool(stack.pg_dsn, min_size=1, max_size=1, open=False) as pool:
+        async with pool.connection() as conn:
+            viewer, athlete, erased = await _people(conn, 3)
+            await conn.execute("UPDATE users SET erasure_requested_at = now() WHERE id = %s",
+                               (erased,))
+        read = access_log.Read(viewer_id=viewer, viewer_role="admin", subject_id=athlete,
+                               what="samples", via="rest", workout_id=uuid.uuid4())
         writer = access_log.AccessLogWriter(pool, flush_s=3600)  # flushed by hand below
         for _ in range(3):  # the pages of one chart
             writer.add(read)
@@ -223,7 +238,14 @@ async def test_the_writer_batches_reads_and_makes_identical_ones_within_a_batch_
                                    what="splits", via="rest", workout_id=read.workout_id))
         writer.add(access_log.Read(viewer_id=athlete, viewer_role="coach", subject_id=athlete,
                                    what="workout", via="rest"))  # refused: one's own read
+        # Reads queued just before an erasure began are not written back in after it.
+        writer.add(access_log.Read(viewer_id=viewer, viewer_role="admin", subject_id=erased,
+                                   what="workout", via="rest"))
+        writer.add(access_log.Read(viewer_id=erased, viewer_role="coach", subject_id=athlete,
+                                   what="live", via="live"))
         await writer.flush()
         async with pool.connection() as conn:
             rows = await access_log.entries(conn, subject_id=athlete)
+            gone = await access_log.entries(conn, subject_id=erased)
     assert sorted((r.what, r.basis) for r in rows) == [("samples", "role"), ("splits", "role")]
+    assert gone == []
