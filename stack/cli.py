@@ -6,8 +6,8 @@
   stride users grant|revoke EMAIL ROLE   manage roles (e.g. make the first admin)
   stride users export EMAIL --reason WHY [--out FILE]   a person's export, by support staff
   stride leaderboards rebuild        recompute the Redis leaderboards from PostgreSQL
-  stride keys init|unseal|seal|rotate|status   the key-encryption key and its Shamir shares
   stride retention run               delete what is older than its retention setting, now
+  stride keys init|unseal|seal|rotate|status   the key-encryption key and its Shamir shares
   stride backup [--out DIR] | restore SET   backup sets (key material apart); a restore
                                      replays the erasure journal
   stride models train|register|list|show|deploy|rollback|status   models on Ray Serve
@@ -58,7 +58,7 @@ def _stack_restart(args: argparse.Namespace) -> int:
 def _stack_status(args: argparse.Namespace) -> int:
     from stack.lifecycle import status
 
-    return status(Settings.from_env(), as_json=args.json)
+    return status(Settings.from_env(), as_json=args.json, wait_s=args.wait)
 
 
 def _stack_logs(args: argparse.Namespace) -> int:
@@ -356,9 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="restart only these components (default: all)")
     restart.set_defaults(func=_stack_restart)
     st = stack_cmds.add_parser(
-        "status", help="each component's address and health; exit 1 if any is down"
+        "status", help="each component's address and health; exit 1 if any is down, "
+        "3 if none runs"
     )
     st.add_argument("--json", action="store_true", help="print JSON (for scripts and tests)")
+    st.add_argument("--wait", type=float, default=0.0, metavar="S",
+                    help="when part of the stack runs (starting or restarting), wait up to S "
+                    "seconds for all of it to be healthy")
     st.set_defaults(func=_stack_status)
     lg = stack_cmds.add_parser("logs", help="show a component's log (all components by default)")
     lg.add_argument("component", nargs="?",
@@ -591,6 +595,35 @@ def build_parser() -> argparse.ArgumentParser:
         "worker enforces them daily on either dialect; this runs it once, now.")
     kept_run.set_defaults(func=_retention_run)
 
+    keys = groups.add_parser(
+        "keys", help="the key-encryption key: Shamir shares, unseal, rotate",
+        description="Envelope encryption (privacy/keys.py): a key-encryption key (KEK) in "
+        "the keys folder (STRIDE_KEYS_DIR, default <STRIDE_HOME>/keys), split into Shamir "
+        "shares so that no single operator holds it, wraps each person's data key.")
+    keys_cmds = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k_init = keys_cmds.add_parser("init", help="make the KEK and hand out its shares once")
+    k_rotate = keys_cmds.add_parser(
+        "rotate", help="a new KEK (and new shares); every data key re-wrapped, data unchanged")
+    for sub, default in ((k_init, (5, 3)), (k_rotate, (None, None))):
+        sub.add_argument("--shares", type=int, default=default[0], metavar="N",
+                         help="shares to make (init: 5; rotate: as before)")
+        sub.add_argument("--threshold", type=int, default=default[1], metavar="K",
+                         help="shares needed to unseal (init: 3; rotate: as before)")
+        sub.add_argument("--out", type=Path, metavar="DIR",
+                         help="write one share file per holder here instead of printing them")
+        sub.set_defaults(func=_keys)
+    k_init.add_argument("--dev", action="store_true",
+                        help="development: keep the shares in the keys folder so processes "
+                             "unseal on their own (what `stride stack up` makes when none exist)")
+    k_rotate.add_argument("--finish", action="store_true",
+                          help="finish a rotation that was cut short")
+    keys_cmds.add_parser("unseal", help="the threshold of shares, one a line on standard "
+                         "input (or asked for at a terminal)").set_defaults(func=_keys)
+    keys_cmds.add_parser("seal", help="remove the unsealed KEK from this machine"
+                         ).set_defaults(func=_keys)
+    keys_cmds.add_parser("status", help="the keyring, whether it is unsealed, data keys by KEK"
+                         ).set_defaults(func=_keys)
+
     bak = groups.add_parser(
         "backup", help="a backup set of PostgreSQL and Redis, with the key material apart",
         description="Writes OUT/stride-backup-<UTC time>/: a pg_dump (custom format) of the "
@@ -621,35 +654,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also replay the erasure journal a newer set carries (when the "
                           "database that held the newest journal is lost); repeatable")
     res.set_defaults(func=_restore)
-
-    keys = groups.add_parser(
-        "keys", help="the key-encryption key: Shamir shares, unseal, rotate",
-        description="Envelope encryption (privacy/keys.py): a key-encryption key (KEK) in "
-        "the keys folder (STRIDE_KEYS_DIR, default <STRIDE_HOME>/keys), split into Shamir "
-        "shares so that no single operator holds it, wraps each person's data key.")
-    keys_cmds = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    k_init = keys_cmds.add_parser("init", help="make the KEK and hand out its shares once")
-    k_rotate = keys_cmds.add_parser(
-        "rotate", help="a new KEK (and new shares); every data key re-wrapped, data unchanged")
-    for sub, default in ((k_init, (5, 3)), (k_rotate, (None, None))):
-        sub.add_argument("--shares", type=int, default=default[0], metavar="N",
-                         help="shares to make (init: 5; rotate: as before)")
-        sub.add_argument("--threshold", type=int, default=default[1], metavar="K",
-                         help="shares needed to unseal (init: 3; rotate: as before)")
-        sub.add_argument("--out", type=Path, metavar="DIR",
-                         help="write one share file per holder here instead of printing them")
-        sub.set_defaults(func=_keys)
-    k_init.add_argument("--dev", action="store_true",
-                        help="development: keep the shares in the keys folder so processes "
-                             "unseal on their own (what `stride stack up` makes when none exist)")
-    k_rotate.add_argument("--finish", action="store_true",
-                          help="finish a rotation that was cut short")
-    keys_cmds.add_parser("unseal", help="the threshold of shares, one a line on standard "
-                         "input (or asked for at a terminal)").set_defaults(func=_keys)
-    keys_cmds.add_parser("seal", help="remove the unsealed KEK from this machine"
-                         ).set_defaults(func=_keys)
-    keys_cmds.add_parser("status", help="the keyring, whether it is unsealed, data keys by KEK"
-                         ).set_defaults(func=_keys)
 
     sim = groups.add_parser(
         "simulate", help="athletes streaming through the offline-first device SDK",

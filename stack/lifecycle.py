@@ -16,6 +16,7 @@ from stack.components import Component, StackError, all_components
 from stack.keys_cli import ensure_dev as ensure_dev_keys
 from stack.processes import ProcessTable
 from stack.settings import Settings, ensure_secret_key
+from streams.retry import wait_until
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -116,12 +117,27 @@ def down(settings: Settings, only: list[str] | None = None) -> int:
     return 0
 
 
-def status(settings: Settings, as_json: bool = False) -> int:
+NOTHING_RUNS = 3
+"""`stride stack status` exit code when no component of the stack runs at all (1: some do,
+not all healthy), so scripts can tell a stopped stack from one that is restarting."""
+
+
+def status(settings: Settings, as_json: bool = False, wait_s: float = 0.0) -> int:
     report = {c.name: c.status() for c in _components(settings)}
+    runs = any(s.healthy or s.pid for s in report.values())
+    if wait_s > 0 and runs and not all(s.healthy for s in report.values()):
+        # Part of it runs: someone is starting or restarting it. Wait for them rather than
+        # take it over (a test run that started it would also stop it at its end).
+        def healthy() -> bool:
+            nonlocal report
+            report = {c.name: c.status() for c in _components(settings)}
+            return all(s.healthy for s in report.values())
+        wait_until(healthy, wait_s, 2.0)
     all_healthy = all(s.healthy for s in report.values())
+    code = 0 if all_healthy else 1 if runs else NOTHING_RUNS
     if as_json:
         sys.stdout.write(json.dumps(msgspec.to_builtins(report), indent=2) + "\n")
-        return 0 if all_healthy else 1
+        return code
     table = Table(title="Stride local stack")
     for col in ("component", "health", "address", "pid", "run by", "consumer lag"):
         table.add_column(col)
@@ -133,7 +149,7 @@ def status(settings: Settings, as_json: bool = False) -> int:
         table.add_row(name, health, s.url, str(s.pid or "-"), "stride" if s.managed else "external",
                       lag)
     Console().print(table)
-    return 0 if all_healthy else 1
+    return code
 
 
 def logs(settings: Settings, component: str | None, lines: int, follow: bool) -> int:

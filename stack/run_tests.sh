@@ -16,9 +16,16 @@ set +a
 rm -f "${STRIDE_HOME:-.stack}/test-artifacts/secrets-seen.txt"
 
 started_here=0
-if $STRIDE stack status --json >/dev/null 2>&1; then
+# Exit 3: nothing of the stack runs. 1: part of it runs and did not become healthy within the
+# wait (someone is starting or restarting it): bring up what is missing, but it is not ours
+# to stop at the end.
+$STRIDE stack status --json --wait 180 >/dev/null 2>&1
+state=$?
+if [ $state -eq 0 ]; then
   # Running already (e.g. `make demo`): its gateways take the test limits until the end.
   $STRIDE stack restart --only gateway internal
+elif [ $state -ne 3 ]; then
+  $STRIDE stack up || { $STRIDE stack logs -n 30; exit 1; }
 else
   started_here=1
   up_log=$(mktemp)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from user_accounts import Account, make_account
 
+from stack.lifecycle import NOTHING_RUNS
 from stack.settings import RAY_LOOPBACK_ENV, Settings, raised_limits
 
 for _key, _value in RAY_LOOPBACK_ENV.items():
@@ -30,20 +31,27 @@ for _key, _value in raised_limits().items():  # the test stack's (`make test` ex
 STRIDE = [sys.executable, "-m", "stack.cli"]
 
 
-def stack_status() -> tuple[int, dict[str, dict[str, object]]]:
-    out = subprocess.run([*STRIDE, "stack", "status", "--json"], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+def stack_status(wait_s: float = 0) -> tuple[int, dict[str, dict[str, object]]]:
+    out = subprocess.run([*STRIDE, "stack", "status", "--json", f"--wait={wait_s:g}"],
+                         capture_output=True, text=True, cwd=REPO, timeout=120 + wait_s)
     return out.returncode, json.loads(out.stdout or "{}")
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
     """The local stack, healthy; started here (and stopped after) if it was not running."""
-    code, _ = stack_status()
+    # A stack that is partly up is someone's, starting or restarting: wait for it (the
+    # status command does) and leave it as it is; only a stack nothing of which ran is
+    # started here, and stopped after.
+    code, report = stack_status(wait_s=180)
     started = False
-    if code != 0:
+    if code == NOTHING_RUNS:
         subprocess.run([*STRIDE, "stack", "up"], check=True, cwd=REPO, timeout=900)
         started = True
+    elif code != 0:
+        down = sorted(name for name, s in report.items() if not s.get("healthy"))
+        pytest.fail(f"the running stack did not become healthy within 180 s: {down} down "
+                    "(`stride stack status`, `stride stack logs`)")
     yield Settings.from_env()
     if started:
         subprocess.run([*STRIDE, "stack", "down"], check=False, cwd=REPO, timeout=300)
