@@ -34,11 +34,11 @@ class StreamsConfig(msgspec.Struct, frozen=True, kw_only=True):
     ray_address: str = ""
     """Where the recommender agent finds Ray Serve."""
     ray_namespace: str = "stride"
+    retention: Retention = Retention()
+    """How long each kind of record is kept (the maintenance agent enforces it)."""
     keys_dir: str = ""
     """The key material's folder: records sealed with people's data keys are opened with
     it (streams/sealing.py), recommendations sealed with it. Empty: plain events only."""
-    retention: Retention = Retention()
-    """How long each kind of record is kept (the maintenance agent enforces it)."""
 
 
 class Deps:
