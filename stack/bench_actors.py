@@ -29,6 +29,7 @@ from actors.placement import HostCalls, Placement
 from actors.workout import Workout
 from stack.settings import REPO_ROOT, Settings
 from streams.events import Sample
+from streams.tls import kafka_options
 
 console = Console()
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -301,7 +302,7 @@ async def _clean_up(ray: Any, place: Placement, placement: str, fleet: Fleet,
         for wid in fleet.calls:
             place.release(wid)
     ray.shutdown()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka, **kafka_options())
     await admin.start()
     try:
         await admin.delete_topics([t for t in await admin.list_topics() if t.startswith(prefix)])

@@ -27,7 +27,7 @@ import typing
 from collections.abc import Callable
 from pathlib import Path
 
-from stack.settings import RAY_LOOPBACK_ENV, Settings
+from stack.settings import RAY_LOOPBACK_ENV, Settings, tls_env
 from storage.accounts import Role
 
 Handler = Callable[[argparse.Namespace], int]
@@ -98,8 +98,22 @@ def _gateway_run(args: argparse.Namespace) -> int:
         # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
         # client address; the gateway decides that itself (gateway/client_address.py).
         proxy_headers=False,
+        **_https(settings, "gateway", client_certs=False),
     )
     return 0
+
+
+def _https(settings: Settings, role: str, client_certs: bool) -> dict[str, typing.Any]:
+    """uvicorn's TLS arguments when the stack runs TLS (nothing otherwise)."""
+    if not settings.tls:
+        return {}
+    import ssl
+
+    files = settings.tls_files(role)
+    options: dict[str, typing.Any] = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+    if client_certs:
+        options.update(ssl_ca_certs=str(files.ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
 
 
 def _internal_run(args: argparse.Namespace) -> int:
@@ -128,6 +142,8 @@ def _internal_run(args: argparse.Namespace) -> int:
         access_log=False,
         log_level="info",
         proxy_headers=False,  # the app decides whom to believe (gateway/client_address.py)
+        # Operators and tools present a certificate from our CA before any request is read.
+        **_https(settings, "internal", client_certs=True),
     )
     return 0
 
@@ -729,6 +745,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     for key, value in RAY_LOOPBACK_ENV.items():
         os.environ.setdefault(key, value)
+    # This process's TLS identity (Kafka's client certificate, Ray's TLS variables) for itself
+    # and every process it starts.
+    os.environ.update(tls_env(Settings.from_env()))
     args = build_parser().parse_args(argv)
     handler: Handler = args.func
     return handler(args)

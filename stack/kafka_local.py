@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 from stack.settings import KAFKA_CONTROLLER_PORT, REPO_ROOT
+from stack.tls import TlsFiles
 from streams.retry import wait_until
 
 POM = REPO_ROOT / "stack" / "kafka" / "pom.xml"
@@ -58,21 +60,25 @@ def ensure_jars(home: Path) -> Path:
     return lib
 
 
-def write_config(home: Path, bootstrap: str) -> Path:
+def write_config(home: Path, bootstrap: str, tls: TlsFiles | None = None) -> Path:
+    """server.properties; with `tls`, both listeners (clients' and the controller's) speak
+    only TLS and demand a client certificate from our CA."""
     host, port = bootstrap.rsplit(":", 1)
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = home / "server.properties"
+    protocol = "SSL" if tls else "PLAINTEXT"
     props.write_text(
         "# Written by `stride stack up` on every start; edit stack/kafka_local.py instead.\n"
         "process.roles=broker,controller\n"
         "node.id=1\n"
         f"controller.quorum.bootstrap.servers={host}:{KAFKA_CONTROLLER_PORT}\n"
-        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{KAFKA_CONTROLLER_PORT}\n"
-        f"advertised.listeners=PLAINTEXT://{host}:{port}\n"
+        f"listeners={protocol}://{host}:{port},CONTROLLER://{host}:{KAFKA_CONTROLLER_PORT}\n"
+        f"advertised.listeners={protocol}://{host}:{port}\n"
         "controller.listener.names=CONTROLLER\n"
-        "inter.broker.listener.name=PLAINTEXT\n"
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"
+        f"inter.broker.listener.name={protocol}\n"
+        f"listener.security.protocol.map={protocol}:{protocol},CONTROLLER:{protocol}\n"
+        + (_ssl_properties(home, tls) if tls else "") +
         f"log.dirs={data}\n"
         # One broker: internal topics cannot have more replicas than brokers.
         "offsets.topic.replication.factor=1\n"
@@ -86,6 +92,25 @@ def write_config(home: Path, bootstrap: str) -> Path:
         "log.retention.hours=168\n"
     )
     return props
+
+
+def _ssl_properties(home: Path, tls: TlsFiles) -> str:
+    """Kafka 4 reads PEM directly: a keystore file holding the key (PKCS#8) and its chain."""
+    keystore = home / "broker-keystore.pem"
+    keystore.unlink(missing_ok=True)
+    fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(tls.key.read_bytes() + tls.cert.read_bytes())
+    return (
+        "ssl.keystore.type=PEM\n"
+        f"ssl.keystore.location={keystore}\n"
+        "ssl.truststore.type=PEM\n"
+        f"ssl.truststore.location={tls.ca}\n"
+        "ssl.client.auth=required\n"
+        "ssl.enabled.protocols=TLSv1.3,TLSv1.2\n"
+        # The broker checks the controller's certificate names 127.0.0.1, as clients do.
+        "ssl.endpoint.identification.algorithm=https\n"
+    )
 
 
 def random_cluster_id() -> str:

@@ -33,6 +33,15 @@ def up(settings: Settings, only: list[str] | None = None) -> int:
         console.print(f"[yellow]![/] DEVELOPMENT keys made in {settings.keys_path}: the shares "
                       "are kept there, so processes unseal on their own (stride keys init for "
                       "production)")
+    if settings.tls:
+        from stack.tls import ensure_local_ca, ensure_trust_bundle
+
+        if not settings.tls_ca_file:
+            renewed = ensure_local_ca(settings.home_path)
+            if renewed:
+                console.print(f"[green]✓[/] tls       certificates made: {', '.join(renewed)}"
+                              f"  ({settings.home_path / 'tls'})")
+        ensure_trust_bundle(settings.home_path, settings.tls_client.ca)
     for component in _components(settings):
         if only and component.name not in only:
             continue

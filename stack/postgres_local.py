@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from stack.settings import PG_PORT, local_pg_password_file
+from stack.tls import TlsFiles
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin")]
 
@@ -88,7 +89,43 @@ def ensure_initdb(home: Path) -> None:
         raise StackError("initdb failed:\n" + (result.stdout + result.stderr)[-2000:])
 
 
-def server_argv(home: Path, port: int = PG_PORT) -> list[str]:
+HBA_PLAIN = """\
+# Written by `stride stack up` on every start (stack/postgres_local.py): plain TCP, passwords.
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
+
+HBA_TLS = """\
+# Written by `stride stack up` on every start (stack/postgres_local.py): TLS only, and only a
+# client whose certificate our CA signed and whose CN is the database user, with its password.
+# No `host` line: a plain connection matches nothing and is refused.
+hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full
+hostssl all all ::1/128 scram-sha-256 clientcert=verify-full
+"""
+
+
+def write_hba(home: Path, tls: bool) -> None:
+    """pg_hba.conf for this start: plain, or mutual TLS only."""
+    hba = home / "postgres" / "data" / "pg_hba.conf"
+    hba.write_text(HBA_TLS if tls else HBA_PLAIN)
+    _chown_to_server_user(hba)
+
+
+def _server_tls_files(home: Path, tls: TlsFiles) -> TlsFiles:
+    """The server's certificate, key and CA copied where its OS user owns them: PostgreSQL
+    refuses a key another user owns unless it is group-readable only by root's group."""
+    folder = home / "postgres" / "tls"
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+    for src, dst in ((tls.ca, copies.ca), (tls.cert, copies.cert), (tls.key, copies.key)):
+        dst.unlink(missing_ok=True)
+        shutil.copyfile(src, dst)
+        dst.chmod(0o600)
+    _chown_to_server_user(folder)
+    return copies
+
+
+def server_argv(home: Path, port: int = PG_PORT, tls: TlsFiles | None = None) -> list[str]:
     data = home / "postgres" / "data"
     settings = {
         "listen_addresses": "127.0.0.1",
@@ -103,6 +140,11 @@ def server_argv(home: Path, port: int = PG_PORT) -> list[str]:
         "log_parameter_max_length_on_error": "0",
         "log_error_verbosity": "terse",
     }
+    if tls is not None:
+        copies = _server_tls_files(home, tls)
+        settings.update({"ssl": "on", "ssl_cert_file": str(copies.cert),
+                         "ssl_key_file": str(copies.key), "ssl_ca_file": str(copies.ca),
+                         "ssl_min_protocol_version": "TLSv1.2"})
     argv = _as_server_user() + [pg_bin("postgres"), "-D", str(data)]
     for key, value in settings.items():
         argv += ["-c", f"{key}={value}"]

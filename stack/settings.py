@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 import msgspec
 
@@ -21,6 +22,7 @@ from gateway.ingest_limits import IngestLimits
 from gateway.oidc import OidcProvider
 from gateway.quotas import Quotas
 from gateway.throttle import LoginLimits
+from stack.tls import TlsFiles, local_files
 from storage.retention import Retention
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,8 @@ INTERNAL_PORT = 28081
 
 # Ray binds to the machine's network address unless this is set in every Ray process.
 RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+TLS_FILE_VARS = ("STRIDE_TLS_CA_FILE", "STRIDE_TLS_CERT_FILE", "STRIDE_TLS_KEY_FILE")
 
 Placement = Literal["dedicated", "sharded"]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -149,6 +153,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reach the same folder, since any of them may build or serve a download."""
     export_keep_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 7
     """How long a ready export can be downloaded; then it answers 410 and its file is deleted."""
+    tls: bool = False
+    """STRIDE_TLS=on|off: every hop inside the stack is mutual TLS (PostgreSQL, Redis, Kafka,
+    Ray) and the gateways serve HTTPS/WSS (stack/tls.py makes a local CA under `<home>/tls`)."""
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    """An operator's CA instead of the local one: its CA certificate, and one certificate and
+    key every server and client of this machine presents (stack/tls.py says what it needs)."""
+    tls_identity: str = "cli"
+    """Which client certificate this process presents (`gateway`, `internal`, `worker`,
+    `cli`); the stack sets it for the processes it starts."""
     keys_dir: str = ""
     """Folder of the key material (privacy/key_ceremony.py): the keyring, the unsealed KEK
     of this machine and, in development mode, the shares (default `<home>/keys`)."""
@@ -163,15 +178,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def gateway_url(self) -> str:
-        return f"http://{self.gateway_host}:{self.gateway_port}"
+        return f"{'https' if self.tls else 'http'}://{self.gateway_host}:{self.gateway_port}"
 
     @property
     def internal_gateway_url(self) -> str:
-        return f"http://{self.internal_host}:{self.internal_port}"
+        return f"{'https' if self.tls else 'http'}://{self.internal_host}:{self.internal_port}"
 
     @property
     def gateway_ws_url(self) -> str:
-        return f"ws://{self.gateway_host}:{self.gateway_port}"
+        return f"{'wss' if self.tls else 'ws'}://{self.gateway_host}:{self.gateway_port}"
+
+    def tls_files(self, role: str) -> TlsFiles:
+        """CA, certificate and key for `role`: a server's name, a client identity or `ray`."""
+        if self.tls_ca_file:
+            return TlsFiles(Path(self.tls_ca_file), Path(self.tls_cert_file),
+                            Path(self.tls_key_file))
+        return local_files(self.home_path, role)
+
+    @property
+    def tls_client(self) -> TlsFiles:
+        return self.tls_files(self.tls_identity)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -228,6 +254,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "secret_key",
             "export_dir",
             "export_keep_days",
+            "tls_ca_file",
+            "tls_cert_file",
+            "tls_key_file",
+            "tls_identity",
         ):
             value = env.get("STRIDE_" + key.upper())
             if value:
@@ -253,8 +283,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raw["public_url"] = env["STRIDE_PUBLIC_URL"].rstrip("/")
         if env.get("STRIDE_INTERNAL_URL"):
             raw["internal_url"] = env["STRIDE_INTERNAL_URL"].rstrip("/")
+        tls = env.get("STRIDE_TLS", "off").strip().lower()
+        if tls not in ("on", "off"):
+            raise SystemExit(f"stride: STRIDE_TLS must be on or off, not {tls!r}")
+        raw["tls"] = tls == "on"
+        if raw["tls"] and any(env.get(n) for n in TLS_FILE_VARS) \
+                and not all(env.get(n) for n in TLS_FILE_VARS):
+            raise SystemExit("stride: a real CA needs all of " + ", ".join(TLS_FILE_VARS))
+        client = None
+        if raw["tls"]:
+            if env.get("STRIDE_TLS_CA_FILE"):
+                client = TlsFiles(Path(env["STRIDE_TLS_CA_FILE"]), Path(env["STRIDE_TLS_CERT_FILE"]),
+                                  Path(env["STRIDE_TLS_KEY_FILE"]))
+            else:
+                client = local_files(home, env.get("STRIDE_TLS_IDENTITY") or "cli")
         if "pg_dsn" not in raw:
-            raw["pg_dsn"] = local_pg_dsn(home)
+            raw["pg_dsn"] = local_pg_dsn(home, tls=client)
+        if "redis_url" not in raw and client is not None:
+            raw["redis_url"] = tls_redis_url(f"127.0.0.1:{REDIS_PORT}/0", client)
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
@@ -283,9 +329,44 @@ def local_pg_password_file(home: Path) -> Path:
     return home / "postgres" / "password"
 
 
-def local_pg_dsn(home: Path, port: int = PG_PORT) -> str:
-    """DSN of the local stack's PostgreSQL; its password is generated at `initdb` time."""
+def local_pg_dsn(home: Path, port: int = PG_PORT, tls: TlsFiles | None = None) -> str:
+    """DSN of the local stack's PostgreSQL; its password is generated at `initdb` time.
+    With `tls`: the server must prove it is 127.0.0.1 under our CA, and we present our
+    client certificate (the server's pg_hba demands it)."""
     password_file = local_pg_password_file(home)
     password = password_file.read_text().strip() if password_file.exists() else ""
     auth = f"stride:{password}@" if password else "stride@"
-    return f"postgresql://{auth}127.0.0.1:{port}/stride?sslmode=disable"
+    if tls is None:
+        return f"postgresql://{auth}127.0.0.1:{port}/stride?sslmode=disable"
+    query = urlencode({"sslmode": "verify-full", "sslrootcert": str(tls.ca),
+                       "sslcert": str(tls.cert), "sslkey": str(tls.key)})
+    return f"postgresql://{auth}127.0.0.1:{port}/stride?{query}"
+
+
+def tls_redis_url(address: str, tls: TlsFiles) -> str:
+    """A `rediss://` URL that checks the server against the CA and presents our certificate
+    (redis-py passes the query's ssl_* arguments to its SSL connections)."""
+    query = urlencode({"ssl_cert_reqs": "required", "ssl_ca_certs": str(tls.ca),
+                       "ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)})
+    return f"rediss://{address}?{query}"
+
+
+def tls_env(settings: Settings) -> dict[str, str]:
+    """What every process of a TLS stack needs in its environment: its Kafka client identity
+    (streams/tls.py) and Ray's TLS variables, which Ray reads in every Ray process — head,
+    workers, drivers (gateway, worker, tests) alike — and which must agree across them.
+    Empty when TLS is off."""
+    if not settings.tls:
+        return {}
+    client, ray = settings.tls_client, settings.tls_files("ray")
+    return {
+        "STRIDE_TLS_CLIENT_CA": str(client.ca),
+        "STRIDE_TLS_CLIENT_CERT": str(client.cert),
+        "STRIDE_TLS_CLIENT_KEY": str(client.key),
+        "RAY_USE_TLS": "1",
+        "RAY_TLS_SERVER_CERT": str(ray.cert),
+        "RAY_TLS_SERVER_KEY": str(ray.key),
+        "RAY_TLS_CA_CERT": str(ray.ca),
+        # The public CAs and ours (stack/tls.py): HTTPS and WSS clients trust our gateways.
+        "SSL_CERT_FILE": str(settings.home_path / "tls" / "trust.pem"),
+    }

@@ -20,6 +20,7 @@ from stack.processes import private_log
 from stack.settings import Settings
 from streams import topics
 from streams.retry import wait_until
+from streams.tls import kafka_options
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,7 @@ class StreamWorker:
                                    min_insync=1, prefix=self.topic_prefix)
 
     async def delete_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.stack.kafka, **kafka_options())
         await admin.start()
         try:
             await admin.delete_topics([self.topic_prefix + spec.name for spec in topics.TOPICS])

@@ -18,6 +18,7 @@ from storage.pool import open_pool
 from storage.retention import Retention
 from streams import agents, redis_pool, topics
 from streams.retry import retry
+from streams.tls import client_context
 
 log = logging.getLogger("stride.streams")
 
@@ -104,6 +105,8 @@ def create_app(config: StreamsConfig) -> faust.App:
     app = faust.App(
         config.app_id,
         broker=f"kafka://{config.kafka}",
+        # The worker's client certificate when the stack runs TLS (streams/tls.py).
+        broker_credentials=client_context(),
         datadir=config.data_dir,
         store="memory://",
         web_enabled=True,

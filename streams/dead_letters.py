@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from privacy.keys import DataKeys, KeysError
 from streams import sealing, topics
+from streams.tls import kafka_options
 
 READ_TIMEOUT_MS = 5000
 
@@ -63,7 +64,7 @@ async def _describe(prefix: str, partition: int, offset: int, timestamp_ms: int,
 
 
 async def _consumer(bootstrap: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_options(), group_id=None,
                                 enable_auto_commit=False, request_timeout_ms=READ_TIMEOUT_MS)
     await consumer.start()
     return consumer
@@ -72,7 +73,8 @@ async def _consumer(bootstrap: str) -> AIOKafkaConsumer:
 async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
     """The topic's partitions, none when the cluster does not know it. (A consumer knows a
     topic's partitions only once it has its metadata: `partitions_for_topic` is None before.)"""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=READ_TIMEOUT_MS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(),
+                                request_timeout_ms=READ_TIMEOUT_MS)
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -164,7 +166,8 @@ async def replay(bootstrap: str, prefix: str, partition: int, offset: int, note:
     if not source.startswith(prefix) or source.removeprefix(prefix) not in topics.WORKER_CONSUMES:
         raise NotReplayable(f"record {partition}:{offset} names no topic a sink consumes "
                             f"({source or 'none'})")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap,
+                                **kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(source, value, key=key, headers=[

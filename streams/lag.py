@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.tls import kafka_options
+
 
 @contextlib.asynccontextmanager
 async def _clients(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaAdminClient, AIOKafkaConsumer]]:
     """An admin client and a group-less consumer (for offsets), closed afterwards."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(), request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **kafka_options(), group_id=None,
                                 request_timeout_ms=5000)
     await admin.start()
     await consumer.start()

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from privacy.keys import DataKeys, Shredded
 from streams import events, sealing, topics
+from streams.tls import kafka_options
 
 log = logging.getLogger("stride.producer")
 
@@ -24,7 +25,7 @@ class EventProducer:
     def __init__(self, bootstrap: str, *, topic_prefix: str = "", keys: DataKeys | None = None
                  ) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+            bootstrap_servers=bootstrap, **kafka_options(),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,

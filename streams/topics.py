@@ -7,6 +7,8 @@ import asyncio
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams.tls import kafka_options
+
 SAMPLES = "telemetry.samples"
 METRICS = "workout.metrics"
 LIFECYCLE = "workout.lifecycle"
@@ -55,7 +57,8 @@ TOPICS = (
 
 
 async def list_topics(bootstrap: str, timeout_s: float = 5.0) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap,
+                                **kafka_options(), request_timeout_ms=int(timeout_s * 1000))
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
         return list(await asyncio.wait_for(admin.list_topics(), timeout_s))
@@ -70,7 +73,7 @@ async def ensure_topics(
 
     `prefix` lets tests run against their own copies of the topics.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_options(), request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -19,7 +19,7 @@ import pytest
 from user_accounts import Account, make_account
 
 from stack.lifecycle import NOTHING_RUNS
-from stack.settings import RAY_LOOPBACK_ENV, Settings, raised_limits
+from stack.settings import RAY_LOOPBACK_ENV, Settings, raised_limits, tls_env
 
 for _key, _value in RAY_LOOPBACK_ENV.items():
     os.environ.setdefault(_key, _value)
@@ -27,6 +27,10 @@ for _key, _value in RAY_LOOPBACK_ENV.items():
 REPO = Path(__file__).resolve().parent.parent
 for _key, _value in raised_limits().items():  # the test stack's (`make test` exports them too)
     os.environ.setdefault(_key, _value)
+
+# With STRIDE_TLS=on the tests are one more client of the stack: Kafka's client certificate,
+# Ray's TLS variables and the trust of the stack's CA, like every `stride` command.
+os.environ.update(tls_env(Settings.from_env()))
 
 STRIDE = [sys.executable, "-m", "stack.cli"]
 

@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams import topics
 from streams.lag import consumer_lag, records_held
+from streams.tls import kafka_options
 
 TIMEOUT_S = 5.0
 
@@ -85,7 +86,8 @@ async def stack_health(pool: Any, redis: Any, targets: Targets) -> StackHealth:
         return "PONG"
 
     async def kafka() -> str:
-        admin = AIOKafkaAdminClient(bootstrap_servers=targets.kafka, request_timeout_ms=4000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=targets.kafka, **kafka_options(),
+                                    request_timeout_ms=4000)
         await admin.start()
         try:
             described = await admin.describe_cluster()

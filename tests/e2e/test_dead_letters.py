@@ -28,6 +28,7 @@ from gateway.internal import persisted
 from stack.settings import Settings
 from streams import events, topics
 from streams.producer import EventProducer
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.e2e
 OPERATIONS = persisted.load()
@@ -108,7 +109,7 @@ async def workout_rows(stack: Settings, workout: uuid.UUID) -> list[tuple[Any, .
 
 
 async def end_offsets(stack: Settings, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, group_id=None,
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, **kafka_options(), group_id=None,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -120,7 +121,7 @@ async def end_offsets(stack: Settings, topic: str) -> dict[TopicPartition, int]:
 
 async def replayed_copies(stack: Settings, since: dict[TopicPartition, int], origin: str) -> int:
     """Records on the topic after `since` whose replay header names `origin`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, group_id=None,
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, **kafka_options(), group_id=None,
                                 enable_auto_commit=False)
     await consumer.start()
     try:

@@ -48,6 +48,7 @@ from gateway.internal.schema import build_schema
 from privacy.health import HEALTH_FIELDS
 from stack.settings import Settings
 from streams import events, topics
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +160,8 @@ async def _dead_letter(stack: Settings, user: uuid.UUID) -> tuple[int, int]:
     writes them: a workout's start (of a user who exists, so a replay writes it)."""
     event = events.WorkoutStarted(workout_id=uuid.uuid4(), user_id=user, summary=events.WorkoutSummary(
         version=1, status="active", sport="run", started_at_ms=int(time.time() * 1000)))
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka,
+                                **kafka_options(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = await producer.send_and_wait(

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from stack.settings import Settings
 from streams import topics
 from streams.retry import wait_until_async
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +35,7 @@ async def test_healthz_fails_while_a_workout_cannot_start_and_recovers(
         healthy = (await http.get(url)).json()
         assert healthy["ok"] is True and healthy["workout_probe_ms"] > 0
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, **kafka_options())
         await admin.start()
         try:
             await admin.delete_topics([prefix + topics.PROBE])  # the hosts' writes now fail

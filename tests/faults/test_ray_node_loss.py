@@ -22,6 +22,7 @@ from actors.workout import Workout
 from stack.settings import Settings
 from storage import keyspace
 from streams import events, topics
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.faults
 
@@ -29,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 
 
 async def _published_seqs(stack: Settings, prefix: str, workout_id: uuid.UUID) -> set[int]:
-    consumer = AIOKafkaConsumer(prefix + topics.SAMPLES, bootstrap_servers=stack.kafka,
+    consumer = AIOKafkaConsumer(prefix + topics.SAMPLES, bootstrap_servers=stack.kafka, **kafka_options(),
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     seqs: set[int] = set()

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from stack.settings import Settings
 from streams import events, topics
 from streams.producer import EventProducer
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ async def test_topics(stack: Settings, unique: str) -> AsyncIterator[str]:
     created = await topics.ensure_topics(stack.kafka, partitions=3, replication=1,
                                          min_insync=1, prefix=prefix)
     yield prefix
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, **kafka_options())
     await admin.start()
     try:
         await admin.delete_topics(created)
@@ -37,7 +38,7 @@ async def test_topics_are_created_once_with_explicit_partitions(stack: Settings,
     names = await topics.list_topics(stack.kafka)
     for spec in topics.TOPICS:
         assert test_topics + spec.name in names
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, **kafka_options())
     await admin.start()
     try:
         described = await admin.describe_topics([test_topics + topics.SAMPLES])
@@ -62,6 +63,7 @@ async def test_published_events_come_back_decoded_and_keyed_by_workout(
         await producer.stop()
 
     consumer = AIOKafkaConsumer(test_topics + topics.SAMPLES, bootstrap_servers=stack.kafka,
+                                **kafka_options(),
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     received = []
@@ -99,7 +101,7 @@ async def test_consumer_lag_counts_what_a_group_has_not_committed(
         await producer.stop()
     group = f"lag-{unique}"
     assert await consumer_lag(stack.kafka, group, [topic]) == {topic: 12}  # never committed
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, group_id=group,
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, **kafka_options(), group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
     try:  # commit everything but 5 records: they are the lag

@@ -26,6 +26,7 @@ from storage import leaderboards as repo
 from streams import events, leaderboards, redis_pool, topics
 from streams.lag import consumer_lag
 from streams.producer import EventProducer
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +204,7 @@ def _completion(user: uuid.UUID, distance_m: float, started_at: dt.datetime) -> 
 
 
 async def _dead_letters(stack: Settings, topic: str) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka, group_id=None,
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka, **kafka_options(), group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:

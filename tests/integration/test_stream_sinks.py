@@ -22,6 +22,7 @@ from storage import timeseries
 from storage.users import ensure_dev_user
 from streams import events, topics
 from streams.producer import EventProducer
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +148,8 @@ def _remove(path: Path) -> None:
 
 
 async def dead_letters(stack: Settings, topic: str, count: int) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka,
+                                **kafka_options(), auto_offset_reset="earliest",
                                 group_id=None, enable_auto_commit=False)
     await consumer.start()
     got: list[tuple[bytes, dict[str, bytes]]] = []
@@ -168,7 +170,7 @@ async def test_a_poison_record_goes_to_the_dead_letter_topic_while_the_rest_flow
     good = stream_of([workout], 20)
     poison = samples_batch(uuid.uuid4(), 0, hr=400.0)  # beyond sensor_data_hr_bpm_check
     garbage = b"\x93not msgpack of an event"
-    raw = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all")
+    raw = AIOKafkaProducer(bootstrap_servers=stack.kafka, **kafka_options(), acks="all")
     producer = EventProducer(stack.kafka, topic_prefix=stream_worker.topic_prefix)
     await raw.start()
     try:

@@ -19,6 +19,7 @@ from actors.workout import Workout
 from stack.settings import Settings
 from storage import keyspace
 from streams import events, topics
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.integration
 USER = str(uuid.uuid4())
@@ -55,7 +56,7 @@ def _samples(seq: int, n: int, t0: int) -> list[tuple[int, float, float, float, 
 
 
 async def _published_seqs(stack: Settings, prefix: str, workout_id: uuid.UUID) -> list[int]:
-    consumer = AIOKafkaConsumer(prefix + topics.SAMPLES, bootstrap_servers=stack.kafka,
+    consumer = AIOKafkaConsumer(prefix + topics.SAMPLES, bootstrap_servers=stack.kafka, **kafka_options(),
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     seqs: list[int] = []
