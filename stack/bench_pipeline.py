@@ -98,7 +98,9 @@ class _Gateway:
                                      cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         log.close()  # the child has its own descriptor
-        url = f"http://127.0.0.1:{self.port}/healthz"
+        # The stack's TLS setting reaches this gateway too: HTTPS/WSS when it is on.
+        http, ws = ("https", "wss") if settings.tls else ("http", "ws")
+        url = f"{http}://127.0.0.1:{self.port}/healthz"
 
         def ready() -> bool:
             assert self.proc.poll() is None, "the bench's gateway exited"
@@ -110,7 +112,7 @@ class _Gateway:
         if not wait_until(ready, 60, interval_s=0.2):
             self.stop()
             raise RuntimeError("the bench's gateway did not start within 60 s")
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.ws_url = f"{ws}://127.0.0.1:{self.port}"
         if warm:  # the dedicated placement's starts are measured with its pool full
             import redis
 
@@ -440,8 +442,8 @@ async def _closed_loop(url: str, connections: int, seconds: float, token: str | 
     return done[0] / (time.monotonic() - started)
 
 
-def _start_echo(port: int) -> subprocess.Popen[str]:
-    echo = subprocess.Popen([sys.executable, "-m", "stack.echo_server", str(port)], cwd=REPO_ROOT,
+def _start_echo(port: int, tls: list[str]) -> subprocess.Popen[str]:
+    echo = subprocess.Popen([sys.executable, "-m", "stack.echo_server", str(port), *tls], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert echo.stdout is not None and echo.stdout.readline().strip() == "ready", "echo server failed"
     return echo
@@ -449,9 +451,13 @@ def _start_echo(port: int) -> subprocess.Popen[str]:
 
 async def _ceilings(settings: Settings, gateway: _Gateway, connections: int, seconds: int) -> dict[str, Any]:
     port = free_port()
-    echo = await asyncio.to_thread(_start_echo, port)
+    # Like for like: the echo speaks TLS when the gateway does.
+    files = settings.tls_files("gateway")
+    tls = [str(files.cert), str(files.key)] if settings.tls else []
+    echo = await asyncio.to_thread(_start_echo, port, tls)
     try:
-        echo_rate = await _closed_loop(f"ws://127.0.0.1:{port}", connections, seconds, None, None)
+        echo_rate = await _closed_loop(f"{'wss' if tls else 'ws'}://127.0.0.1:{port}", connections,
+                                       seconds, None, None)
     finally:
         os.killpg(echo.pid, signal.SIGTERM)
         await asyncio.to_thread(echo.wait, 10)
@@ -605,7 +611,62 @@ async def _run(settings: Settings, options: Options, stem: Path) -> dict[str, An
     return {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "options": msgspec.to_builtins(options), "steady": steady, "storage": storage,
             "ceilings": ceilings, "max_workouts": found, "memory_per_workout": memory,
-            "profile": profile}
+            "profile": profile, "tls": settings.tls}
+
+
+TLS_FIGURES = (
+    ("samples/s end to end", lambda r: r["steady"]["samples_acked_per_s"], "", True),
+    ("device → ack p50", lambda r: r["steady"]["ack_ms"]["p50"], " ms", False),
+    ("device → ack p99", lambda r: r["steady"]["ack_ms"]["p99"], " ms", False),
+    ("device → coach p99", lambda r: r["steady"]["coach_ms"]["p99"], " ms", False),
+    ("workout start → ack p99", lambda r: r["steady"]["start_ms"]["p99"], " ms", False),
+    ("whole-stack CPU per sample", lambda r: r["steady"]["cpu_us_per_sample"], " µs", False),
+    ("bare WebSocket echo ceiling, samples/s", lambda r: r["ceilings"]["echo_samples_per_s"], "",
+     True),
+    ("pipeline ceiling, samples/s", lambda r: r["ceilings"]["pipeline_samples_per_s"], "", True),
+)
+"""What the TLS section sets side by side (name, figure, unit, higher is better)."""
+
+
+def other_mode(report: dict[str, Any], folder: Path) -> dict[str, Any] | None:
+    """The newest report of the other TLS mode with the same load (placement, workouts, rate,
+    duration, coaches), to set this one against: the cost of TLS is the difference."""
+    same = ("placement", "workouts", "rate", "duration", "coaches")
+    best = None
+    for path in sorted(folder.glob(f"pipeline-{report['options']['placement']}-*.json")):
+        try:
+            other = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if other.get("tls", False) != report["tls"] and all(
+                other["options"].get(k) == report["options"].get(k) for k in same):
+            best = other  # sorted by time: the last one is the newest
+    return best
+
+
+def _tls_section(r: dict[str, Any]) -> list[str]:
+    mode = "on" if r["tls"] else "off"
+    rows = ["", f"TLS: {mode} (STRIDE_TLS; mutual TLS on every hop inside, HTTPS/WSS at the "
+            "gateway, and the echo server speaks TLS too when it is on)."]
+    other = r.get("tls_compared")
+    if other is None:
+        rows.append(f"No run of this load with TLS {'off' if r['tls'] else 'on'} to compare with: "
+                    f"restart the stack with STRIDE_TLS={'off' if r['tls'] else 'on'} and run the "
+                    "same bench, and its report sets the two side by side.")
+        return rows
+    plain, tls = (other, r) if r["tls"] else (r, other)
+    rows += ["", f"Cost of TLS (against the plain run of {plain['when']} / TLS run of "
+             f"{tls['when']}, same load):", "",
+             "| figure | plain | TLS | cost |", "|---|---|---|---|"]
+    for name, figure, unit, higher in TLS_FIGURES:
+        try:
+            a, b = float(figure(plain)), float(figure(tls))
+        except (KeyError, TypeError):
+            continue
+        change = (b - a) / a if a else float("nan")
+        cost = -change if higher else change
+        rows.append(f"| {name} | {a:,.0f}{unit} | {b:,.0f}{unit} | {cost:+.0%} |")
+    return rows
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -734,6 +795,7 @@ def _markdown(r: dict[str, Any], png: str) -> str:
                               f"({t.measured / t.target:.1f}× the target)")
         rows.append(f"| {t.what} {'≥' if t.higher_is_better else '≤'} {t.target:,.0f}{t.unit} | {t.before} | "
                     f"{t.measured:,.0f}{t.unit} | {verdict} |")
+    rows += _tls_section(r)
     rows += ["", "| component | CPU (cores) | memory (PSS) |", "|---|---|---|"]
     for name, u in sorted(s["usage"].items(), key=lambda kv: -kv[1]["cores"]):
         rows.append(f"| {name} | {u['cores']:.2f} | {u['pss_mib']:.0f} MiB |")
@@ -752,6 +814,7 @@ def run(settings: Settings, options: Options) -> int:
     stem = RESULTS / f"pipeline-{options.placement}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
     report = asyncio.run(_run(settings, options, stem))
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    report["tls_compared"] = other_mode(report, RESULTS)  # in the .md only, not the .json
     _plot(report, stem.with_suffix(".png"))
     markdown = _markdown(report, stem.with_suffix(".png").name)
     stem.with_suffix(".md").write_text(markdown)

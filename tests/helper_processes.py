@@ -7,9 +7,11 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,6 +22,27 @@ from streams.retry import wait_until
 REPO = Path(__file__).resolve().parents[1]
 STRIDE = [sys.executable, "-m", "stack.cli"]
 LIMIT_PREFIXES = ("STRIDE_QUOTA_", "STRIDE_LOGIN_", "STRIDE_INGEST_", "STRIDE_PASSWORD_HASH_")
+
+
+def http_url(host_port: str) -> str:
+    """A gateway of the test's own serves HTTPS when the stack runs TLS, like the stack's."""
+    return f"{'https' if Settings.from_env().tls else 'http'}://{host_port}"
+
+
+def ws_url(host_port: str) -> str:
+    return f"{'wss' if Settings.from_env().tls else 'ws'}://{host_port}"
+
+
+def tls_client_options() -> dict[str, Any]:
+    """httpx options of a client that trusts the stack's CA and presents the tests' client
+    certificate (the internal gateway demands one); nothing when TLS is off."""
+    settings = Settings.from_env()
+    if not settings.tls:
+        return {}
+    files = settings.tls_client
+    context = ssl.create_default_context(cafile=str(files.ca))
+    context.load_cert_chain(str(files.cert), str(files.key))
+    return {"verify": context}
 
 
 def free_port() -> int:
@@ -49,7 +72,7 @@ class Processes:
 
         def ready() -> bool:
             assert proc.poll() is None, f"{argv}: exited with {proc.returncode}"
-            return httpx.get(health_url, timeout=2).status_code == 200
+            return httpx.get(health_url, timeout=2, **tls_client_options()).status_code == 200
 
         if not wait_until(ready, timeout_s, interval_s=0.2):
             assert proc.poll() is None, f"{argv}: exited with {proc.returncode}"
@@ -62,7 +85,7 @@ class Processes:
         port = free_port()
         base = {k: v for k, v in os.environ.items()
                 if not (production_limits and k.startswith(LIMIT_PREFIXES))}
-        self.start([*STRIDE, "gateway", "run"], f"http://127.0.0.1:{port}/healthz",
+        self.start([*STRIDE, "gateway", "run"], f"{http_url(f'127.0.0.1:{port}')}/healthz",
                    {**base, "STRIDE_GATEWAY_PORT": str(port), **env}, inherit=False, name="gateway")
         return f"127.0.0.1:{port}"
 
@@ -94,8 +117,8 @@ class Gateway:
     """A gateway process of the test's own, reached as a client at `address` would."""
 
     def __init__(self, host_port: str) -> None:
-        self.url = f"http://{host_port}"
-        self.ws_url = f"ws://{host_port}"
+        self.url = http_url(host_port)
+        self.ws_url = ws_url(host_port)
 
     def client(self, address: str | None = None, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -46,10 +47,35 @@ def artifacts(stack: Settings) -> Path:
     return folder
 
 
+def _trust_args() -> list[str]:
+    """With STRIDE_TLS=on, Chromium trusts the keys of the stack's own gateways (the harness
+    trusts the local CA's servers; certificate errors anywhere else still fail a page)."""
+    settings = Settings.from_env()
+    if not settings.tls:
+        return []
+    from stack.tls import spki_sha256
+
+    pins = ",".join(spki_sha256(settings.tls_files(role).cert) for role in ("gateway", "internal"))
+    # Playwright's own client-certificate relay (the internal gateway wants one) is Node:
+    # it checks the server against Node's CAs plus this file.
+    os.environ["NODE_EXTRA_CA_CERTS"] = str(settings.tls_client.ca)
+    return [f"--ignore-certificate-errors-spki-list={pins}"]
+
+
+def _client_certificates(stack: Settings) -> list[dict[str, str]]:
+    """The operator's client certificate for the internal gateway (it demands one)."""
+    if not stack.tls:
+        return []
+    files = stack.tls_client
+    return [{"origin": stack.internal_gateway_url, "certPath": str(files.cert),
+             "keyPath": str(files.key)}]
+
+
 @asynccontextmanager
 async def browser() -> AsyncIterator[Browser]:
+    args = _trust_args()
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=chromium(), headless=True)
+        launched = await pw.chromium.launch(executable_path=chromium(), headless=True, args=args)
         try:
             yield launched
         finally:
@@ -144,7 +170,8 @@ async def web_page(stack: Settings, base_url: str | None = None,
     """A fresh browser context (nothing stored) with one page of the app."""
     async with browser() as b:
         context = await b.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme,  # type: ignore[arg-type]
-                                      locale=locale)
+                                      locale=locale,
+                                      client_certificates=_client_certificates(stack))  # type: ignore[arg-type]
         try:
             yield WebPage(await context.new_page(), stack, base_url or stack.gateway_url)
         finally:

@@ -22,6 +22,7 @@ import psycopg
 import pyotp
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from helper_processes import tls_client_options
 from user_accounts import Account, remember
 
 from gateway.internal import persisted
@@ -68,7 +69,8 @@ class Admin:
 @asynccontextmanager
 async def signed_in_admin(stack: Settings, account: Account) -> AsyncIterator[Admin]:
     assert account.totp_secret
-    async with httpx.AsyncClient(base_url=stack.internal_gateway_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=stack.internal_gateway_url, timeout=60,
+                                 **tls_client_options()) as http:
         # The current step's code went to the enrolment: the next one (within the drift).
         answer = await http.post("/internal/v1/auth/login", json={
             "email": account.email, "password": account.password,

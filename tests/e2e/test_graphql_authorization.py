@@ -41,7 +41,7 @@ from graphql import (
     is_leaf_type,
     is_non_null_type,
 )
-from helper_processes import STRIDE, Processes, free_port
+from helper_processes import STRIDE, Processes, free_port, http_url, tls_client_options
 
 from gateway.auth import new_token
 from gateway.internal.schema import build_schema
@@ -225,10 +225,11 @@ def root_fields(schema: GraphQLSchema) -> list[tuple[str, str, GraphQLField]]:
 @pytest.fixture(scope="module")
 def adhoc_internal(processes: Processes) -> Iterator[httpx.Client]:
     port = free_port()
-    processes.start([*STRIDE, "internal", "run"], f"http://127.0.0.1:{port}/healthz",
+    base = http_url(f"127.0.0.1:{port}")
+    processes.start([*STRIDE, "internal", "run"], f"{base}/healthz",
                     {"STRIDE_INTERNAL_PORT": str(port), "STRIDE_INTERNAL_ADHOC_QUERIES": "1"},
                     name="internal")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    with httpx.Client(base_url=base, timeout=60, **tls_client_options()) as http:
         yield http
 
 

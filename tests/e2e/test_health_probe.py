@@ -13,6 +13,7 @@ import sys
 import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from helper_processes import http_url
 
 from stack.settings import Settings
 from streams import topics
@@ -30,7 +31,7 @@ async def test_healthz_fails_while_a_workout_cannot_start_and_recovers(
     # and this gateway's topic prefix must not reach the stack's).
     address = processes.gateway(STRIDE_TOPIC_PREFIX=prefix, STRIDE_HEALTH_PROBE_S="1",
                                 STRIDE_PLACEMENT="dedicated", STRIDE_WARM_HOSTS="0")
-    url = f"http://{address}/healthz"
+    url = f"{http_url(address)}/healthz"
     async with httpx.AsyncClient(timeout=60) as http:
         healthy = (await http.get(url)).json()
         assert healthy["ok"] is True and healthy["workout_probe_ms"] > 0

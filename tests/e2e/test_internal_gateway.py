@@ -18,7 +18,7 @@ import psycopg
 import pyotp
 import pytest
 from graphql import parse, validate
-from helper_processes import STRIDE, Processes, free_port
+from helper_processes import STRIDE, Processes, free_port, http_url, tls_client_options
 from user_accounts import Account, enrol_totp, remember
 
 from gateway.auth import new_token
@@ -70,7 +70,7 @@ def internal_session(stack: Settings, user_id: uuid.UUID) -> str:
 
 @pytest.fixture(scope="module")
 def internal(stack: Settings) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.internal_gateway_url, timeout=30) as http:
+    with httpx.Client(base_url=stack.internal_gateway_url, timeout=30, **tls_client_options()) as http:
         yield http
 
 
@@ -85,10 +85,11 @@ def adhoc_internal(processes: Processes) -> Iterator[httpx.Client]:
     """A second internal gateway that runs ad-hoc queries (introspection stays off), with a
     depth limit of 1 (a root field is depth 0) so the schema's shallow types can exceed it."""
     port = free_port()
-    processes.start([*STRIDE, "internal", "run"], f"http://127.0.0.1:{port}/healthz",
+    base = http_url(f"127.0.0.1:{port}")
+    processes.start([*STRIDE, "internal", "run"], f"{base}/healthz",
                     {"STRIDE_INTERNAL_PORT": str(port), "STRIDE_INTERNAL_ADHOC_QUERIES": "1",
                      "STRIDE_INTERNAL_MAX_DEPTH": "1"}, name="internal")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    with httpx.Client(base_url=base, timeout=30, **tls_client_options()) as http:
         yield http
 
 
@@ -298,7 +299,8 @@ def test_each_origin_names_itself_in_its_csp(stack: Settings, internal: httpx.Cl
                                              public: httpx.Client) -> None:
     internal_csp = internal.get("/healthz").headers["content-security-policy"]
     public_csp = public.get("/healthz").headers["content-security-policy"]
-    assert f"ws://127.0.0.1:{stack.internal_port}" in internal_csp
+    ws = "wss" if stack.tls else "ws"
+    assert f"{ws}://127.0.0.1:{stack.internal_port}" in internal_csp
     assert f":{stack.gateway_port}" not in internal_csp
-    assert f"ws://127.0.0.1:{stack.gateway_port}" in public_csp
+    assert f"{ws}://127.0.0.1:{stack.gateway_port}" in public_csp
     assert f":{stack.internal_port}" not in public_csp

@@ -20,7 +20,7 @@ from pathlib import Path
 import msgspec
 import psycopg
 import pytest
-from helper_processes import REPO, STRIDE, Gateway, Processes, free_port
+from helper_processes import REPO, STRIDE, Gateway, Processes, free_port, http_url, ws_url
 from user_accounts import Account
 
 from gateway.offline import SCHEMA, OfflineDevice
@@ -69,10 +69,10 @@ async def test_a_gateway_killed_mid_stream_loses_and_doubles_nothing(
         stack: Settings, processes: Processes, tmp_path: Path, session_athlete: Account) -> None:
     port = free_port()
     env = {"STRIDE_GATEWAY_PORT": str(port)}
-    health = f"http://127.0.0.1:{port}/healthz"
+    health = f"{http_url(f'127.0.0.1:{port}')}/healthz"
     gateway = processes.start([*STRIDE, "gateway", "run"], health, env, name="gateway")
     wid, t0, n = uuid.uuid4(), int(time.time() * 1000) - 3_600_000, 1200
-    device = OfflineDevice(f"ws://127.0.0.1:{port}", session_athlete.token, tmp_path / "watch.sqlite3",
+    device = OfflineDevice(ws_url(f"127.0.0.1:{port}"), session_athlete.token, tmp_path / "watch.sqlite3",
                            batch_size=20, max_backoff_s=1.0)
     device.begin(wid, "run", t0)  # recorded offline: nothing is sent yet
     device.record_many(wid, [(t0 + 1000 * i, 45.0 + 2.5e-5 * i, 7.0, 200.0, 140.0, 97.0)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import psycopg
 import pytest
-from helper_processes import PROXY_SETTINGS, Processes, oidc_provider, oidc_setting, some_address
+from helper_processes import PROXY_SETTINGS, Processes, http_url, oidc_provider, oidc_setting, some_address
 
 pytestmark = pytest.mark.e2e
 HERE = Path(__file__).parent
@@ -43,7 +43,7 @@ class Oidc:
 def oidc(processes: Processes) -> Oidc:
     provider = oidc_provider(processes)
     gateway = processes.gateway(production_limits=True, **oidc_setting(provider), **PROXY_SETTINGS)
-    return Oidc(provider, f"http://{gateway}")
+    return Oidc(provider, http_url(gateway))
 
 
 def browser(oidc: Oidc) -> httpx.Client:

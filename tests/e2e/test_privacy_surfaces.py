@@ -14,7 +14,7 @@ import msgspec
 import psycopg
 import pytest
 import websockets
-from helper_processes import Processes
+from helper_processes import Processes, http_url
 
 from gateway.client import DeviceClient
 from stack.settings import Settings
@@ -92,11 +92,12 @@ def test_the_page_talks_to_its_own_origin_only_and_hsts_comes_with_tls(stack: Se
     csp = page.headers["content-security-policy"]
     connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src")).split()[1:]
     assert connect == ["'self'", stack.gateway_ws_url]
-    assert "strict-transport-security" not in page.headers  # plain http here
+    # HSTS exactly when the gateway is reached over HTTPS (STRIDE_TLS=on serves it so).
+    assert ("strict-transport-security" in page.headers) == stack.tls
     api = httpx.get(f"{stack.gateway_url}/v1/users/me", timeout=30)
     assert api.headers["x-content-type-options"] == "nosniff"
     behind_tls = processes.gateway(STRIDE_PUBLIC_URL="https://stride.example.org")
-    tls_page = httpx.get(f"http://{behind_tls}/", timeout=30)
+    tls_page = httpx.get(f"{http_url(behind_tls)}/", timeout=30)
     assert tls_page.headers["strict-transport-security"].startswith("max-age=31536000")
     assert "connect-src 'self' wss://stride.example.org;" in tls_page.headers["content-security-policy"]
 

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import psycopg
 import pytest
-from helper_processes import Processes
+from helper_processes import Processes, ws_url
 from user_accounts import Account
 
 from actors.workout import Workout
@@ -149,7 +149,7 @@ async def test_two_gateways_feed_one_workout_without_double_counting(
     t0 = int(time.time() * 1000) - 60_000
     samples = [(t0 + 1000 * i, 45.0 + 3e-5 * i, 7.0, None, 140.0 + i % 20, 97.0) for i in range(40)]
     async with DeviceClient(stack.gateway_ws_url, session_athlete.token) as one, \
-            DeviceClient(f"ws://{second}", session_athlete.token) as two:
+            DeviceClient(ws_url(second), session_athlete.token) as two:
         await one.start(wid, "run", t0)
         await two.start(wid, "run", t0)  # the phone reconnected through another gateway
         assert (await one.send_samples(wid, 0, samples[0:15])).seq == 14

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from helper_processes import Processes, oidc_provider, oidc_setting
+from helper_processes import Processes, http_url, oidc_provider, oidc_setting
 from playwright.async_api import expect
 from web_browser import web_page
 
@@ -37,7 +37,7 @@ class Provider:
 @pytest.fixture(scope="module")
 def provider(processes: Processes) -> Provider:
     issuer = oidc_provider(processes)
-    return Provider(issuer, f"http://{processes.gateway(**oidc_setting(issuer))}")
+    return Provider(issuer, http_url(processes.gateway(**oidc_setting(issuer))))
 
 
 def _html_callback(http: httpx.Client, sub: str, issuer: str, start: httpx.Response) -> httpx.Response:

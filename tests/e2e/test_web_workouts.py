@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helper_processes import Processes
+from helper_processes import Processes, http_url
 from playwright.async_api import expect
 from user_accounts import Account
 from web_browser import PHONE, WebPage, artifacts, web_page
@@ -480,7 +480,7 @@ async def test_a_route_lies_over_map_tiles_when_the_operator_names_a_tile_server
     tiles = TileServer()
     try:
         gateway = await asyncio.to_thread(processes.gateway, STRIDE_TILE_URL=tiles.url)
-        async with web_page(stack, base_url=f"http://{gateway}") as web:
+        async with web_page(stack, base_url=http_url(gateway)) as web:
             await signed_in(web, athlete, f"/app/workouts/{made['id']}", "Over the tiles")
             route = web.page.locator("figure.route-map svg")
             await expect(route.locator("path.route-line")).to_have_count(1)

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 import psycopg
 import pytest
-from helper_processes import Processes
+from helper_processes import Processes, ws_url
 from user_accounts import Account
 
 from gateway.offline import OfflineDevice
@@ -300,7 +300,7 @@ async def test_a_sharded_host_killed_takes_many_workouts_and_loses_none(
             os.kill(pid, signal.SIGKILL)
 
         outcome = await stream(stack, session_athlete.token, tmp_path, kill_the_busiest_host,
-                               ws_url=f"ws://{gateway}", copies=3)
+                               ws_url=ws_url(gateway), copies=3)
     finally:
         processes.stop_all()
     _report("a sharded host (3+ workouts) SIGKILLed", outcome)
