@@ -14,6 +14,7 @@ second) is sent again, waiting longer each time, for up to `rate_limit_wait_s`.
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 import time
 import uuid
 from types import TracebackType
@@ -44,8 +45,13 @@ class DeviceError(Exception):
 
 class DeviceClient:
     def __init__(self, url: str, token: str, *, subprotocol: str = protocol.JSON,
-                 answer_timeout_s: float = 30.0, rate_limit_wait_s: float = 10.0) -> None:
+                 answer_timeout_s: float = 30.0, rate_limit_wait_s: float = 10.0,
+                 ssl: ssl_module.SSLContext | None = None) -> None:
+        """`ssl`: for a `wss://` gateway whose CA is not in the system's trust store (the
+        local stack's own CA, `.stack/tls/ca.crt`): a context that trusts it. Certificates
+        are always checked."""
         self.url = url.rstrip("/") + "/v1/ingest"
+        self.ssl = ssl
         self.token = token
         self.subprotocol = subprotocol
         self.answer_timeout_s = answer_timeout_s
@@ -62,6 +68,7 @@ class DeviceClient:
             subprotocols=[self.subprotocol],  # type: ignore[list-item]
             additional_headers={"Authorization": f"Bearer {self.token}"},
             open_timeout=self.answer_timeout_s,
+            **({"ssl": self.ssl} if self.ssl is not None else {}),
         )
         return self
 

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 import sqlite3
+import ssl as ssl_module
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -83,8 +84,10 @@ class OfflineDevice:
 
     def __init__(self, url: str, token: str, path: str | Path, *,
                  subprotocol: str = protocol.MSGPACK, batch_size: int = 500,
-                 max_backoff_s: float = 30.0, device_key: bytes | None = None) -> None:
+                 max_backoff_s: float = 30.0, device_key: bytes | None = None,
+                 ssl: ssl_module.SSLContext | None = None) -> None:
         self.url, self.token, self.subprotocol = url, token, subprotocol
+        self.ssl = ssl  # DeviceClient's: a context trusting the gateway's CA, if not the system's
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
         self.stats = SyncStats()
@@ -184,7 +187,7 @@ class OfflineDevice:
                 return
             try:
                 async with DeviceClient(self.url, self.token, subprotocol=self.subprotocol,
-                                        answer_timeout_s=15.0) as client:
+                                        answer_timeout_s=15.0, ssl=self.ssl) as client:
                     backoff = 0.25
                     await self._deliver(client, until_empty)
                     if until_empty:

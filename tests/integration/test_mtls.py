@@ -20,6 +20,7 @@ import redis
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from user_accounts import Account
 
 from stack.settings import Settings
 from stack.tls import TlsFiles, foreign_client
@@ -187,3 +188,19 @@ def test_ray_takes_only_nodes_and_drivers_with_our_certificate(tls_stack: Settin
     assert not _grpc_answers(address, None)  # a driver without RAY_USE_TLS
     assert not _grpc_answers(address, _client_context(ray.ca, None, None))
     assert not _grpc_answers(address, _client_context(ray.ca, intruder.cert, intruder.key))
+
+
+# ---- the public gateway, as the SDK reaches it ------------------------------------------
+
+async def test_the_sdk_checks_the_gateway_against_the_ca_it_is_given(
+        tls_stack: Settings, intruder: TlsFiles, session_athlete: Account) -> None:
+    from gateway.client import DeviceClient
+
+    ours = ssl.create_default_context(cafile=str(tls_stack.tls_client.ca))
+    async with DeviceClient(tls_stack.gateway_ws_url, session_athlete.token, ssl=ours) as client:
+        assert client.url.startswith("wss://")
+    # The same gateway, but the app trusts only another CA: the handshake fails, nothing is sent.
+    theirs = ssl.create_default_context(cafile=str(intruder.ca))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        async with DeviceClient(tls_stack.gateway_ws_url, session_athlete.token, ssl=theirs):
+            pass
