@@ -33,6 +33,7 @@ from gateway.client import DeviceClient
 from stack.settings import Settings
 from storage.erasure import REGISTRY, schema_problems
 from streams import topics
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.e2e
 
@@ -278,7 +279,7 @@ async def kafka_traces(stack: Settings, names: list[str], since_ms: int,
                        needles: list[bytes]) -> tuple[int, list[str]]:
     """(records read, those holding a needle in key, value or headers) of `names` since
     `since_ms`, read raw with a plain consumer."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka, **kafka_options(), enable_auto_commit=False)
     await consumer.start()
     found: list[str] = []
     records = 0
@@ -327,9 +328,9 @@ async def test_the_kafka_scan_finds_a_record_in_clear(stack: Settings, erased: E
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"{unique}.control"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, **kafka_options())
     await admin.start()
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, **kafka_options())
     await producer.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])

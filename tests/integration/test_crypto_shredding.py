@@ -21,6 +21,7 @@ from stack.settings import Settings
 from stack.worker_process import StreamWorker
 from streams import events, sealing, topics
 from streams.producer import EventProducer
+from streams.tls import kafka_options
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def _batch(workout: uuid.UUID, seq: int) -> events.SamplesAccepted:
 
 
 async def _raw(stack: Settings, topic: str, want: int) -> list[ConsumerRecord[bytes, bytes]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka,
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka, **kafka_options(),
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     found: list[ConsumerRecord[bytes, bytes]] = []
@@ -109,7 +110,8 @@ async def test_sealed_records_hide_the_athlete_and_are_unreadable_once_the_key_i
 
     # The records met again (a redelivery, a dead-letter replay): skipped and counted. The
     # worker may still hold the key for its cache's 30 s, so the copy goes again until then.
-    replay = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", enable_idempotence=True)
+    replay = AIOKafkaProducer(bootstrap_servers=stack.kafka, **kafka_options(), acks="all",
+                              enable_idempotence=True)
     await replay.start()
     try:
         async def skipped() -> int:
@@ -143,7 +145,7 @@ async def test_events_of_an_erased_person_are_not_produced(
     assert len(raw) == 1 and gone.user_id.bytes not in raw[0].value
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka, **kafka_options())
     await admin.start()
     try:
         await admin.delete_topics([prefix + spec.name for spec in topics.TOPICS])
