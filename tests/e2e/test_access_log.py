@@ -15,6 +15,7 @@ import psycopg
 import pyotp
 import pytest
 import websockets
+from helper_processes import tls_client_options
 from user_accounts import remember
 
 from gateway.client import DeviceClient
@@ -171,7 +172,8 @@ async def test_admins_query_everyones_log_through_the_internal_api_and_are_audit
     admin = account(roles=("admin",))
     assert admin.totp_secret
     operation = persisted.load()["AccessLog"]
-    async with httpx.AsyncClient(base_url=stack.internal_gateway_url, timeout=30) as internal:
+    async with httpx.AsyncClient(base_url=stack.internal_gateway_url, timeout=30,
+                                 **tls_client_options()) as internal:
         login = await internal.post("/internal/v1/auth/login", json={
             "email": admin.email, "password": admin.password,
             "otp": pyotp.TOTP(admin.totp_secret).at(time.time() + 30)})
