@@ -37,11 +37,11 @@ def up(settings: Settings, only: list[str] | None = None) -> int:
         from stack.tls import ensure_local_ca, ensure_trust_bundle
 
         if not settings.tls_ca_file:
-            renewed = ensure_local_ca(settings.home_path)
+            renewed = ensure_local_ca(settings.tls_path)
             if renewed:
                 console.print(f"[green]✓[/] tls       certificates made: {', '.join(renewed)}"
-                              f"  ({settings.home_path / 'tls'})")
-        ensure_trust_bundle(settings.home_path, settings.tls_client.ca)
+                              f"  ({settings.tls_path})")
+        ensure_trust_bundle(settings.tls_path, settings.tls_client.ca)
     for component in _components(settings):
         if only and component.name not in only:
             continue

@@ -161,6 +161,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     tls_key_file: str = ""
     """An operator's CA instead of the local one: its CA certificate, and one certificate and
     key every server and client of this machine presents (stack/tls.py says what it needs)."""
+    tls_dir: str = ""
+    """Folder of the local CA's files (default `<home>/tls`); a process with a home of its
+    own (a test's worker) points here to use the stack's."""
     tls_identity: str = "cli"
     """Which client certificate this process presents (`gateway`, `internal`, `worker`,
     `cli`); the stack sets it for the processes it starts."""
@@ -193,7 +196,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.tls_ca_file:
             return TlsFiles(Path(self.tls_ca_file), Path(self.tls_cert_file),
                             Path(self.tls_key_file))
-        return local_files(self.home_path, role)
+        return local_files(self.tls_path, role)
+
+    @property
+    def tls_path(self) -> Path:
+        return Path(self.tls_dir) if self.tls_dir else self.home_path / "tls"
 
     @property
     def tls_client(self) -> TlsFiles:
@@ -258,6 +265,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "tls_cert_file",
             "tls_key_file",
             "tls_identity",
+            "tls_dir",
         ):
             value = env.get("STRIDE_" + key.upper())
             if value:
@@ -296,7 +304,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 client = TlsFiles(Path(env["STRIDE_TLS_CA_FILE"]), Path(env["STRIDE_TLS_CERT_FILE"]),
                                   Path(env["STRIDE_TLS_KEY_FILE"]))
             else:
-                client = local_files(home, env.get("STRIDE_TLS_IDENTITY") or "cli")
+                client = local_files(Path(env.get("STRIDE_TLS_DIR") or home / "tls"),
+                                     env.get("STRIDE_TLS_IDENTITY") or "cli")
         if "pg_dsn" not in raw:
             raw["pg_dsn"] = local_pg_dsn(home, tls=client)
         if "redis_url" not in raw and client is not None:
@@ -368,5 +377,5 @@ def tls_env(settings: Settings) -> dict[str, str]:
         "RAY_TLS_SERVER_KEY": str(ray.key),
         "RAY_TLS_CA_CERT": str(ray.ca),
         # The public CAs and ours (stack/tls.py): HTTPS and WSS clients trust our gateways.
-        "SSL_CERT_FILE": str(settings.home_path / "tls" / "trust.pem"),
+        "SSL_CERT_FILE": str(settings.tls_path / "trust.pem"),
     }

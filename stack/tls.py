@@ -52,13 +52,9 @@ class TlsFiles:
         self.ca, self.cert, self.key = ca, cert, key
 
 
-def folder(home: Path) -> Path:
-    return home / "tls"
-
-
-def local_files(home: Path, role: str) -> TlsFiles:
-    """The local CA's files for `role` (a server, a client identity, or `ray`)."""
-    base = folder(home)
+def local_files(base: Path, role: str) -> TlsFiles:
+    """The local CA's files in `base` (`<home>/tls`, STRIDE_TLS_DIR) for `role` (a server, a
+    client identity, or `ray`)."""
     return TlsFiles(base / "ca.crt", base / f"{role}.crt", base / f"{role}.key")
 
 
@@ -155,14 +151,14 @@ def _issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, role: 
             [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
             critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
-    files = local_files(base.parent, role)
+    files = local_files(base, role)
     _write_private(files.key, _key_pem(key))
     files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def ensure_local_ca(home: Path) -> list[str]:
-    """Make what is missing, expiring or issued by another CA; returns the roles (re)issued."""
-    base = folder(home)
+def ensure_local_ca(base: Path) -> list[str]:
+    """Make what is missing, expiring or issued by another CA in `base`; returns the roles
+    (re)issued."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)  # the PostgreSQL server (another OS user under root) reads its copy
     ca_cert, ca_key = _ensure_ca(base)
@@ -174,7 +170,7 @@ def ensure_local_ca(home: Path) -> list[str]:
         s, c = seen.get(role, (False, False))
         seen[role] = (s or server, c or client)
     for role, (server, client) in seen.items():
-        files = local_files(home, role)
+        files = local_files(base, role)
         if _fresh(files.cert, ca_cert) and files.key.exists():
             continue
         _issue(ca_cert, ca_key, role, server, client, base)
@@ -182,13 +178,13 @@ def ensure_local_ca(home: Path) -> list[str]:
     return issued
 
 
-def ensure_trust_bundle(home: Path, ca: Path) -> Path:
+def ensure_trust_bundle(base: Path, ca: Path) -> Path:
     """The public CAs (certifi's) plus ours, in one file: the stack's processes point
     SSL_CERT_FILE at it, so their HTTPS and WSS clients (httpx, websockets, urllib) trust
     our gateways and still every public site."""
     import certifi
 
-    bundle = folder(home) / "trust.pem"
+    bundle = base / "trust.pem"
     content = Path(certifi.where()).read_bytes() + b"\n" + ca.read_bytes()
     if not bundle.exists() or bundle.read_bytes() != content:
         bundle.parent.mkdir(parents=True, exist_ok=True)

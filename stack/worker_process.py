@@ -74,6 +74,8 @@ class StreamWorker:
             "STRIDE_WORKER_WEB_PORT": str(self.port),
             "STRIDE_HOME": str(self.home),
             "STRIDE_KEYS_DIR": str(self.stack.keys_path),  # opens what the stack's processes seal
+            "STRIDE_TLS_DIR": str(self.stack.tls_path),  # and reaches them with its certificates
+            "STRIDE_TLS_IDENTITY": "worker",
         }
 
     def start(self, timeout_s: float = 90) -> None:

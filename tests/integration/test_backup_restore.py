@@ -58,7 +58,8 @@ def stride(stack: Settings, migrated_db: str, unique: str, tmp_path: Path):  # t
     make_keyring(keys, shares=3, threshold=2, dev=True)
     ensure_secret_key(tmp_path / "home")
     env = {**os.environ, "STRIDE_PG_DSN": migrated_db, "STRIDE_REDIS_PREFIX": unique,
-           "STRIDE_HOME": str(tmp_path / "home"), "STRIDE_KEYS_DIR": str(keys)}
+           "STRIDE_HOME": str(tmp_path / "home"), "STRIDE_KEYS_DIR": str(keys),
+           "STRIDE_TLS_DIR": str(stack.tls_path)}  # the stack's certificates (STRIDE_TLS=on)
     yield Stride(env)
     client = redis.Redis.from_url(stack.redis_url)
     for key in client.scan_iter(match=f"{unique}:*", count=1000):
