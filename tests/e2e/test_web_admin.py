@@ -248,8 +248,14 @@ async def test_an_admin_adds_and_removes_a_member_and_reads_the_consent_journal(
             await expect(rows.nth(1)).to_contain_text("Withdrawn")
             await page.get_by_role("row").nth(1).get_by_role("link").last.click()  # by: the admin
             await web.heading(re.compile(re.escape(admin.email)))
+            # The athlete's grants: the group's and, from sign-up, the processing of health data.
             await web.open(f"/app/admin/consents?athlete={athlete.id}&action=granted")
+            await expect(status(web, "2 shown.")).to_be_visible()
+            await expect(rows.filter(has_text="Processing of health data")).to_have_count(1)
+            await page.get_by_label("Scope").select_option("health_processing")
+            await page.get_by_role("button", name="Apply filters").click()
             await expect(status(web, "1 shown.")).to_be_visible()
+            await expect(rows.nth(1)).to_contain_text("Processing of health data")
             await web.axe("admin-consents-filtered")
 
             await page.set_viewport_size(PHONE)

@@ -24,6 +24,10 @@ class ConsentAction(enum.Enum):
 class ConsentScope(enum.Enum):
     LIVE = "live"
     HISTORY = "history"
+    HEALTH_PROCESSING = "health_processing"
+    """The athlete's consent to the processing of their health data (no group)."""
+    GUARDIAN = "guardian"
+    """A guardian's consent for an athlete under 16 (no group)."""
 
 
 @strawberry.type(description="One grant or withdrawal of a consent, as journaled.")

@@ -54,7 +54,9 @@ export function ConsentJournalPage() {
               ['withdrawn', t('admin.consents.action.withdrawn')]]} />
           <Select label={t('admin.consents.scope')} value={filters.draft.scope} onChange={(v) => filters.set('scope', v)}
             options={[['', t('admin.filter.any')], ['live', t('admin.consents.scope.live')],
-              ['history', t('admin.consents.scope.history')]]} />
+              ['history', t('admin.consents.scope.history')],
+              ['health_processing', t('admin.consents.scope.health_processing')],
+              ['guardian', t('admin.consents.scope.guardian')]]} />
           <Field label={t('admin.filter.since')} type="datetime-local" value={filters.draft.since}
             onChange={(e) => filters.set('since', e.target.value)} />
           <Field label={t('admin.filter.until')} hint={t('admin.filter.untilHint')} type="datetime-local"
