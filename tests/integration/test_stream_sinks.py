@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from streams.tls import kafka_options
 pytestmark = pytest.mark.integration
 
 ATHLETE = uuid.UUID("00000000-0000-4000-8000-000000000001")  # the dev user of migrated_db
-T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z
+# Two hours ago, on the hour: inside every retention window. A stream worker runs the
+# retention job when it starts (storage/retention.py), and a fixed date in the past fell out
+# of the live metrics' 90 days, so the job deleted rows while the test was writing them.
+T0 = (int(time.time()) // 3600 - 2) * 3_600_000
 
 
 def samples_batch(workout: uuid.UUID, seq: int, n: int = 5, hr: float = 140.0) -> events.SamplesAccepted:
