@@ -49,9 +49,15 @@ async def test_a_live_workouts_redis_values_are_sealed_and_a_coach_gets_them_ope
                 needles |= {struct.pack(">d", lat), struct.pack(">d", lon), struct.pack(">d", hr),
                             msgspec.json.encode(lat)}
             assert len(raw) >= 2 and [n for v in raw for n in needles if n in v] == []
-            async with open_feed(stack, coach, group) as feed:
-                snapshot = await next_of(feed, "snapshot")
-            [shown] = snapshot["workouts"]
+            # The snapshot lists the workouts PostgreSQL knows (the stream worker's projection,
+            # which lags under load) with the live state from Redis: reconnect until it is there.
+            async def coach_snapshot() -> list[dict[str, object]]:
+                async with open_feed(stack, coach, group) as feed:
+                    snapshot = await next_of(feed, "snapshot")
+                workouts: list[dict[str, object]] = snapshot["workouts"]
+                return workouts
+
+            [shown] = await eventually(coach_snapshot, timeout_s=60)
             # "event" comes only with the live state: the database's summary has none
             assert shown["workout_id"] == str(workout) and shown["event"] in (
                 "WorkoutStarted", "WorkoutMetricsUpdated")
