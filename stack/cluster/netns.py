@@ -7,6 +7,7 @@ Only what is created here is touched: the bridge `strbr0`, namespaces `stride-*`
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -130,4 +131,6 @@ def remove_bridge() -> None:
 
 
 def existing_hosts() -> list[str]:
-    return [n for n in ip("netns", "list").stdout.split() if n.startswith("stride-")]
+    """The namespaces of the cluster's hosts (stride-core, stride-h1 …): only those this module
+    makes, never another namespace that happens to start with "stride-"."""
+    return [n for n in ip("netns", "list").stdout.split() if re.fullmatch(r"stride-(core|h\d+)", n)]
