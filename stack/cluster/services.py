@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def _secret(name: str) -> str:
     return path.read_text().strip()
 
 
+_KEYS_MADE = threading.Lock()
+
+
 def _keys_dir() -> str:
     """The cluster's key material, made once in development mode (its shares kept, so every
     host unseals by itself); every host reads it, as a real cluster's nodes would each hold
@@ -72,8 +76,9 @@ def _keys_dir() -> str:
     from privacy.keys import KEYRING_FILE
 
     folder = CLUSTER_HOME / "keys"
-    if not (folder / KEYRING_FILE).exists():
-        key_ceremony.make_keyring(folder, shares=5, threshold=3, dev=True)
+    with _KEYS_MADE:  # the hosts' gateways and workers start in parallel: one keyring for all
+        if not (folder / KEYRING_FILE).exists():
+            key_ceremony.make_keyring(folder, shares=5, threshold=3, dev=True)
     return str(folder)
 
 
